@@ -1,0 +1,115 @@
+"""``python -m pos_devstack.cli up``: the whole system in the foreground, until Ctrl-C.
+
+Reads the documented settings from the environment (MONGODB_URI, USE_GRPC, ports, tokens).
+Without MONGODB_URI it runs an embedded SecantusDB keeping its data under .data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from pos_devstack.paths import DATA_DIR
+from pos_devstack.processes import ManagedProcess, port_open
+from pos_devstack.seed import load_demo_catalog
+from pos_devstack.stack import Tokens, start_master_data, start_secantus
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class Running:
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            if process.running():
+                print(f"stopping {process.name} (pid {process.pid})", flush=True)
+            process.stop()
+
+
+def _tokens() -> Tokens:
+    admin, service = os.environ.get("ADMIN_TOKEN"), os.environ.get("SERVICE_TOKEN")
+    if admin and service:
+        return Tokens(admin=admin, service=service)
+    return Tokens.load_or_create(DATA_DIR / "dev-tokens.env")
+
+
+def _check_free(port: int, setting: str) -> None:
+    if port_open(port):
+        raise SystemExit(f"port {port} ({setting}) is in use; set {setting} to another port")
+
+
+def up(options: argparse.Namespace) -> int:
+    running = Running()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    tokens = _tokens()
+    http_port = _env_port("MASTER_DATA_HTTP_PORT", 8002)
+    grpc_port = _env_port("GRPC_PORT", 50051)
+    try:
+        _check_free(http_port, "MASTER_DATA_HTTP_PORT")
+        _check_free(grpc_port, "GRPC_PORT")
+        uri = os.environ.get("MONGODB_URI")
+        if not uri:
+            database, uri = start_secantus(DATA_DIR / "secantus", port=options.db_port)
+            running.processes.append(database)
+            print(f"SecantusDB (embedded) at {uri}, data in {DATA_DIR / 'secantus'}", flush=True)
+        master = start_master_data(uri, tokens, http_port=http_port, grpc_port=grpc_port)
+        running.processes.append(master.process)
+        catalog = asyncio.run(load_demo_catalog(master.url, tokens.admin))
+        print(
+            "\n".join(
+                [
+                    "",
+                    "=" * 72,
+                    f"master-data HTTP  {master.url}  (OpenAPI: {master.url}/docs)",
+                    f"master-data gRPC  {master.grpc_target}  (reflection on)",
+                    f"demo catalog      tenant {catalog.tenant_id!r}, stores "
+                    f"{', '.join(catalog.stores)}, {len(catalog.items)} items",
+                    f"ADMIN_TOKEN       {tokens.admin}",
+                    f"SERVICE_TOKEN     {tokens.service}",
+                    "Ctrl-C stops everything.",
+                    "=" * 72,
+                ]
+            ),
+            flush=True,
+        )
+        while all(process.running() for process in running.processes):
+            time.sleep(0.5)
+        dead = [p.name for p in running.processes if not p.running()]
+        print(f"{', '.join(dead)} exited; stopping the rest", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        running.stop_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="run the services in the foreground")
+    up_parser.add_argument(
+        "--db-port", type=int, default=_env_port("SECANTUS_PORT", 27018),
+        help="port of the embedded SecantusDB (default 27018, or SECANTUS_PORT)",
+    )  # fmt: skip
+    options = parser.parse_args(argv)
+    if options.command == "up":
+        return up(options)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

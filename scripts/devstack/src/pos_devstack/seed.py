@@ -1,0 +1,185 @@
+"""The demo catalog, loaded through master-data's public HTTP API (never behind its back).
+
+Deterministic: the same items, prices and flags every time, so tests and load tests can rely
+on them. It covers what the product must get right: decimal prices, store overrides, a zero
+store price, discount-restricted items, soft-deleted items, every tax type.
+Loading is idempotent: what exists already is kept (409 counts as done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+DEMO_TENANT = "demo"
+STORES = ("S001", "S002", "S003")
+CATEGORIES = {
+    "FRUIT": "Fruit",
+    "VEG": "Vegetables",
+    "DAIRY": "Dairy",
+    "BAKERY": "Bakery",
+    "DRINKS": "Drinks",
+    "SNACKS": "Snacks",
+    "HOUSE": "Household",
+    "GIFT": "Gift cards",
+}
+# Besides the four defaults every tenant gets (STD, RED, INC, EXM).
+EXTRA_TAX_RULES = (
+    {
+        "taxCode": "LUX",
+        "name": "Luxury rate (added, rounded up)",
+        "taxType": "external",
+        "rate": "12.5",
+        "roundingDigits": 2,
+        "roundingMethod": "up",
+    },
+)
+TAX_CODES = ("STD", "RED", "INC", "EXM", "LUX")
+PAYMENT_METHODS = (
+    {"paymentCode": "CASH", "name": "Cash", "canGiveChange": True, "canExceedBalance": True},
+    {"paymentCode": "CARD", "name": "Card", "canGiveChange": False, "canExceedBalance": False},
+    {"paymentCode": "VOUCHER", "name": "Voucher", "canGiveChange": False, "canExceedBalance": True},
+    {
+        "paymentCode": "POINTS",
+        "name": "Points (retired)",
+        "canGiveChange": False,
+        "canExceedBalance": False,
+        "isActive": False,
+    },
+)
+ITEM_COUNT = 300
+ZERO_PRICE = ("S001", "ITEM0005")
+
+
+@dataclass
+class DemoCatalog:
+    tenant_id: str = DEMO_TENANT
+    stores: tuple[str, ...] = STORES
+    items: list[dict[str, Any]] = field(default_factory=list)
+    store_prices: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def item_codes(self) -> list[str]:
+        return [item["itemCode"] for item in self.items]
+
+    @property
+    def sellable_codes(self) -> list[str]:
+        deleted = set(self.deleted)
+        return [code for code in self.item_codes if code not in deleted]
+
+    @property
+    def restricted_codes(self) -> list[str]:
+        return [item["itemCode"] for item in self.items if item["isDiscountRestricted"]]
+
+    def store_price(self, store: str, item_code: str) -> Decimal | None:
+        for s, code, price in self.store_prices:
+            if s == store and code == item_code:
+                return price
+        return None
+
+
+def demo_catalog() -> DemoCatalog:
+    rng = random.Random(20261122)  # noqa: S311 - reproducible demo data
+    catalog = DemoCatalog()
+    category_codes = list(CATEGORIES)
+    for number in range(1, ITEM_COUNT + 1):
+        code = f"ITEM{number:04d}"
+        category = category_codes[number % len(category_codes)]
+        cents = rng.randint(25, 9_999)
+        # Every 17th price has a third decimal place: prices are decimals, not cents.
+        price = Decimal(cents) / 100 if number % 17 else Decimal(cents * 10 + 5) / 1000
+        catalog.items.append(
+            {
+                "itemCode": code,
+                "description": f"{CATEGORIES[category]} item {number}",
+                "shortDescription": f"{category[:4]}-{number}",
+                "unitPrice": str(price),
+                "categoryCode": category,
+                "taxCode": TAX_CODES[number % len(TAX_CODES)],
+                "isDiscountRestricted": number % 10 == 0,
+            }
+        )
+        if number % 7 == 0:
+            discount = Decimal(rng.choice((90, 85, 95))) / 100
+            catalog.store_prices.append(
+                ("S001", code, (price * discount).quantize(Decimal("0.01")))
+            )
+        if number % 11 == 0:
+            catalog.store_prices.append(("S002", code, price + Decimal("0.50")))
+        if number % 25 == 0:
+            catalog.deleted.append(code)
+    catalog.store_prices.append((*ZERO_PRICE, Decimal("0")))
+    return catalog
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    response = await client.post(path, json=body)
+    if response.status_code not in (201, 409):
+        raise SeedError(f"POST {path} -> {response.status_code}: {response.text}")
+
+
+async def load_demo_catalog(
+    master_data_url: str, admin_token: str, catalog: DemoCatalog | None = None
+) -> DemoCatalog:
+    catalog = catalog or demo_catalog()
+    tenant = catalog.tenant_id
+    base = f"/api/v1/tenants/{tenant}"
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=master_data_url, headers=headers, timeout=30) as client:
+        await _post(client, "/api/v1/tenants", {"tenantId": tenant, "name": "Demo tenant"})
+        limit = asyncio.Semaphore(8)
+
+        async def post(path: str, body: dict[str, Any]) -> None:
+            async with limit:
+                await _post(client, path, body)
+
+        await asyncio.gather(
+            *(post(f"{base}/stores", {"storeCode": s, "name": f"Store {s}"}) for s in STORES),
+            *(
+                post(f"{base}/categories", {"categoryCode": code, "name": name})
+                for code, name in CATEGORIES.items()
+            ),
+            *(post(f"{base}/taxRules", rule) for rule in EXTRA_TAX_RULES),
+            *(post(f"{base}/paymentMethods", method) for method in PAYMENT_METHODS),
+        )
+        await asyncio.gather(*(post(f"{base}/items", item) for item in catalog.items))
+        await asyncio.gather(
+            *(
+                post(f"{base}/stores/{store}/prices", {"itemCode": code, "price": str(price)})
+                for store, code, price in catalog.store_prices
+            )
+        )
+        for code in catalog.deleted:
+            response = await client.delete(f"{base}/items/{code}")
+            if response.status_code != 204:
+                raise SeedError(f"DELETE item {code} -> {response.status_code}: {response.text}")
+    return catalog
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Load the demo catalog into master-data.")
+    parser.add_argument("--url", required=True, help="master-data base URL")
+    parser.add_argument("--admin-token", required=True)
+    options = parser.parse_args(argv)
+    catalog = asyncio.run(load_demo_catalog(options.url, options.admin_token))
+    print(
+        f"demo catalog loaded: tenant {catalog.tenant_id!r}, {len(catalog.items)} items "
+        f"({len(catalog.deleted)} soft-deleted), {len(catalog.store_prices)} store prices"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Starting the pieces of the system as local processes, the same way for every caller."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
+
+SECANTUS_COMMAND = "secantusd-py"
+
+
+def secantus_uri(port: int) -> str:
+    # With retryable writes on, SecantusDB slows down past a few thousand writes.
+    return f"mongodb://{LOOPBACK}:{port}/?retryWrites=false"
+
+
+def start_secantus(
+    storage: Path | str, port: int | None = None, log_dir: Path | None = None
+) -> tuple[ManagedProcess, str]:
+    """Starts SecantusDB (":memory:" or a folder); returns the process and its MongoDB URI."""
+    port = port or free_port()
+    beside_python = Path(sys.executable).parent / SECANTUS_COMMAND
+    executable = str(beside_python) if beside_python.exists() else shutil.which(SECANTUS_COMMAND)
+    if executable is None:
+        raise FileNotFoundError(f"{SECANTUS_COMMAND} not found; run scripts/setup.sh")
+    if isinstance(storage, Path):
+        storage.mkdir(parents=True, exist_ok=True)
+    process = ManagedProcess(
+        "secantusdb",
+        [
+            executable,
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--log-level",
+            "WARNING",
+        ],
+        env={},
+        log_path=log_dir / "secantusdb.log" if log_dir else None,
+    ).start()
+    process.wait_for_port(port, timeout=60)
+    return process, secantus_uri(port)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: str
+    service: str
+
+    @classmethod
+    def generate(cls) -> Tokens:
+        return cls(admin=secrets.token_urlsafe(32), service=secrets.token_urlsafe(32))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Tokens:
+        """Development tokens kept in a file, so restarts keep working with printed tokens."""
+        if path.exists():
+            values = dict(
+                line.split("=", 1) for line in path.read_text().splitlines() if "=" in line
+            )
+            if values.get("ADMIN_TOKEN") and values.get("SERVICE_TOKEN"):
+                return cls(admin=values["ADMIN_TOKEN"], service=values["SERVICE_TOKEN"])
+        tokens = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"ADMIN_TOKEN={tokens.admin}\nSERVICE_TOKEN={tokens.service}\n")
+        path.chmod(0o600)
+        return tokens
+
+
+@dataclass
+class MasterDataProcess:
+    process: ManagedProcess
+    http_port: int
+    grpc_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{LOOPBACK}:{self.grpc_port}"
+
+
+def start_master_data(
+    mongodb_uri: str,
+    tokens: Tokens,
+    *,
+    http_port: int | None = None,
+    grpc_port: int | None = None,
+    log_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    name: str = "master-data",
+) -> MasterDataProcess:
+    """master-data with HTTP and gRPC, waiting until both answer."""
+    http_port = http_port or free_port()
+    grpc_port = grpc_port or free_port()
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "USE_GRPC": "true",
+        "BIND_HOST": LOOPBACK,
+        "MASTER_DATA_HTTP_PORT": str(http_port),
+        "GRPC_PORT": str(grpc_port),
+        "ADMIN_TOKEN": tokens.admin,
+        "SERVICE_TOKEN": tokens.service,
+        "LOG_FORMAT": "text",
+        **(extra_env or {}),
+    }
+    process = ManagedProcess(
+        name,
+        python_module("master_data"),
+        env,
+        log_path=log_dir / f"{name}.log" if log_dir else None,
+    ).start()
+    running = MasterDataProcess(process, http_port, grpc_port)
+    process.wait_for_http(f"{running.url}/health", timeout=60)
+    if env["USE_GRPC"] == "true":
+        process.wait_for_port(grpc_port)
+    return running
+
+
+@dataclass
+class CartProcess:
+    process: ManagedProcess
+    http_port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}"
+
+
+def start_cart(
+    mongodb_uri: str,
+    tokens: Tokens,
+    master_data: MasterDataProcess,
+    *,
+    use_grpc: bool,
+    http_port: int | None = None,
+    log_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    name: str = "cart",
+) -> CartProcess:
+    http_port = http_port or free_port()
+    env = {
+        "MONGODB_URI": mongodb_uri,
+        "USE_GRPC": "true" if use_grpc else "false",
+        "BIND_HOST": LOOPBACK,
+        "CART_HTTP_PORT": str(http_port),
+        "MASTER_DATA_URL": master_data.url,
+        "MASTER_DATA_GRPC_TARGET": master_data.grpc_target,
+        "ADMIN_TOKEN": tokens.admin,
+        "SERVICE_TOKEN": tokens.service,
+        "LOG_FORMAT": "text",
+        **(extra_env or {}),
+    }
+    process = ManagedProcess(
+        name,
+        python_module("cart"),
+        env,
+        log_path=log_dir / f"{name}.log" if log_dir else None,
+    ).start()
+    running = CartProcess(process, http_port, env)
+    process.wait_for_http(f"{running.url}/health", timeout=60)
+    return running

@@ -1,0 +1,97 @@
+"""gRPC server pieces shared by every service that serves gRPC: options and the interceptor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from pos_commons.auth import Role, TokenVerifier
+from pos_commons.errors import AppError
+from pos_commons.request_context import REQUEST_ID_HEADER, accept_request_id, request_id_var
+
+_log = logging.getLogger(__name__)
+
+ERROR_CODE_KEY = "x-error-code"
+"""Trailing metadata that carries the same stable error code the HTTP envelope would."""
+
+_STATUS_BY_HTTP = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+
+def grpc_status_of(error: AppError) -> grpc.StatusCode:
+    return _STATUS_BY_HTTP.get(error.status_code, grpc.StatusCode.INTERNAL)
+
+
+async def abort_with(context: aio.ServicerContext[Any, Any], error: AppError) -> None:
+    """Ends the call with the gRPC status of `error` and its code in trailing metadata."""
+    context.set_trailing_metadata(((ERROR_CODE_KEY, error.code),))
+    await context.abort(grpc_status_of(error), error.message)
+
+
+# Tools (grpcurl, buf curl, load balancers) must reach these without the service token.
+PUBLIC_SERVICE_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+SERVER_OPTIONS: list[tuple[str, Any]] = [
+    # Accept the clients' keepalive pings (cart pings every 30 s, also when idle).
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
+    # Ping idle clients so half-open connections are noticed.
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    # Reconnecting every few minutes makes clients re-resolve DNS, so replicas added by
+    # `docker compose up --scale` start receiving calls.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+]
+
+
+def _metadata_value(metadata: Any, key: str) -> str | None:
+    for item_key, value in metadata or ():
+        if item_key == key:
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return None
+
+
+def _refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[Any, Any]:
+    async def refuse(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(code, message)
+
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+class ServerAuthInterceptor(aio.ServerInterceptor):
+    """Checks the bearer token in the ``authorization`` metadata, and adopts the request id."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        metadata = handler_call_details.invocation_metadata
+        request_id_var.set(accept_request_id(_metadata_value(metadata, REQUEST_ID_HEADER)))
+        method = handler_call_details.method
+        if not method.startswith(PUBLIC_SERVICE_PREFIXES):
+            try:
+                self._verifier.authorize(_metadata_value(metadata, "authorization"), Role.READER)
+            except AppError as exc:
+                return _refusal(grpc.StatusCode.UNAUTHENTICATED, exc.message)
+        return await continuation(handler_call_details)

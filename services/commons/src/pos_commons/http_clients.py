@@ -1,0 +1,277 @@
+"""Pooled HTTP clients to an upstream, one per base URL per process, and retries that cannot
+duplicate work.
+
+Three client libraries sit behind one small interface, because the library matters more than
+the protocol on this path (docs/performance.md has the figures): ``aiohttp`` (the default),
+``httpx`` and ``httpx-aiohttp`` (httpx's API over aiohttp's engine). Each raises the same three
+errors, so callers map failures once, whatever the library.
+
+Retries are for idempotent methods only (a repeated POST could create twice), with jittered
+exponential backoff, and all attempts together stay inside one time budget: the caller's worst
+case is the budget, not attempts x timeout plus fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+import aiohttp
+import httpx
+import orjson
+from httpx_aiohttp import AiohttpTransport
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# An attempt with less time than this left is not worth starting.
+_MIN_ATTEMPT_SECONDS = 0.01
+
+
+class HttpClientKind(StrEnum):
+    AIOHTTP = "aiohttp"
+    HTTPX = "httpx"
+    HTTPX_AIOHTTP = "httpx-aiohttp"
+
+
+class UpstreamError(Exception):
+    """The upstream could not give a usable answer."""
+
+
+class UpstreamUnreachableError(UpstreamError):
+    """No connection, or it broke before a response: the request was not processed."""
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """Connected, but no complete answer within the time allowed."""
+
+
+class UpstreamProtocolError(UpstreamError):
+    """An answer came, but not one HTTP can make sense of."""
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass(frozen=True)
+class HttpClientSettings:
+    kind: HttpClientKind = HttpClientKind.AIOHTTP
+    connect_timeout_seconds: float = 1.0
+    read_timeout_seconds: float = 2.0
+    max_connections: int = 100
+    keepalive_expiry_seconds: float = 30.0
+
+
+class HttpClient(Protocol):
+    """One upstream's pooled client, whatever library is behind it."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> UpstreamResponse: ...
+
+    async def close(self) -> None: ...
+
+
+class _AiohttpClient:
+    def __init__(self, base_url: str, settings: HttpClientSettings) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running loop, as aiohttp requires.
+        if self._session is None:
+            s = self._settings
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=s.max_connections, keepalive_timeout=s.keepalive_expiry_seconds
+                ),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
+                ),
+                json_serialize=lambda value: orjson.dumps(value).decode(),
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> UpstreamResponse:
+        try:
+            async with self._open().request(
+                method, self._base_url + path, params=params, headers=headers, json=json
+            ) as response:
+                return UpstreamResponse(response.status, await response.read())
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
+        except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
+            raise UpstreamTimeoutError(str(exc) or "read timeout") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamProtocolError(str(exc) or type(exc).__name__) from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class _HttpxClient:
+    def __init__(self, base_url: str, settings: HttpClientSettings, over_aiohttp: bool) -> None:
+        s = settings
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(
+                s.read_timeout_seconds, connect=s.connect_timeout_seconds,
+                pool=s.connect_timeout_seconds,
+            ),
+            limits=httpx.Limits(
+                max_connections=s.max_connections,
+                max_keepalive_connections=s.max_connections,
+                keepalive_expiry=s.keepalive_expiry_seconds,
+            ),
+            transport=AiohttpTransport() if over_aiohttp else None,
+        )  # fmt: skip
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> UpstreamResponse:
+        try:
+            response = await self._client.request(
+                method, path, params=params, headers=headers, json=json
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeoutError(str(exc) or type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamProtocolError(str(exc) or type(exc).__name__) from exc
+        return UpstreamResponse(response.status_code, response.content)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def create_http_client(base_url: str, settings: HttpClientSettings) -> HttpClient:
+    if settings.kind is HttpClientKind.AIOHTTP:
+        return _AiohttpClient(base_url, settings)
+    return _HttpxClient(
+        base_url, settings, over_aiohttp=settings.kind is HttpClientKind.HTTPX_AIOHTTP
+    )
+
+
+class HttpClientPool:
+    """Clients by base URL: `get` never builds two for one URL; `close` closes each once."""
+
+    def __init__(self, settings: HttpClientSettings | None = None) -> None:
+        self.settings = settings or HttpClientSettings()
+        self._clients: dict[str, HttpClient] = {}
+        self._closed = False
+
+    def get(self, base_url: str) -> HttpClient:
+        if self._closed:
+            raise RuntimeError("the HTTP client pool is closed")
+        client = self._clients.get(base_url)
+        if client is None:
+            client = create_http_client(base_url, self.settings)
+            self._clients[base_url] = client
+        return client
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_backoff_seconds: float = 0.05
+    max_backoff_seconds: float = 0.5
+    retry_statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter backoff after attempt number `attempt` (counting from 1)."""
+        ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
+
+
+async def send_with_retry(
+    client: HttpClient,
+    method: str,
+    path: str,
+    *,
+    budget_seconds: float,
+    policy: RetryPolicy,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+) -> UpstreamResponse:
+    """Sends, retrying idempotent requests when unreachable or answered 502/503/504.
+
+    Raises UpstreamUnreachableError, UpstreamTimeoutError (also when no answer came within
+    `budget_seconds`) or UpstreamProtocolError. A non-idempotent request is sent once.
+    """
+    attempts = policy.max_attempts if method.upper() in IDEMPOTENT_METHODS else 1
+    deadline = time.monotonic() + budget_seconds
+    attempt = 0
+    while True:
+        attempt += 1
+        response: UpstreamResponse | None = None
+        failure: UpstreamUnreachableError | None = None
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                response = await client.request(
+                    method, path, params=params, headers=headers, json=json
+                )
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(
+                f"{method} {path}: no answer within {budget_seconds:.3f}s"
+            ) from exc
+        except UpstreamUnreachableError as exc:
+            if attempt >= attempts:
+                raise
+            failure = exc
+        else:
+            if attempt >= attempts or response.status not in policy.retry_statuses:
+                return response
+        pause = policy.backoff(attempt)
+        if time.monotonic() + pause + _MIN_ATTEMPT_SECONDS >= deadline:
+            # No time left for another attempt: report what really happened, so a server that
+            # is down still reads as down (and not as slow).
+            if response is not None:
+                return response
+            assert failure is not None
+            raise failure
+        await asyncio.sleep(pause)

@@ -1,0 +1,86 @@
+"""Exception handlers: every failure leaves as the error envelope with its own status and code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from pos_commons.envelope import error_response
+from pos_commons.errors import AppError, UnauthenticatedError
+
+_log = logging.getLogger(__name__)
+
+_HTTP_STATUS_CODES = {
+    404: "ROUTE_NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _app_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthenticatedError) else None
+    if exc.status_code >= 500:
+        _log.warning("%s: %s", exc.code, exc.message, extra={"errorCode": exc.code})
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+    fields = [
+        {
+            "field": _field_path(error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in errors
+    ]
+    summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields[:5])
+    return error_response(
+        422, "VALIDATION_FAILED", f"Invalid request: {summary}", {"fields": fields}
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _database_unreachable(_: Request, exc: Exception) -> Response:
+    _log.warning("database unreachable: %s", exc)
+    return error_response(503, "DATABASE_UNAVAILABLE", "The database cannot be reached.")
+
+
+async def _database_timeout(_: Request, exc: Exception) -> Response:
+    _log.warning("database timeout: %s", exc)
+    return error_response(504, "DATABASE_TIMEOUT", "The database did not answer in time.")
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> Response:
+    _log.error("unhandled error", exc_info=exc)
+    return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ConnectionFailure, _database_unreachable)
+    app.add_exception_handler(ExecutionTimeout, _database_timeout)
+    app.add_exception_handler(Exception, _unexpected_error)

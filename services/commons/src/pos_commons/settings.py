@@ -1,0 +1,94 @@
+"""The settings base both services extend: environment variables, documented, validated.
+
+Every field is read from the environment variable of the same name in upper case
+(``USE_GRPC``, ``MONGODB_URI``...). docs/configuration.md lists them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_PRODUCTION_TOKEN_LENGTH = 32
+
+_log = logging.getLogger(__name__)
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    app_env: AppEnv = Field(
+        default=AppEnv.DEVELOPMENT,
+        description="development or production; production refuses missing or weak secrets.",
+    )
+    bind_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP (and gRPC) servers listen on; 0.0.0.0 inside containers.",
+    )
+    mongodb_uri: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27017/"),
+        description="MongoDB connection string (the scripts point it at SecantusDB when unset).",
+    )
+    mongodb_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Server selection and connect timeout for MongoDB."
+    )
+    use_grpc: bool = Field(
+        default=False,
+        description="master-data: also serve gRPC. cart: fetch master data over gRPC, not HTTP.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for administrative writes."
+    )
+    service_token: SecretStr | None = Field(
+        default=None, description="Bearer token one service presents to another."
+    )
+    log_level: str = Field(default="INFO", description="Python log level name.")
+    log_format: str = Field(
+        default="json", pattern="^(json|text)$", description="json (one object a line) or text."
+    )
+    access_log: bool = Field(default=False, description="Log one line per HTTP request.")
+
+    @model_validator(mode="after")
+    def _secrets_fit_the_environment(self) -> Self:
+        if self.app_env is AppEnv.PRODUCTION:
+            problems = [
+                f"{name.upper()} is required in production "
+                f"(at least {MIN_PRODUCTION_TOKEN_LENGTH} characters)"
+                for name in ("admin_token", "service_token")
+                if len(_secret(getattr(self, name))) < MIN_PRODUCTION_TOKEN_LENGTH
+            ]
+            if not problems and _secret(self.admin_token) == _secret(self.service_token):
+                problems.append("ADMIN_TOKEN and SERVICE_TOKEN must differ")
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
+
+    def resolved_tokens(self) -> tuple[str, str]:
+        """(admin, service) tokens; in development a missing one is generated and logged once."""
+        admin = _secret(self.admin_token)
+        service = _secret(self.service_token)
+        if not admin:
+            admin = secrets.token_urlsafe(32)
+            _log.warning("ADMIN_TOKEN not set; generated one for this development run: %s", admin)
+        if not service:
+            service = secrets.token_urlsafe(32)
+            _log.warning(
+                "SERVICE_TOKEN not set; generated one for this development run: %s", service
+            )
+        return admin, service
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""

@@ -1,0 +1,1 @@
+"""master-data's HTTP API (FastAPI routers under /api/v1)."""

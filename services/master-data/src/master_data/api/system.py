@@ -1,0 +1,52 @@
+"""Liveness, readiness, metrics and cache statistics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from master_data.api.deps import Resources
+from pos_commons.auth import require_reader
+from pos_commons.envelope import JsonResponse, error_response, ok
+from pos_commons.metrics import metrics_response
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> JsonResponse:
+    return ok({"status": "ok"})
+
+
+@router.get("/ready", summary="Readiness: MongoDB answers")
+async def ready(resources: Resources) -> JsonResponse:
+    if await resources.mongo.ping():
+        return ok({"status": "ready", "mongodb": "ok"})
+    return error_response(503, "DATABASE_UNAVAILABLE", "MongoDB does not answer.")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(resources: Resources) -> Response:
+    return metrics_response(resources.registry)
+
+
+@router.get(
+    "/api/v1/stats/cache",
+    dependencies=[Depends(require_reader)],
+    summary="Item-detail cache statistics",
+)
+async def cache_stats(resources: Resources) -> JsonResponse:
+    cache = resources.detail_cache
+    stats = cache.stats
+    return ok(
+        {
+            "enabled": cache.enabled,
+            "ttlSeconds": cache.ttl_seconds,
+            "entries": len(cache),
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "hitRate": round(stats.hit_rate, 4),
+            "evictions": stats.evictions,
+            "invalidations": stats.invalidations,
+        }
+    )

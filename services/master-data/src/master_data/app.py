@@ -1,0 +1,76 @@
+"""master-data's FastAPI app: routers, error handling, and the lifespan that owns resources.
+
+The lifespan opens MongoDB, bootstraps the tenant registry, starts the gRPC server when
+USE_GRPC is on (same process, same event loop) and undoes all of it, once, on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from master_data.api import catalog_routes, item_details, store_prices, system, tenants
+from master_data.grpc_api.server import GrpcServer
+from master_data.resources import build_resources
+from master_data.settings import MasterDataSettings
+from pos_commons.auth import TokenVerifier
+from pos_commons.http_errors import install_error_handlers
+from pos_commons.metrics import HttpMetrics, register_cache_metrics
+from pos_commons.observability import ObservabilityMiddleware
+
+_log = logging.getLogger(__name__)
+
+
+def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
+    settings = settings or MasterDataSettings()
+    admin_token, service_token = settings.resolved_tokens()
+    verifier = TokenVerifier(admin_token, service_token)
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = build_resources(settings, verifier, registry)
+        register_cache_metrics(registry, "item_detail", resources.detail_cache)
+        grpc_server: GrpcServer | None = None
+        try:
+            await resources.tenants.setup()
+            app.state.resources = resources
+            if settings.use_grpc:
+                grpc_server = GrpcServer(resources)
+                await grpc_server.start()
+            _log.info(
+                "master-data ready (HTTP port %s, gRPC %s)",
+                settings.master_data_http_port,
+                f"port {settings.grpc_port}" if settings.use_grpc else "off",
+            )
+            yield
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
+            await resources.mongo.close()
+
+    app = FastAPI(
+        title="master-data",
+        version="1.0.0",
+        description="Items, store prices, categories, tax rules and payment methods.",
+        lifespan=lifespan,
+    )
+    app.state.token_verifier = verifier
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)
+    # Routes match in order: the hot path (cart's item lookups) comes first.
+    app.router.routes.extend(item_details.ROUTES)
+    item_details.document(app)
+    for router in (
+        system.router,
+        tenants.router,
+        *catalog_routes.ROUTERS,
+        store_prices.router,
+    ):
+        app.include_router(router)
+    return app

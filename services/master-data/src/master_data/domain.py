@@ -1,0 +1,182 @@
+"""master-data's records. The same models are stored (snake_case) and returned (camelCase)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic.alias_generators import to_camel
+
+from pos_commons.money import Money, Percentage
+
+T = TypeVar("T")
+
+
+def now_ms() -> datetime:
+    """Now in UTC, truncated to the millisecond MongoDB stores, so reads equal writes."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class Tenant(Record):
+    tenant_id: str
+    name: str
+
+
+class Store(Record):
+    store_code: str
+    name: str
+    is_active: bool = True
+
+
+class Category(Record):
+    category_code: str
+    name: str
+    description: str = ""
+
+
+class TaxType(StrEnum):
+    EXTERNAL = "external"
+    INTERNAL = "internal"
+    EXEMPT = "exempt"
+
+
+class RoundingMethod(StrEnum):
+    HALF_UP = "halfUp"
+    DOWN = "down"
+    UP = "up"
+    HALF_EVEN = "halfEven"
+
+
+class TaxRule(Record):
+    tax_code: str
+    name: str
+    tax_type: TaxType
+    rate: Percentage
+    rounding_digits: int
+    rounding_method: RoundingMethod
+
+
+class PaymentMethod(Record):
+    payment_code: str
+    name: str
+    can_give_change: bool
+    can_exceed_balance: bool
+    is_active: bool = True
+
+
+class Item(Record):
+    item_code: str
+    description: str
+    short_description: str = ""
+    unit_price: Money
+    category_code: str
+    tax_code: str
+    is_discount_restricted: bool = False
+    is_deleted: bool = False
+
+
+class StorePrice(Record):
+    store_code: str
+    item_code: str
+    price: Money
+
+
+class TaxRuleView(BaseModel):
+    """The tax rule as embedded in an item detail (no timestamps)."""
+
+    model_config = Record.model_config
+
+    tax_code: str
+    name: str
+    tax_type: TaxType
+    rate: Percentage
+    rounding_digits: int
+    rounding_method: RoundingMethod
+
+
+class ItemDetail(BaseModel):
+    """The merged view cart uses: item, the store's price override and the tax rule.
+
+    Immutable, so a transport may memoize its encoding of it (`memo`): a cached detail is
+    then served without being encoded again.
+    """
+
+    model_config = Record.model_config
+    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    item_code: str
+    store_code: str
+    description: str
+    short_description: str
+    category_code: str
+    tax_code: str
+    unit_price: Money
+    store_price: Money | None
+    effective_price: Money
+    is_discount_restricted: bool
+    is_deleted: bool
+    tax_rule: TaxRuleView
+    created_at: datetime
+    updated_at: datetime
+
+    def memo(self, key: str, encode: Callable[[ItemDetail], T]) -> T:
+        """`encode(self)`, computed once per key for this (immutable) detail."""
+        try:
+            value: T = self._memo[key]
+        except KeyError:
+            value = self._memo[key] = encode(self)
+        return value
+
+    @classmethod
+    def merge(
+        cls, item: Item, store_code: str, override: Decimal | None, tax: TaxRule
+    ) -> ItemDetail:
+        return cls(
+            item_code=item.item_code,
+            store_code=store_code,
+            description=item.description,
+            short_description=item.short_description,
+            category_code=item.category_code,
+            tax_code=item.tax_code,
+            unit_price=item.unit_price,
+            store_price=override,
+            effective_price=item.unit_price if override is None else override,
+            is_discount_restricted=item.is_discount_restricted,
+            is_deleted=item.is_deleted,
+            tax_rule=TaxRuleView(
+                tax_code=tax.tax_code,
+                name=tax.name,
+                tax_type=tax.tax_type,
+                rate=tax.rate,
+                rounding_digits=tax.rounding_digits,
+                rounding_method=tax.rounding_method,
+            ),
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+        )
+
+
+class ItemDetailBatch(BaseModel):
+    model_config = Record.model_config
+
+    items: list[ItemDetail]
+    not_found_item_codes: list[str]

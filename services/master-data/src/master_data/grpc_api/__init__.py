@@ -1,0 +1,1 @@
+"""master-data's gRPC API: ItemService and PaymentMethodService over grpc.aio."""

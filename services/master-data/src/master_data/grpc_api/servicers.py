@@ -1,0 +1,129 @@
+"""The gRPC servicers: thin adapters over the same services the HTTP routes call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from grpc import aio
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from typing_extensions import override
+
+from master_data.domain import ItemDetail, PaymentMethod
+from master_data.grpc_api.mapping import item_detail_message, payment_method_message
+from master_data.services.catalog import RecordService
+from master_data.services.item_details import MAX_BATCH, ItemDetailService
+from pos_commons.errors import (
+    AppError,
+    GatewayTimeoutError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
+from pos_commons.grpc_server import abort_with
+from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    item_service_pb2,
+    item_service_pb2_grpc,
+    payment_method_service_pb2,
+    payment_method_service_pb2_grpc,
+)
+from pos_commons.validation import is_code, is_tenant_id
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Context = aio.ServicerContext[Any, Any]
+
+
+def _check_ids(tenant_id: str, **codes: str) -> None:
+    if not is_tenant_id(tenant_id):
+        raise UnprocessableError(f"Tenant id {tenant_id!r} is malformed.", code="INVALID_TENANT_ID")
+    for field, value in codes.items():
+        if not is_code(value):
+            raise UnprocessableError(f"{field} {value!r} is malformed.", code="INVALID_CODE")
+
+
+async def _answer(context: Context, produce: Callable[[], Awaitable[T]]) -> T:
+    """Runs `produce`, turning failures into the gRPC status the HTTP API's status maps to."""
+    try:
+        return await produce()
+    except AppError as exc:
+        await abort_with(context, exc)
+    except ConnectionFailure as exc:
+        _log.warning("database unreachable: %s", exc)
+        await abort_with(
+            context,
+            ServiceUnavailableError("The database cannot be reached.", code="DATABASE_UNAVAILABLE"),
+        )
+    except ExecutionTimeout:
+        await abort_with(
+            context,
+            GatewayTimeoutError("The database did not answer in time.", code="DATABASE_TIMEOUT"),
+        )
+    raise AssertionError("abort_with always raises")
+
+
+def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
+    # Protobuf messages are mutable, but these are only ever read (copied into responses).
+    return detail.memo("grpc", item_detail_message)
+
+
+class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
+    def __init__(self, details: ItemDetailService) -> None:
+        self._details = details
+
+    @override
+    async def GetItemDetail(
+        self, request: item_service_pb2.GetItemDetailRequest, context: Context
+    ) -> item_service_pb2.GetItemDetailResponse:
+        async def produce() -> item_service_pb2.GetItemDetailResponse:
+            _check_ids(
+                request.tenant_id, store_code=request.store_code, item_code=request.item_code
+            )
+            detail = await self._details.get(
+                request.tenant_id, request.store_code, request.item_code
+            )
+            return item_service_pb2.GetItemDetailResponse(item=_message(detail))
+
+        return await _answer(context, produce)
+
+    @override
+    async def BatchGetItemDetails(
+        self, request: item_service_pb2.BatchGetItemDetailsRequest, context: Context
+    ) -> item_service_pb2.BatchGetItemDetailsResponse:
+        async def produce() -> item_service_pb2.BatchGetItemDetailsResponse:
+            _check_ids(request.tenant_id, store_code=request.store_code)
+            codes = list(request.item_codes)
+            if not codes or len(codes) > MAX_BATCH:
+                raise UnprocessableError(
+                    f"Give between 1 and {MAX_BATCH} item codes.", code="INVALID_BATCH_SIZE"
+                )
+            for code in codes:
+                _check_ids(request.tenant_id, item_code=code)
+            batch = await self._details.get_many(request.tenant_id, request.store_code, codes)
+            return item_service_pb2.BatchGetItemDetailsResponse(
+                items=[_message(detail) for detail in batch.items],
+                not_found_item_codes=batch.not_found_item_codes,
+            )
+
+        return await _answer(context, produce)
+
+
+class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodServiceServicer):
+    def __init__(self, payment_methods: RecordService[PaymentMethod]) -> None:
+        self._payment_methods = payment_methods
+
+    @override
+    async def GetPaymentMethod(
+        self, request: payment_method_service_pb2.GetPaymentMethodRequest, context: Context
+    ) -> payment_method_service_pb2.GetPaymentMethodResponse:
+        async def produce() -> payment_method_service_pb2.GetPaymentMethodResponse:
+            _check_ids(request.tenant_id, payment_code=request.payment_code)
+            method = await self._payment_methods.get(
+                request.tenant_id, {"payment_code": request.payment_code}
+            )
+            return payment_method_service_pb2.GetPaymentMethodResponse(
+                payment_method=payment_method_message(method)
+            )
+
+        return await _answer(context, produce)

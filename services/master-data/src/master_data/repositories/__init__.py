@@ -1,0 +1,1 @@
+"""MongoDB access of master-data: one collection per record type, per tenant database."""

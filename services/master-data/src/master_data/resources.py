@@ -1,0 +1,54 @@
+"""Everything master-data constructs once per process, built and closed by the app lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from master_data.services.catalog import Catalog
+from master_data.services.item_details import CachedDetail, ItemDetailService
+from master_data.services.tenants import TenantService
+from master_data.settings import MasterDataSettings
+from pos_commons.auth import TokenVerifier
+from pos_commons.cache import TtlCache
+from pos_commons.mongo import Mongo
+
+
+@dataclass
+class MasterDataResources:
+    settings: MasterDataSettings
+    mongo: Mongo
+    tenants: TenantService
+    catalog: Catalog
+    item_details: ItemDetailService
+    detail_cache: TtlCache[tuple[str, str], CachedDetail]
+    verifier: TokenVerifier
+    registry: CollectorRegistry
+
+
+def build_resources(
+    settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry
+) -> MasterDataResources:
+    mongo = Mongo(
+        settings.mongodb_uri.get_secret_value(),
+        database_prefix="masterdata",
+        timeout_seconds=settings.mongodb_timeout_seconds,
+    )
+    tenants = TenantService(mongo)
+    detail_cache: TtlCache[tuple[str, str], CachedDetail] = TtlCache(
+        settings.item_cache_ttl_seconds, settings.item_cache_max_entries
+    )
+    reference_cache: TtlCache[str, object] = TtlCache(settings.item_cache_ttl_seconds, 10_000)
+    item_details = ItemDetailService(mongo, tenants, detail_cache, reference_cache)
+    catalog = Catalog(mongo, tenants, item_details.invalidate)
+    return MasterDataResources(
+        settings=settings,
+        mongo=mongo,
+        tenants=tenants,
+        catalog=catalog,
+        item_details=item_details,
+        detail_cache=detail_cache,
+        verifier=verifier,
+        registry=registry,
+    )

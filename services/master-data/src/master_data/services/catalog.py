@@ -1,0 +1,215 @@
+"""The catalog's write and read rules: referential checks, soft delete, cache invalidation.
+
+Every record type gets the same create/get/page/update/delete behaviour from RecordService;
+the subclasses add only what is particular to them (an item needs an existing category and
+tax rule, a tax rule in use cannot be deleted, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from master_data.domain import (
+    Category,
+    Item,
+    Record,
+    Store,
+    StorePrice,
+    TaxRule,
+    now_ms,
+)
+from master_data.repositories.kinds import (
+    CATEGORIES,
+    ITEMS,
+    PAYMENT_METHODS,
+    STORE_PRICES,
+    STORES,
+    TAX_RULES,
+)
+from master_data.repositories.records import RecordRepository
+from master_data.services.tenants import TenantService
+from pos_commons.errors import ConflictError, UnprocessableError
+from pos_commons.mongo import Mongo
+
+R = TypeVar("R", bound=Record)
+
+Invalidate = Callable[[str], None]
+Key = Mapping[str, Any]
+
+
+class RecordService(Generic[R]):
+    def __init__(
+        self, repo: RecordRepository[R], tenants: TenantService, invalidate: Invalidate
+    ) -> None:
+        self.repo = repo
+        self._tenants = tenants
+        self._invalidate = invalidate
+
+    async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
+        """Business checks on the fields a create or update sets."""
+
+    async def before_delete(self, tenant_id: str, key: Key) -> None:
+        """Refuses or cascades a delete."""
+
+    async def create(self, tenant_id: str, fields: Mapping[str, Any]) -> R:
+        await self._tenants.require(tenant_id)
+        await self.check(tenant_id, fields)
+        now = now_ms()
+        record = self.repo.kind.model.model_validate(
+            {**fields, "created_at": now, "updated_at": now}
+        )
+        created = await self.repo.insert(tenant_id, record)
+        self._invalidate(tenant_id)
+        return created
+
+    async def get(self, tenant_id: str, key: Key) -> R:
+        await self._tenants.require(tenant_id)
+        return await self.repo.get(tenant_id, key)
+
+    async def page(
+        self, tenant_id: str, where: Mapping[str, Any], page: int, limit: int
+    ) -> tuple[list[R], int]:
+        await self._tenants.require(tenant_id)
+        return await self.repo.page(tenant_id, where, page, limit)
+
+    async def update(self, tenant_id: str, key: Key, changes: Mapping[str, Any]) -> R:
+        await self._tenants.require(tenant_id)
+        await self.repo.get(tenant_id, key)
+        await self.check(tenant_id, changes)
+        updated = await self.repo.update(tenant_id, key, changes)
+        self._invalidate(tenant_id)
+        return updated
+
+    async def delete(self, tenant_id: str, key: Key) -> None:
+        await self._tenants.require(tenant_id)
+        await self.repo.get(tenant_id, key)
+        await self.before_delete(tenant_id, key)
+        await self.repo.delete(tenant_id, key)
+        self._invalidate(tenant_id)
+
+
+class StoreService(RecordService[Store]):
+    def __init__(
+        self,
+        repo: RecordRepository[Store],
+        prices: RecordRepository[StorePrice],
+        tenants: TenantService,
+        invalidate: Invalidate,
+    ) -> None:
+        super().__init__(repo, tenants, invalidate)
+        self._prices = prices
+
+    async def before_delete(self, tenant_id: str, key: Key) -> None:
+        await self._prices.delete_where(tenant_id, {"store_code": key["store_code"]})
+
+
+class ReferencedByItems(RecordService[R]):
+    """A record items point to (category, tax rule): deleting it while in use is refused."""
+
+    def __init__(
+        self,
+        repo: RecordRepository[R],
+        items: RecordRepository[Item],
+        tenants: TenantService,
+        invalidate: Invalidate,
+        in_use_code: str,
+    ) -> None:
+        super().__init__(repo, tenants, invalidate)
+        self._items = items
+        self._in_use_code = in_use_code
+
+    async def before_delete(self, tenant_id: str, key: Key) -> None:
+        if await self._items.exists(tenant_id, dict(key)):
+            raise ConflictError(
+                f"The {self.repo.kind.label} {self.repo.kind.describe(key)!r} is used by items; "
+                "change them first.",
+                code=self._in_use_code,
+            )
+
+
+class ItemService(RecordService[Item]):
+    def __init__(
+        self,
+        repo: RecordRepository[Item],
+        categories: RecordRepository[Category],
+        tax_rules: RecordRepository[TaxRule],
+        prices: RecordRepository[StorePrice],
+        tenants: TenantService,
+        invalidate: Invalidate,
+    ) -> None:
+        super().__init__(repo, tenants, invalidate)
+        self._categories = categories
+        self._tax_rules = tax_rules
+        self._prices = prices
+
+    async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
+        category = fields.get("category_code")
+        if (
+            category is not None
+            and await self._categories.find(tenant_id, {"category_code": category}) is None
+        ):
+            raise UnprocessableError(f"Unknown category {category!r}.", code="UNKNOWN_CATEGORY")
+        tax_code = fields.get("tax_code")
+        if (
+            tax_code is not None
+            and await self._tax_rules.find(tenant_id, {"tax_code": tax_code}) is None
+        ):
+            raise UnprocessableError(f"Unknown tax code {tax_code!r}.", code="UNKNOWN_TAX_CODE")
+
+    async def soft_delete(self, tenant_id: str, key: Key) -> Item:
+        """Marks the item deleted: it stays readable, flagged, and cart refuses to sell it."""
+        await self._tenants.require(tenant_id)
+        item = await self.repo.update(tenant_id, key, {"is_deleted": True})
+        self._invalidate(tenant_id)
+        return item
+
+    async def before_delete(self, tenant_id: str, key: Key) -> None:
+        await self._prices.delete_where(tenant_id, {"item_code": key["item_code"]})
+
+
+class StorePriceService(RecordService[StorePrice]):
+    def __init__(
+        self,
+        repo: RecordRepository[StorePrice],
+        stores: RecordRepository[Store],
+        items: RecordRepository[Item],
+        tenants: TenantService,
+        invalidate: Invalidate,
+    ) -> None:
+        super().__init__(repo, tenants, invalidate)
+        self._stores = stores
+        self._items = items
+
+    async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
+        if "store_code" in fields:
+            await self._stores.get(tenant_id, {"store_code": fields["store_code"]})
+        if "item_code" in fields:
+            await self._items.get(tenant_id, {"item_code": fields["item_code"]})
+
+    async def for_store(
+        self, tenant_id: str, store_code: str, page: int, limit: int
+    ) -> tuple[list[StorePrice], int]:
+        await self._tenants.require(tenant_id)
+        await self._stores.get(tenant_id, {"store_code": store_code})
+        return await self.repo.page(tenant_id, {"store_code": store_code}, page, limit)
+
+
+class Catalog:
+    """All record services of master-data, wired to one repository per kind."""
+
+    def __init__(self, mongo: Mongo, tenants: TenantService, invalidate: Invalidate) -> None:
+        stores = RecordRepository(mongo, STORES)
+        categories = RecordRepository(mongo, CATEGORIES)
+        tax_rules = RecordRepository(mongo, TAX_RULES)
+        payment_methods = RecordRepository(mongo, PAYMENT_METHODS)
+        items = RecordRepository(mongo, ITEMS)
+        prices = RecordRepository(mongo, STORE_PRICES)
+        self.stores = StoreService(stores, prices, tenants, invalidate)
+        self.categories = ReferencedByItems(
+            categories, items, tenants, invalidate, "CATEGORY_IN_USE"
+        )
+        self.tax_rules = ReferencedByItems(tax_rules, items, tenants, invalidate, "TAX_RULE_IN_USE")
+        self.payment_methods = RecordService(payment_methods, tenants, invalidate)
+        self.items = ItemService(items, categories, tax_rules, prices, tenants, invalidate)
+        self.store_prices = StorePriceService(prices, stores, items, tenants, invalidate)

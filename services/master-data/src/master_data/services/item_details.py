@@ -1,0 +1,142 @@
+"""The merged item view (item + store price + tax rule) cart asks for, behind a TTL cache.
+
+HTTP and gRPC both call this one service, so both transports see the same values. The cache
+holds found and not-found answers; any write of this process in a tenant drops that tenant's
+entries, and other processes' writes become visible within ITEM_CACHE_TTL_SECONDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from master_data.domain import ItemDetail, ItemDetailBatch, TaxRule
+from master_data.repositories.kinds import ITEMS, STORE_PRICES, STORES, TAX_RULES
+from master_data.repositories.records import RecordRepository
+from master_data.services.tenants import TenantService
+from pos_commons.cache import TtlCache
+from pos_commons.errors import AppError, NotFoundError
+from pos_commons.mongo import Mongo
+
+MAX_BATCH = 100
+
+
+class _Missing:
+    """Cached answer "this item does not exist"."""
+
+
+MISSING: Final = _Missing()
+
+CachedDetail = ItemDetail | _Missing
+
+
+class ItemDetailService:
+    def __init__(
+        self,
+        mongo: Mongo,
+        tenants: TenantService,
+        details: TtlCache[tuple[str, str], CachedDetail],
+        reference: TtlCache[str, object],
+    ) -> None:
+        self._tenants = tenants
+        self._stores = RecordRepository(mongo, STORES)
+        self._items = RecordRepository(mongo, ITEMS)
+        self._prices = RecordRepository(mongo, STORE_PRICES)
+        self._tax_rules = RecordRepository(mongo, TAX_RULES)
+        self._details = details
+        self._reference = reference
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._details.invalidate_namespace(tenant_id)
+        self._reference.invalidate_namespace(tenant_id)
+
+    async def get(self, tenant_id: str, store_code: str, item_code: str) -> ItemDetail:
+        cached = self._details.get(tenant_id, (store_code, item_code))
+        if isinstance(cached, ItemDetail):
+            return cached
+        if cached is None:
+            await self._require_tenant_and_store(tenant_id, store_code)
+            detail = (await self._load_and_cache(tenant_id, store_code, [item_code])).get(item_code)
+            if detail is not None:
+                return detail
+        raise NotFoundError(
+            f"No item {item_code!r}.", code="ITEM_NOT_FOUND", details={"itemCode": item_code}
+        )
+
+    async def get_many(
+        self, tenant_id: str, store_code: str, item_codes: Sequence[str]
+    ) -> ItemDetailBatch:
+        codes = list(dict.fromkeys(item_codes))
+        found: dict[str, ItemDetail] = {}
+        wanted: list[str] = []
+        for code in codes:
+            cached = self._details.get(tenant_id, (store_code, code))
+            if isinstance(cached, ItemDetail):
+                found[code] = cached
+            elif cached is None:
+                wanted.append(code)
+        if wanted or not found:
+            # Only a cache miss pays for the checks: a cached answer implies both passed.
+            await self._require_tenant_and_store(tenant_id, store_code)
+        if wanted:
+            found.update(await self._load_and_cache(tenant_id, store_code, wanted))
+        return ItemDetailBatch(
+            items=[found[code] for code in codes if code in found],
+            not_found_item_codes=[code for code in codes if code not in found],
+        )
+
+    async def _require_tenant_and_store(self, tenant_id: str, store_code: str) -> None:
+        await self._tenants.require(tenant_id)
+        await self._require_store(tenant_id, store_code)
+
+    async def _load_and_cache(
+        self, tenant_id: str, store_code: str, codes: list[str]
+    ) -> dict[str, ItemDetail]:
+        loaded = await self._load(tenant_id, store_code, codes)
+        for code in codes:
+            self._details.put(tenant_id, (store_code, code), loaded.get(code, MISSING))
+        return loaded
+
+    async def _require_store(self, tenant_id: str, store_code: str) -> None:
+        key = f"store:{store_code}"
+        if self._reference.get(tenant_id, key) is None:
+            await self._stores.get(tenant_id, {"store_code": store_code})
+            self._reference.put(tenant_id, key, True)
+
+    async def _tax_rules_by_code(self, tenant_id: str) -> dict[str, TaxRule]:
+        cached = self._reference.get(tenant_id, "tax_rules")
+        if isinstance(cached, dict):
+            return cached
+        rules = {rule.tax_code: rule for rule in await self._tax_rules.all(tenant_id)}
+        self._reference.put(tenant_id, "tax_rules", rules)
+        return rules
+
+    async def _load(
+        self, tenant_id: str, store_code: str, codes: list[str]
+    ) -> dict[str, ItemDetail]:
+        items = await self._items.find_many(tenant_id, "item_code", codes)
+        if not items:
+            return {}
+        prices = await self._prices.find_many(
+            tenant_id, "item_code", [item.item_code for item in items], {"store_code": store_code}
+        )
+        override = {price.item_code: price.price for price in prices}
+        rules = await self._tax_rules_by_code(tenant_id)
+        details: dict[str, ItemDetail] = {}
+        for item in items:
+            rule = rules.get(item.tax_code)
+            if rule is None:
+                # Deleting a rule in use is refused, so this is a race with a concurrent change:
+                # reload once rather than answer with a half-filled view.
+                self._reference.invalidate_namespace(tenant_id)
+                rules = await self._tax_rules_by_code(tenant_id)
+                rule = rules.get(item.tax_code)
+            if rule is None:
+                raise AppError(
+                    f"Item {item.item_code!r} names tax code {item.tax_code!r}, which is gone.",
+                    code="CATALOG_INCONSISTENT",
+                )
+            details[item.item_code] = ItemDetail.merge(
+                item, store_code, override.get(item.item_code), rule
+            )
+        return details

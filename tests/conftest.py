@@ -1,0 +1,92 @@
+"""Shared fixtures: real processes on free loopback ports, started once per test session.
+
+SecantusDB speaks the MongoDB protocol to the real driver; master-data runs its real HTTP and
+gRPC servers; nothing is mocked. Tests that break things (stop the database, stop
+master-data) start their own processes instead of touching these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from grpc import aio
+
+from pos_devstack.seed import DemoCatalog, load_demo_catalog
+from pos_devstack.stack import MasterDataProcess, Tokens, start_master_data, start_secantus
+from tests.support import Stack
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    return Tokens.generate()
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(log_dir: Path) -> Iterator[str]:
+    process, uri = start_secantus(":memory:", log_dir=log_dir)
+    yield uri
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def master_data(mongodb_uri: str, tokens: Tokens, log_dir: Path) -> Iterator[MasterDataProcess]:
+    running = start_master_data(mongodb_uri, tokens, log_dir=log_dir)
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture(scope="session")
+async def demo(master_data: MasterDataProcess, tokens: Tokens) -> DemoCatalog:
+    return await load_demo_catalog(master_data.url, tokens.admin)
+
+
+@pytest.fixture(scope="session")
+def stack(mongodb_uri: str, tokens: Tokens, master_data: MasterDataProcess, log_dir: Path) -> Stack:
+    return Stack(mongodb_uri=mongodb_uri, tokens=tokens, master_data=master_data, log_dir=log_dir)
+
+
+@pytest.fixture(scope="session")
+async def admin(master_data: MasterDataProcess, tokens: Tokens) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {tokens.admin}"}
+    async with httpx.AsyncClient(base_url=master_data.url, headers=headers, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def reader(
+    master_data: MasterDataProcess, tokens: Tokens
+) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {tokens.service}"}
+    async with httpx.AsyncClient(base_url=master_data.url, headers=headers, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def anonymous(master_data: MasterDataProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=master_data.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def grpc_channel(master_data: MasterDataProcess) -> AsyncIterator[aio.Channel]:
+    channel = aio.insecure_channel(master_data.grpc_target)
+    yield channel
+    await channel.close()
+
+
+@pytest.fixture
+async def tenant(admin: httpx.AsyncClient) -> str:
+    """A fresh, empty tenant for a test that writes."""
+    tenant_id = f"t{uuid.uuid4().hex[:12]}"
+    response = await admin.post("/api/v1/tenants", json={"tenantId": tenant_id, "name": "Test"})
+    assert response.status_code == 201, response.text
+    return tenant_id

@@ -1,0 +1,144 @@
+"""master-data's lifecycle with its own processes: database outages and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from grpc import aio
+from grpc_health.v1 import health_pb2
+
+from pos_commons.grpc_channels import health_status
+from pos_commons.grpc_server import ERROR_CODE_KEY
+from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
+from pos_devstack.processes import free_port
+from pos_devstack.seed import load_demo_catalog
+from pos_devstack.stack import Tokens, start_master_data, start_secantus
+from tests.support import error_code
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met within {within}s")
+
+
+async def test_health_follows_the_database(tmp_path: Path, tokens: Tokens) -> None:
+    db_port = free_port()
+    database, uri = start_secantus(tmp_path / "db", port=db_port, log_dir=tmp_path)
+    master = start_master_data(
+        uri,
+        tokens,
+        log_dir=tmp_path,
+        extra_env={"HEALTH_PROBE_INTERVAL_SECONDS": "0.2", "MONGODB_TIMEOUT_SECONDS": "1"},
+    )
+    channel = aio.insecure_channel(master.grpc_target)
+    items = item_service_pb2_grpc.ItemServiceStub(channel)
+    metadata = (("authorization", f"Bearer {tokens.service}"),)
+    try:
+        await load_demo_catalog(master.url, tokens.admin)
+
+        async def status() -> int:
+            return await health_status(channel, "", deadline_seconds=5)
+
+        assert await status() == SERVING
+        database.stop()
+
+        async def not_serving() -> bool:
+            return await status() == NOT_SERVING
+
+        await _eventually(not_serving)
+        async with httpx.AsyncClient(base_url=master.url, timeout=10) as client:
+            assert error_code(await client.get("/ready"), 503) == "DATABASE_UNAVAILABLE"
+            headers = {"Authorization": f"Bearer {tokens.service}"}
+            uncached = await client.get(
+                "/api/v1/tenants/demo/stores/S002/itemDetails/ITEM0042", headers=headers
+            )
+            assert error_code(uncached, 503) == "DATABASE_UNAVAILABLE"
+        request = item_service_pb2.GetItemDetailRequest(
+            tenant_id="demo", store_code="S002", item_code="ITEM0043"
+        )
+        with pytest.raises(aio.AioRpcError) as unavailable:
+            await items.GetItemDetail(request, metadata=metadata, timeout=10)
+        assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
+        trailing = dict(unavailable.value.trailing_metadata() or ())
+        assert trailing[ERROR_CODE_KEY] == "DATABASE_UNAVAILABLE"
+
+        database, _ = start_secantus(tmp_path / "db", port=db_port, log_dir=tmp_path)
+
+        async def serving() -> bool:
+            return await status() == SERVING
+
+        await _eventually(serving)
+        response = await items.GetItemDetail(request, metadata=metadata, timeout=10)
+        assert response.item.item_code == "ITEM0043"
+    finally:
+        await channel.close()
+        master.process.stop()
+        database.stop()
+
+
+async def test_graceful_shutdown_lets_the_call_in_flight_finish(
+    tmp_path: Path, tokens: Tokens
+) -> None:
+    database, uri = start_secantus(tmp_path / "db", log_dir=tmp_path)
+    master = start_master_data(
+        uri, tokens, log_dir=tmp_path, extra_env={"GRPC_SHUTDOWN_GRACE_SECONDS": "10"}
+    )
+    channel = aio.insecure_channel(master.grpc_target)
+    items = item_service_pb2_grpc.ItemServiceStub(channel)
+    metadata = (("authorization", f"Bearer {tokens.service}"),)
+    try:
+        await load_demo_catalog(master.url, tokens.admin)
+        request = item_service_pb2.GetItemDetailRequest(
+            tenant_id="demo", store_code="S003", item_code="ITEM0099"
+        )
+        # A frozen database holds the (uncached) call inside master-data.
+        database.pause()
+
+        async def call() -> item_service_pb2.GetItemDetailResponse:
+            return await items.GetItemDetail(request, metadata=metadata, timeout=30)
+
+        in_flight = asyncio.create_task(call())
+        await asyncio.sleep(0.5)
+        assert not in_flight.done()
+        stopped_at = time.monotonic()
+        stopper = asyncio.create_task(asyncio.to_thread(master.process.stop, 30.0))
+        await asyncio.sleep(1.0)
+        # Shutdown has begun: the server takes no new calls...
+        late = item_service_pb2.GetItemDetailRequest(
+            tenant_id="demo", store_code="S003", item_code="ITEM0098"
+        )
+        with pytest.raises(aio.AioRpcError) as refused:
+            await items.GetItemDetail(late, metadata=metadata, timeout=3)
+        assert refused.value.code() in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        )
+        # ...but the one in flight completes once the database answers again.
+        database.resume()
+        response = await in_flight
+        assert response.item.item_code == "ITEM0099"
+        exit_code = await stopper
+        # uvicorn re-raises the SIGTERM it handled once shutdown is complete.
+        assert exit_code in (0, -15)
+        log = master.process.log_tail(200)
+        assert "gRPC server stopped" in log
+        assert "Application shutdown complete" in log
+        assert time.monotonic() - stopped_at < 15
+    finally:
+        database.resume()
+        await channel.close()
+        master.process.stop()
+        database.stop()
