@@ -16,8 +16,15 @@ import pytest
 from grpc import aio
 
 from pos_devstack.seed import DemoCatalog, load_demo_catalog
-from pos_devstack.stack import MasterDataProcess, Tokens, start_master_data, start_secantus
-from tests.support import Stack
+from pos_devstack.stack import (
+    CartProcess,
+    MasterDataProcess,
+    Tokens,
+    start_cart,
+    start_master_data,
+    start_secantus,
+)
+from tests.support import Stack, TerminalNumbers
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +97,34 @@ async def tenant(admin: httpx.AsyncClient) -> str:
     response = await admin.post("/api/v1/tenants", json={"tenantId": tenant_id, "name": "Test"})
     assert response.status_code == 201, response.text
     return tenant_id
+
+
+@pytest.fixture(scope="session")
+def cart_http(stack: Stack) -> Iterator[CartProcess]:
+    running = start_cart(
+        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=False, log_dir=stack.log_dir,
+        name="cart-http",
+    )  # fmt: skip
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def cart_grpc(stack: Stack) -> Iterator[CartProcess]:
+    running = start_cart(
+        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=True, log_dir=stack.log_dir,
+        name="cart-grpc",
+    )  # fmt: skip
+    yield running
+    running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def carts(cart_http: CartProcess, cart_grpc: CartProcess) -> dict[str, CartProcess]:
+    """cart once per transport, both against the same master-data and database."""
+    return {"http": cart_http, "grpc": cart_grpc}
+
+
+@pytest.fixture(scope="session")
+def terminal_numbers() -> TerminalNumbers:
+    return TerminalNumbers()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,25 @@ def error_code(response: httpx.Response, status: int) -> str:
     assert body["error"]["message"], body
     code: str = body["error"]["code"]
     return code
+
+
+@dataclass
+class TerminalNumbers:
+    """Terminal numbers unique within the test session (terminals share one database)."""
+
+    _next: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def take(self) -> int:
+        return next(self._next)
+
+
+async def register_terminal(
+    cart_url: str, admin_token: str, tenant_id: str, store_code: str, terminal_no: int
+) -> str:
+    """A new terminal's API key."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=cart_url, headers=headers, timeout=10) as client:
+        body = {"tenantId": tenant_id, "storeCode": store_code, "terminalNo": terminal_no}
+        response = await client.post("/api/v1/terminals", json=body)
+        created = data(response, 201)
+        return str(created["apiKey"])

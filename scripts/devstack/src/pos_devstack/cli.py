@@ -18,7 +18,16 @@ from types import FrameType
 from pos_devstack.paths import DATA_DIR
 from pos_devstack.processes import ManagedProcess, port_open
 from pos_devstack.seed import load_demo_catalog
-from pos_devstack.stack import Tokens, start_master_data, start_secantus
+from pos_devstack.stack import (
+    Tokens,
+    start_cart,
+    start_master_data,
+    start_secantus,
+    terminal_key,
+)
+
+DEMO_STORE = "S001"
+DEMO_TERMINAL = 1
 
 
 def _env_port(name: str, default: int) -> int:
@@ -58,9 +67,12 @@ def up(options: argparse.Namespace) -> int:
     tokens = _tokens()
     http_port = _env_port("MASTER_DATA_HTTP_PORT", 8002)
     grpc_port = _env_port("GRPC_PORT", 50051)
+    cart_port = _env_port("CART_HTTP_PORT", 8003)
+    use_grpc = os.environ.get("USE_GRPC", "false").lower() in ("1", "true", "yes", "on")
     try:
         _check_free(http_port, "MASTER_DATA_HTTP_PORT")
         _check_free(grpc_port, "GRPC_PORT")
+        _check_free(cart_port, "CART_HTTP_PORT")
         uri = os.environ.get("MONGODB_URI")
         if not uri:
             database, uri = start_secantus(DATA_DIR / "secantus", port=options.db_port)
@@ -69,6 +81,10 @@ def up(options: argparse.Namespace) -> int:
         master = start_master_data(uri, tokens, http_port=http_port, grpc_port=grpc_port)
         running.processes.append(master.process)
         catalog = asyncio.run(load_demo_catalog(master.url, tokens.admin))
+        # Every other setting (USE_ITEM_CACHE, timeouts...) reaches cart from this environment.
+        cart = start_cart(uri, tokens, master, use_grpc=use_grpc, http_port=cart_port)
+        running.processes.append(cart.process)
+        api_key = terminal_key(cart.url, tokens.admin, catalog.tenant_id, DEMO_STORE, DEMO_TERMINAL)
         print(
             "\n".join(
                 [
@@ -78,8 +94,13 @@ def up(options: argparse.Namespace) -> int:
                     f"master-data gRPC  {master.grpc_target}  (reflection on)",
                     f"demo catalog      tenant {catalog.tenant_id!r}, stores "
                     f"{', '.join(catalog.stores)}, {len(catalog.items)} items",
+                    f"cart HTTP         {cart.url}  (OpenAPI: {cart.url}/docs)",
+                    f"  master data via {'gRPC' if use_grpc else 'HTTP'} (USE_GRPC={use_grpc})",
                     f"ADMIN_TOKEN       {tokens.admin}",
                     f"SERVICE_TOKEN     {tokens.service}",
+                    f"demo terminal     tenant {catalog.tenant_id}, store {DEMO_STORE}, "
+                    f"terminal {DEMO_TERMINAL}",
+                    f"  X-API-Key       {api_key}",
                     "Ctrl-C stops everything.",
                     "=" * 72,
                 ]

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
 
 SECANTUS_COMMAND = "secantusd-py"
@@ -171,3 +173,18 @@ def start_cart(
     running = CartProcess(process, http_port, env)
     process.wait_for_http(f"{running.url}/health", timeout=60)
     return running
+
+
+def terminal_key(
+    cart_url: str, admin_token: str, tenant_id: str, store_code: str, terminal_no: int
+) -> str:
+    """An API key for the terminal: registers it, or rotates its key if it exists already."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=cart_url, headers=headers, timeout=10) as client:
+        body = {"tenantId": tenant_id, "storeCode": store_code, "terminalNo": terminal_no}
+        response = client.post("/api/v1/terminals", json=body)
+        if response.status_code == 409:
+            terminal_id = response.json()["error"]["details"]["terminalId"]
+            response = client.post(f"/api/v1/terminals/{terminal_id}/rotate-key")
+        response.raise_for_status()
+        return str(response.json()["data"]["apiKey"])

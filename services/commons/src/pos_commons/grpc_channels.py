@@ -19,7 +19,6 @@ from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    default_timeout_seconds: float = 2.0
     retry_max_attempts: int = 3
     retry_initial_backoff_seconds: float = 0.05
     retry_max_backoff_seconds: float = 0.5
@@ -32,14 +31,19 @@ class ChannelSettings:
 
 
 def service_config(settings: ChannelSettings) -> dict[str, Any]:
-    """Deadline and retry policy for every method; retries only UNAVAILABLE (never reached
-    the server or the server refused before doing anything), which is safe for any call."""
+    """Retry policy for every method: only UNAVAILABLE (the call never reached the server, or
+    the server refused it before doing anything), which is safe for any call.
+
+    No "timeout" here: with grpcio 1.85, a service-config timeout below about two seconds
+    failed every call at once with DEADLINE_EXCEEDED (seen while building this; the call
+    reached no server). Every call passes its own deadline instead (cart: GRPC_TIMEOUT),
+    which also bounds its retries.
+    """
     return {
         "loadBalancingConfig": [{settings.load_balancing: {}}],
         "methodConfig": [
             {
                 "name": [{}],
-                "timeout": f"{settings.default_timeout_seconds:.3f}s",
                 "retryPolicy": {
                     "maxAttempts": settings.retry_max_attempts,
                     "initialBackoff": f"{settings.retry_initial_backoff_seconds:.3f}s",

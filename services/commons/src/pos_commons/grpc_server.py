@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,11 +74,42 @@ def _refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[Any, 
     return grpc.unary_unary_rpc_method_handler(refuse)
 
 
-class ServerAuthInterceptor(aio.ServerInterceptor):
-    """Checks the bearer token in the ``authorization`` metadata, and adopts the request id."""
+_access_log = logging.getLogger("pos.access")
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+
+def _logged(
+    method: str, handler: grpc.RpcMethodHandler[Any, Any]
+) -> grpc.RpcMethodHandler[Any, Any]:
+    # The servicer's coroutine function (typed for sync servers in the stubs).
+    behaviour: Any = handler.unary_unary
+
+    async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            return await behaviour(request, context)
+        except BaseException:
+            outcome = "ERROR"
+            raise
+        finally:
+            _access_log.info(
+                "gRPC %s %s %.1fms", method, outcome, (time.perf_counter() - started) * 1000
+            )
+
+    return grpc.unary_unary_rpc_method_handler(
+        call,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class ServerAuthInterceptor(aio.ServerInterceptor):
+    """Checks the bearer token in the ``authorization`` metadata, adopts the caller's request
+    id, and (with ACCESS_LOG) logs one line per call."""
+
+    def __init__(self, verifier: TokenVerifier, access_log: bool = False) -> None:
         self._verifier = verifier
+        self._access_log = access_log
 
     async def intercept_service(
         self,
@@ -94,4 +126,7 @@ class ServerAuthInterceptor(aio.ServerInterceptor):
                 self._verifier.authorize(_metadata_value(metadata, "authorization"), Role.READER)
             except AppError as exc:
                 return _refusal(grpc.StatusCode.UNAUTHENTICATED, exc.message)
-        return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if self._access_log and handler is not None and handler.unary_unary is not None:
+            return _logged(method, handler)
+        return handler

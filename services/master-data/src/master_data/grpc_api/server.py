@@ -42,7 +42,8 @@ class GrpcServer:
         self.address = f"{settings.bind_host}:{settings.grpc_port}"
         self.health = health.aio.HealthServicer()
         self.server = aio.server(
-            interceptors=[ServerAuthInterceptor(resources.verifier)], options=SERVER_OPTIONS
+            interceptors=[ServerAuthInterceptor(resources.verifier, settings.access_log)],
+            options=SERVER_OPTIONS,
         )
         item_service_pb2_grpc.add_ItemServiceServicer_to_server(
             ItemServicer(resources.item_details), self.server

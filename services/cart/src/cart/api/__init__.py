@@ -1,0 +1,1 @@
+"""cart's HTTP API under /api/v1."""

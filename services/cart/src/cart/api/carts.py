@@ -1,0 +1,180 @@
+"""The POS cart API: what terminals call, each with its X-API-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from cart.api.deps import CartIdPath, CurrentTerminal, LineNoPath, Resources
+from cart.api.schemas import (
+    AddItems,
+    DiscountRequest,
+    PaymentRequest,
+    QuantityChange,
+    UnitPriceChange,
+)
+from cart.domain.model import Cart
+from cart.domain.operations import ItemRequest
+from cart.storage.transactions import TransactionRecord
+from pos_commons.envelope import Envelope, JsonResponse, ok
+
+router = APIRouter(prefix="/api/v1", tags=["cart"])
+CartEnvelope = Envelope[Cart]
+
+
+@router.post("/carts", status_code=201, response_model=CartEnvelope, summary="Start a cart")
+async def create_cart(terminal: CurrentTerminal, resources: Resources) -> JsonResponse:
+    return ok(await resources.carts.create(terminal), status_code=201)
+
+
+@router.get("/carts/{cart_id}", response_model=CartEnvelope, summary="Get a cart")
+async def get_cart(
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.get(terminal, cart_id))
+
+
+@router.post(
+    "/carts/{cart_id}/lineItems",
+    response_model=CartEnvelope,
+    summary="Add items (one line each; master data fetched in one call for all of them)",
+)
+async def add_line_items(
+    cart_id: CartIdPath, body: AddItems, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    requests = [
+        ItemRequest(entry.item_code, entry.quantity, entry.unit_price) for entry in body.root
+    ]
+    return ok(await resources.carts.add_items(terminal, cart_id, requests))
+
+
+@router.post(
+    "/carts/{cart_id}/lineItems/{line_no}/cancel",
+    response_model=CartEnvelope,
+    summary="Cancel a line",
+)
+async def cancel_line(
+    cart_id: CartIdPath, line_no: LineNoPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.cancel_line(terminal, cart_id, line_no))
+
+
+@router.patch(
+    "/carts/{cart_id}/lineItems/{line_no}/quantity",
+    response_model=CartEnvelope,
+    summary="Change a line's quantity",
+)
+async def change_quantity(
+    cart_id: CartIdPath,
+    line_no: LineNoPath,
+    body: QuantityChange,
+    terminal: CurrentTerminal,
+    resources: Resources,
+) -> JsonResponse:
+    return ok(await resources.carts.change_quantity(terminal, cart_id, line_no, body.quantity))
+
+
+@router.patch(
+    "/carts/{cart_id}/lineItems/{line_no}/unitPrice",
+    response_model=CartEnvelope,
+    summary="Change a line's unit price (the master-data price is kept as the original)",
+)
+async def change_unit_price(
+    cart_id: CartIdPath,
+    line_no: LineNoPath,
+    body: UnitPriceChange,
+    terminal: CurrentTerminal,
+    resources: Resources,
+) -> JsonResponse:
+    return ok(await resources.carts.change_unit_price(terminal, cart_id, line_no, body.unit_price))
+
+
+@router.post(
+    "/carts/{cart_id}/lineItems/{line_no}/discounts",
+    response_model=CartEnvelope,
+    summary="Discount a line (amount or percent; refused on discount-restricted items)",
+)
+async def add_line_discount(
+    cart_id: CartIdPath,
+    line_no: LineNoPath,
+    body: DiscountRequest,
+    terminal: CurrentTerminal,
+    resources: Resources,
+) -> JsonResponse:
+    return ok(
+        await resources.carts.add_line_discount(
+            terminal, cart_id, line_no, body.discount_type, body.value
+        )
+    )
+
+
+@router.post("/carts/{cart_id}/subtotal", response_model=CartEnvelope, summary="Go to payment")
+async def subtotal(
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.subtotal(terminal, cart_id))
+
+
+@router.post(
+    "/carts/{cart_id}/discounts",
+    response_model=CartEnvelope,
+    summary="Discount the cart (in payment; spread over the discountable lines)",
+)
+async def add_cart_discount(
+    cart_id: CartIdPath, body: DiscountRequest, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(
+        await resources.carts.add_cart_discount(terminal, cart_id, body.discount_type, body.value)
+    )
+
+
+@router.post("/carts/{cart_id}/payments", response_model=CartEnvelope, summary="Take a payment")
+async def add_payment(
+    cart_id: CartIdPath, body: PaymentRequest, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.add_payment(terminal, cart_id, body.payment_code, body.amount))
+
+
+@router.post(
+    "/carts/{cart_id}/resume-item-entry",
+    response_model=CartEnvelope,
+    summary="Back from payment to item entry (before any payment)",
+)
+async def resume_item_entry(
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.resume_item_entry(terminal, cart_id))
+
+
+@router.post(
+    "/carts/{cart_id}/bill",
+    response_model=CartEnvelope,
+    summary="Complete the sale (balance covered): receipt number and transaction record",
+)
+async def bill(
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.bill(terminal, cart_id))
+
+
+@router.post(
+    "/carts/{cart_id}/cancel",
+    response_model=CartEnvelope,
+    summary="Cancel the cart: receipt number and a cancel transaction record",
+)
+async def cancel_cart(
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.cancel(terminal, cart_id))
+
+
+@router.get(
+    "/transactions/{receipt_no}",
+    response_model=Envelope[TransactionRecord],
+    summary="A transaction record of this terminal, by receipt number",
+)
+async def get_transaction(
+    receipt_no: Annotated[int, Path(ge=1)], terminal: CurrentTerminal, resources: Resources
+) -> JsonResponse:
+    return ok(await resources.carts.transaction(terminal, receipt_no))

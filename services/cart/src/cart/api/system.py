@@ -1,0 +1,39 @@
+"""Liveness, readiness (MongoDB and master-data over the configured transport), metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from cart.api.deps import Resources
+from pos_commons.envelope import JsonResponse, error_response, ok
+from pos_commons.metrics import metrics_response
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health(resources: Resources) -> JsonResponse:
+    return ok({"status": "ok", "transport": resources.master_data.transport})
+
+
+@router.get("/ready", summary="Readiness: MongoDB and master-data answer")
+async def ready(resources: Resources) -> JsonResponse:
+    mongodb, master_data = await asyncio.gather(
+        resources.mongo.ping(), resources.master_data.ready()
+    )
+    checks = {
+        "mongodb": "ok" if mongodb else "unreachable",
+        "masterData": "ok" if master_data else "unreachable",
+        "transport": resources.master_data.transport,
+    }
+    if mongodb and master_data:
+        return ok({"status": "ready", **checks})
+    return error_response(503, "NOT_READY", "A dependency does not answer.", checks)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(resources: Resources) -> Response:
+    return metrics_response(resources.registry)

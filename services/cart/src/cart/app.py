@@ -1,0 +1,60 @@
+"""cart's FastAPI app and the lifespan that builds (and closes, once) everything it uses.
+
+The master-data repository is chosen here, once, from USE_GRPC: its channel or HTTP client is
+created with it and closed with it. Nothing is built per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from cart.api import carts, system, terminals
+from cart.resources import build_resources
+from cart.settings import CartSettings
+from pos_commons.auth import TokenVerifier
+from pos_commons.http_errors import install_error_handlers
+from pos_commons.metrics import HttpMetrics
+from pos_commons.observability import ObservabilityMiddleware
+
+_log = logging.getLogger(__name__)
+
+
+def create_app(settings: CartSettings | None = None) -> FastAPI:
+    settings = settings or CartSettings()
+    admin_token, service_token = settings.resolved_tokens()
+    verifier = TokenVerifier(admin_token, service_token)
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = build_resources(settings, verifier, service_token, registry)
+        try:
+            await resources.terminal_store.setup()
+            app.state.resources = resources
+            _log.info(
+                "cart ready (HTTP port %s, master data over %s)",
+                settings.cart_http_port,
+                resources.master_data.transport,
+            )
+            yield
+        finally:
+            await resources.close()
+
+    app = FastAPI(
+        title="cart",
+        version="1.0.0",
+        description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",
+        lifespan=lifespan,
+    )
+    app.state.token_verifier = verifier
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)
+    for router in (carts.router, terminals.router, system.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,336 @@
+"""What a terminal can do to a cart, as pure functions: cart in, new cart out.
+
+Each operation first asks the state machine whether its action is allowed, then applies its
+own rules, then reprices. Nothing is changed in place, so a refused operation loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from cart.domain.model import Cart, Discount, DiscountType, LineItem, Payment, TaxRule
+from cart.domain.pricing import is_cart_discount_eligible, price, zero
+from cart.domain.states import Action, CartState, next_state
+from pos_commons.errors import ConflictError, NotFoundError, UnprocessableError
+
+
+@dataclass(frozen=True)
+class PricingPolicy:
+    money_digits: int = 2
+    max_lines: int = 500
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """An item's master data for one store, as either transport delivers it.
+
+    The first fields are what a line needs; the rest complete master-data's item view so the
+    two transports can be compared field by field.
+    """
+
+    item_code: str
+    description: str
+    short_description: str
+    category_code: str
+    effective_price: Decimal
+    is_discount_restricted: bool
+    is_deleted: bool
+    tax_rule: TaxRule
+    store_code: str = ""
+    unit_price: Decimal | None = None
+    store_price: Decimal | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    item_code: str
+    quantity: int
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class PaymentMethodInfo:
+    payment_code: str
+    name: str
+    can_give_change: bool
+    can_exceed_balance: bool
+    is_active: bool
+
+
+MAX_QUANTITY = 9_999
+
+
+def _check_quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise UnprocessableError(
+            f"A quantity is between 1 and {MAX_QUANTITY} (cancel the line to remove it).",
+            code="INVALID_QUANTITY",
+        )
+
+
+def _advance(cart: Cart, action: Action) -> Cart:
+    return cart.model_copy(update={"state": next_state(cart.state, action)})
+
+
+def _line(cart: Cart, line_no: int) -> LineItem:
+    for line in cart.lines:
+        if line.line_no == line_no:
+            if line.is_cancelled:
+                raise ConflictError(
+                    f"Line {line_no} is cancelled.",
+                    code="LINE_CANCELLED",
+                    details={"lineNo": line_no},
+                )
+            return line
+    raise NotFoundError(f"No line {line_no}.", code="LINE_NOT_FOUND", details={"lineNo": line_no})
+
+
+def _with_line(cart: Cart, line: LineItem, policy: PricingPolicy) -> Cart:
+    """The cart with `line` in place of the line of the same number, repriced."""
+    lines = [line if old.line_no == line.line_no else old for old in cart.lines]
+    return price(cart.model_copy(update={"lines": lines}), policy.money_digits)
+
+
+def add_items(
+    cart: Cart,
+    requests: Sequence[ItemRequest],
+    items: Mapping[str, ItemInfo],
+    policy: PricingPolicy,
+) -> Cart:
+    """One new line per request, priced from master data (or the given unit price)."""
+    cart = _advance(cart, Action.ADD_ITEMS)
+    unknown = sorted({r.item_code for r in requests if r.item_code not in items})
+    if unknown:
+        raise NotFoundError(
+            f"No item {', '.join(unknown)}.", code="ITEM_NOT_FOUND", details={"itemCodes": unknown}
+        )
+    for request in requests:
+        _check_quantity(request.quantity)
+    unsellable = sorted({r.item_code for r in requests if items[r.item_code].is_deleted})
+    if unsellable:
+        raise UnprocessableError(
+            f"Items no longer sold: {', '.join(unsellable)}.",
+            code="ITEM_NOT_SELLABLE",
+            details={"itemCodes": unsellable},
+        )
+    if len(cart.lines) + len(requests) > policy.max_lines:
+        raise UnprocessableError(
+            f"A cart holds at most {policy.max_lines} lines.", code="CART_LINE_LIMIT"
+        )
+    next_no = max((line.line_no for line in cart.lines), default=0) + 1
+    new_lines = []
+    for offset, request in enumerate(requests):
+        item = items[request.item_code]
+        unit_price = item.effective_price if request.unit_price is None else request.unit_price
+        new_lines.append(
+            LineItem(
+                line_no=next_no + offset,
+                item_code=item.item_code,
+                description=item.description,
+                short_description=item.short_description,
+                category_code=item.category_code,
+                tax_rule=item.tax_rule,
+                is_discount_restricted=item.is_discount_restricted,
+                quantity=request.quantity,
+                unit_price=unit_price,
+                original_unit_price=item.effective_price,
+                is_unit_price_changed=unit_price != item.effective_price,
+            )
+        )
+    return price(cart.model_copy(update={"lines": [*cart.lines, *new_lines]}), policy.money_digits)
+
+
+def cancel_line(cart: Cart, line_no: int, policy: PricingPolicy) -> Cart:
+    cart = _advance(cart, Action.CANCEL_LINE)
+    line = _line(cart, line_no)
+    return _with_line(cart, line.model_copy(update={"is_cancelled": True}), policy)
+
+
+def change_quantity(cart: Cart, line_no: int, quantity: int, policy: PricingPolicy) -> Cart:
+    cart = _advance(cart, Action.CHANGE_QUANTITY)
+    _check_quantity(quantity)
+    line = _line(cart, line_no)
+    return _with_line(cart, line.model_copy(update={"quantity": quantity}), policy)
+
+
+def change_unit_price(cart: Cart, line_no: int, unit_price: Decimal, policy: PricingPolicy) -> Cart:
+    """Sets the price, keeping the master-data price as the original and marking the change."""
+    cart = _advance(cart, Action.CHANGE_UNIT_PRICE)
+    line = _line(cart, line_no)
+    changed = line.model_copy(
+        update={
+            "unit_price": unit_price,
+            "is_unit_price_changed": unit_price != line.original_unit_price,
+        }
+    )
+    return _with_line(cart, changed, policy)
+
+
+def _check_money_precision(value: Decimal, policy: PricingPolicy, code: str) -> None:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > policy.money_digits:
+        raise UnprocessableError(
+            f"{value} has more than {policy.money_digits} decimal places.", code=code
+        )
+
+
+def _check_discount(discount_type: DiscountType, value: Decimal, policy: PricingPolicy) -> None:
+    if value <= 0 or (discount_type is DiscountType.PERCENT and value > 100):
+        raise UnprocessableError(
+            "A discount is a positive amount, or a percentage above 0 and at most 100.",
+            code="INVALID_DISCOUNT",
+        )
+    if discount_type is DiscountType.AMOUNT:
+        _check_money_precision(value, policy, "INVALID_DISCOUNT")
+
+
+def add_line_discount(
+    cart: Cart,
+    line_no: int,
+    discount_type: DiscountType,
+    value: Decimal,
+    policy: PricingPolicy,
+) -> Cart:
+    cart = _advance(cart, Action.ADD_LINE_DISCOUNT)
+    line = _line(cart, line_no)
+    if line.is_discount_restricted:
+        raise UnprocessableError(
+            f"Item {line.item_code} (line {line_no}) cannot be discounted.",
+            code="DISCOUNT_RESTRICTED_ITEM",
+            details={"lineNo": line_no, "itemCode": line.item_code},
+        )
+    _check_discount(discount_type, value, policy)
+    discounted = line.model_copy(
+        update={"discounts": [*line.discounts, Discount(discount_type=discount_type, value=value)]}
+    )
+    return _with_line(cart, discounted, policy)
+
+
+def subtotal(cart: Cart, policy: PricingPolicy) -> Cart:
+    cart = _advance(cart, Action.SUBTOTAL)
+    if not cart.active_lines():
+        raise UnprocessableError("The cart has no items to pay for.", code="NO_ACTIVE_LINES")
+    return price(cart, policy.money_digits)
+
+
+def _no_payments_yet(cart: Cart, what: str) -> None:
+    if cart.payments:
+        raise ConflictError(
+            f"Payments were already taken; {what} is no longer possible.",
+            code="PAYMENTS_ALREADY_MADE",
+        )
+
+
+def add_cart_discount(
+    cart: Cart, discount_type: DiscountType, value: Decimal, policy: PricingPolicy
+) -> Cart:
+    cart = _advance(cart, Action.ADD_CART_DISCOUNT)
+    _no_payments_yet(cart, "a cart discount")
+    _check_discount(discount_type, value, policy)
+    if not any(is_cart_discount_eligible(line) for line in cart.lines):
+        raise UnprocessableError(
+            "No line of this cart can be discounted.", code="NO_DISCOUNTABLE_LINES"
+        )
+    discount = Discount(discount_type=discount_type, value=value)
+    return price(
+        cart.model_copy(update={"cart_discounts": [*cart.cart_discounts, discount]}),
+        policy.money_digits,
+    )
+
+
+def add_payment(
+    cart: Cart, method: PaymentMethodInfo, amount: Decimal, policy: PricingPolicy
+) -> Cart:
+    """Cash may exceed the balance and gives change; methods that may not exceed it cannot."""
+    cart = _advance(cart, Action.ADD_PAYMENT)
+    if not method.is_active:
+        raise UnprocessableError(
+            f"Payment method {method.payment_code} is not active.",
+            code="PAYMENT_METHOD_INACTIVE",
+        )
+    if amount <= 0:
+        raise UnprocessableError("A payment is a positive amount.", code="INVALID_PAYMENT_AMOUNT")
+    _check_money_precision(amount, policy, "INVALID_PAYMENT_AMOUNT")
+    balance = cart.totals.balance_due
+    if balance <= 0:
+        raise ConflictError("The balance is already covered.", code="NOTHING_TO_PAY")
+    change = zero(policy.money_digits)
+    if amount > balance:
+        if not method.can_exceed_balance:
+            raise UnprocessableError(
+                f"{method.name} cannot pay more than the balance of {balance}.",
+                code="PAYMENT_EXCEEDS_BALANCE",
+                details={"balanceDue": balance, "amount": amount},
+            )
+        if method.can_give_change:
+            change = amount - balance
+    payment = Payment(
+        payment_no=len(cart.payments) + 1,
+        payment_code=method.payment_code,
+        name=method.name,
+        amount=amount,
+        change=change,
+    )
+    return price(
+        cart.model_copy(update={"payments": [*cart.payments, payment]}), policy.money_digits
+    )
+
+
+def resume_item_entry(cart: Cart, policy: PricingPolicy) -> Cart:
+    """Back to item entry; cart discounts are dropped (they are re-applied after subtotal)."""
+    cart = _advance(cart, Action.RESUME_ITEM_ENTRY)
+    _no_payments_yet(cart, "resuming item entry")
+    return price(cart.model_copy(update={"cart_discounts": []}), policy.money_digits)
+
+
+def check_billable(cart: Cart) -> None:
+    """Refuses to bill unless the action is allowed and the balance is covered."""
+    next_state(cart.state, Action.BILL)
+    if cart.totals.balance_due > 0:
+        raise ConflictError(
+            f"A balance of {cart.totals.balance_due} is still due.",
+            code="BALANCE_DUE",
+            details={"balanceDue": cart.totals.balance_due},
+        )
+
+
+def bill(cart: Cart, receipt_no: int, transaction_id: str) -> Cart:
+    check_billable(cart)
+    return _advance(cart, Action.BILL).model_copy(
+        update={"receipt_no": receipt_no, "transaction_id": transaction_id}
+    )
+
+
+def check_cancellable(cart: Cart) -> None:
+    next_state(cart.state, Action.CANCEL)
+
+
+def cancel(cart: Cart, receipt_no: int, transaction_id: str) -> Cart:
+    return _advance(cart, Action.CANCEL).model_copy(
+        update={"receipt_no": receipt_no, "transaction_id": transaction_id}
+    )
+
+
+def new_cart(
+    cart_id: str,
+    tenant_id: str,
+    store_code: str,
+    terminal_no: int,
+    now: datetime,
+    expires_at: datetime,
+) -> Cart:
+    return Cart(
+        cart_id=cart_id,
+        tenant_id=tenant_id,
+        store_code=store_code,
+        terminal_no=terminal_no,
+        state=CartState.IDLE,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires_at,
+    )

@@ -1,0 +1,40 @@
+"""Picks the master-data repository from USE_GRPC, once, at start-up (in the lifespan)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from cart.domain.operations import ItemInfo
+from cart.masterdata.decorators import CachingRepository, MeasuredRepository
+from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.web import WebMasterDataRepository
+from cart.settings import CartSettings
+from pos_commons.cache import TtlCache
+from pos_commons.grpc_channels import GrpcChannelPool
+from pos_commons.http_clients import HttpClientPool, RetryPolicy
+
+
+def create_master_data_repository(
+    settings: CartSettings,
+    service_token: str,
+    channels: GrpcChannelPool,
+    http_clients: HttpClientPool,
+    registry: CollectorRegistry,
+) -> MasterDataRepository:
+    repository: MasterDataRepository
+    if settings.use_grpc:
+        repository = GrpcMasterDataRepository(
+            channels.get(settings.master_data_grpc_target), service_token, settings.grpc_timeout
+        )
+    else:
+        repository = WebMasterDataRepository(
+            http_clients.get(settings.master_data_url),
+            service_token,
+            budget_seconds=settings.http_timeout,
+            policy=RetryPolicy(),
+        )
+    if settings.use_item_cache:
+        cache: TtlCache[tuple[str, str], ItemInfo] = TtlCache(settings.item_cache_ttl_seconds)
+        repository = CachingRepository(repository, cache)
+    return MeasuredRepository(repository, registry)

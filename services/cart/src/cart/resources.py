@@ -1,0 +1,90 @@
+"""Everything cart constructs once per process, built and closed by the app lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from cart.domain.operations import PricingPolicy
+from cart.masterdata.factory import create_master_data_repository
+from cart.masterdata.repository import MasterDataRepository
+from cart.services.carts import CartService
+from cart.services.terminals import TerminalService
+from cart.settings import CartSettings
+from cart.storage.carts import CartStore, TenantDatabases
+from cart.storage.terminals import Terminal, TerminalStore
+from cart.storage.transactions import TransactionStore
+from pos_commons.auth import TokenVerifier
+from pos_commons.cache import TtlCache
+from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
+from pos_commons.http_clients import HttpClientPool, HttpClientSettings
+from pos_commons.mongo import Mongo
+
+
+@dataclass
+class CartResources:
+    settings: CartSettings
+    mongo: Mongo
+    channels: GrpcChannelPool
+    http_clients: HttpClientPool
+    master_data: MasterDataRepository
+    carts: CartService
+    terminals: TerminalService
+    terminal_store: TerminalStore
+    verifier: TokenVerifier
+    registry: CollectorRegistry
+
+    async def close(self) -> None:
+        await self.master_data.close()
+        await self.channels.close()
+        await self.http_clients.close()
+        await self.mongo.close()
+
+
+def build_resources(
+    settings: CartSettings,
+    verifier: TokenVerifier,
+    service_token: str,
+    registry: CollectorRegistry,
+) -> CartResources:
+    mongo = Mongo(
+        settings.mongodb_uri.get_secret_value(),
+        database_prefix="cart",
+        timeout_seconds=settings.mongodb_timeout_seconds,
+    )
+    channels = GrpcChannelPool(ChannelSettings())
+    http_clients = HttpClientPool(
+        HttpClientSettings(
+            kind=settings.master_data_http_client,
+            connect_timeout_seconds=settings.http_connect_timeout,
+            read_timeout_seconds=settings.http_timeout,
+        )
+    )
+    master_data = create_master_data_repository(
+        settings, service_token, channels, http_clients, registry
+    )
+    databases = TenantDatabases(mongo)
+    terminal_store = TerminalStore(mongo)
+    terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
+    carts = CartService(
+        mongo,
+        CartStore(databases),
+        TransactionStore(databases),
+        master_data,
+        PricingPolicy(settings.money_decimals, settings.max_lines_per_cart),
+        settings.cart_ttl_seconds,
+        registry,
+    )
+    return CartResources(
+        settings=settings,
+        mongo=mongo,
+        channels=channels,
+        http_clients=http_clients,
+        master_data=master_data,
+        carts=carts,
+        terminals=TerminalService(terminal_store, terminal_cache),
+        terminal_store=terminal_store,
+        verifier=verifier,
+        registry=registry,
+    )

@@ -1,0 +1,1 @@
+"""cart's application services: what each API call does, end to end."""

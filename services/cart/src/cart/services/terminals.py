@@ -1,0 +1,70 @@
+"""Terminal API keys: issued and rotated with the admin token, checked on every cart call."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from cart.domain.model import now_ms
+from cart.storage.terminals import Terminal, TerminalStore, key_hash
+from pos_commons.cache import TtlCache
+from pos_commons.errors import UnauthenticatedError
+
+API_KEY_PREFIX = "pos_"
+_CACHE_NAMESPACE = "terminals"
+
+
+class TerminalService:
+    def __init__(self, store: TerminalStore, cache: TtlCache[str, Terminal]) -> None:
+        self._store = store
+        # Verified keys are trusted for a short TTL; a revocation in another cart process is
+        # effective after at most that long (this process forgets at once).
+        self._cache = cache
+
+    async def issue(
+        self, tenant_id: str, store_code: str, terminal_no: int
+    ) -> tuple[Terminal, str]:
+        """A new terminal and its API key; the key is shown once and stored only hashed."""
+        now = now_ms()
+        terminal = Terminal(
+            terminal_id=uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            store_code=store_code,
+            terminal_no=terminal_no,
+            created_at=now,
+            updated_at=now,
+        )
+        api_key = _new_key()
+        await self._store.insert(terminal, key_hash(api_key))
+        return terminal, api_key
+
+    async def rotate(self, terminal_id: str) -> tuple[Terminal, str]:
+        api_key = _new_key()
+        terminal = await self._store.replace_key(terminal_id, key_hash(api_key), now_ms())
+        self._cache.clear()
+        return terminal, api_key
+
+    async def revoke(self, terminal_id: str) -> None:
+        await self._store.delete(terminal_id)
+        self._cache.clear()
+
+    async def list(self, tenant_id: str | None) -> list[Terminal]:
+        return await self._store.list(tenant_id)
+
+    async def authenticate(self, api_key: str | None) -> Terminal:
+        if not api_key:
+            raise UnauthenticatedError(
+                "A terminal API key is required (X-API-Key header).", code="API_KEY_REQUIRED"
+            )
+        hashed = key_hash(api_key)
+        terminal = self._cache.get(_CACHE_NAMESPACE, hashed)
+        if terminal is None:
+            terminal = await self._store.by_key_hash(hashed)
+            if terminal is None:
+                raise UnauthenticatedError("The API key is not valid.", code="INVALID_API_KEY")
+            self._cache.put(_CACHE_NAMESPACE, hashed, terminal)
+        return terminal
+
+
+def _new_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)

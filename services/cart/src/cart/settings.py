@@ -1,0 +1,55 @@
+"""cart's settings (environment variables; see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pos_commons.http_clients import HttpClientKind
+from pos_commons.settings import ServiceSettings
+
+
+class CartSettings(ServiceSettings):
+    cart_http_port: int = Field(default=8003, ge=1, le=65535, description="HTTP port.")
+    master_data_url: str = Field(
+        default="http://127.0.0.1:8002", description="master-data's HTTP base URL."
+    )
+    master_data_grpc_target: str = Field(
+        default="127.0.0.1:50051",
+        description="master-data's gRPC target; dns:///host:port spreads calls over replicas.",
+    )
+    master_data_http_client: HttpClientKind = Field(
+        default=HttpClientKind.AIOHTTP,
+        description="HTTP client library of the web repository: aiohttp, httpx, httpx-aiohttp.",
+    )
+    grpc_timeout: float = Field(
+        default=2.0, gt=0, le=60, description="Deadline of one gRPC call to master-data, seconds."
+    )
+    http_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Budget of one HTTP call to master-data, retries included, seconds.",
+    )
+    http_connect_timeout: float = Field(
+        default=0.5, gt=0, le=30, description="TCP connect timeout to master-data, seconds."
+    )
+    use_item_cache: bool = Field(
+        default=False,
+        description="Cache master data in cart's process (off, so comparisons measure transport).",
+    )
+    item_cache_ttl_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="TTL of cart's item cache."
+    )
+    cart_ttl_seconds: int = Field(
+        default=86_400, ge=60, description="An untouched cart expires after this many seconds."
+    )
+    money_decimals: int = Field(
+        default=2, ge=0, le=4, description="Decimal places of amounts (line amounts, discounts)."
+    )
+    max_lines_per_cart: int = Field(default=500, ge=1, le=5000)
+    terminal_cache_ttl_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a verified terminal key is trusted without a database read.",
+    )

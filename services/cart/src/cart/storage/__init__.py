@@ -1,0 +1,1 @@
+"""cart's MongoDB collections: carts (versioned), transactions and receipt counters, terminals."""

@@ -1,0 +1,84 @@
+"""Carts in MongoDB, one database per tenant. Every write is a compare-and-swap on `version`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from cart.domain.model import Cart
+from pos_commons.errors import NotFoundError
+from pos_commons.mongo import Document, IndexSpec, Mongo, ensure_indexes
+
+CARTS = "carts"
+TRANSACTIONS = "transactions"
+COUNTERS = "receipt_counters"
+
+INDEXES = (
+    # Abandoned carts go away by themselves once expires_at has passed.
+    IndexSpec(CARTS, [("expires_at", ASCENDING)], options={"expireAfterSeconds": 0}),
+    IndexSpec(CARTS, [("store_code", ASCENDING), ("terminal_no", ASCENDING)]),
+    IndexSpec(
+        TRANSACTIONS,
+        [("store_code", ASCENDING), ("terminal_no", ASCENDING), ("receipt_no", ASCENDING)],
+        unique=True,
+    ),
+    IndexSpec(TRANSACTIONS, [("cart_id", ASCENDING)], unique=True),
+)
+
+
+class CartNotFoundError(NotFoundError):
+    default_code = "CART_NOT_FOUND"
+
+
+def cart_document(cart: Cart) -> Document:
+    return {"_id": cart.cart_id, **cart.model_dump(mode="python", by_alias=False)}
+
+
+class TenantDatabases:
+    """Tenant databases of cart, with their indexes ensured once per process and tenant."""
+
+    def __init__(self, mongo: Mongo) -> None:
+        self.mongo = mongo
+        self._ready: set[str] = set()
+
+    async def db(self, tenant_id: str) -> Any:
+        db = self.mongo.tenant_db(tenant_id)
+        if tenant_id not in self._ready:
+            await ensure_indexes(db, INDEXES)
+            self._ready.add(tenant_id)
+        return db
+
+
+class CartStore:
+    def __init__(self, databases: TenantDatabases) -> None:
+        self._databases = databases
+
+    async def insert(self, cart: Cart) -> None:
+        db = await self._databases.db(cart.tenant_id)
+        await db[CARTS].insert_one(cart_document(cart))
+
+    async def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart:
+        """The cart, if it belongs to this terminal and has not expired; else CART_NOT_FOUND
+        (another terminal's cart is not found, not forbidden: its existence is not disclosed)."""
+        db = await self._databases.db(tenant_id)
+        document = await db[CARTS].find_one(
+            {"_id": cart_id, "store_code": store_code, "terminal_no": terminal_no}
+        )
+        if document is None or document["expires_at"] <= datetime.now(UTC):
+            raise CartNotFoundError(
+                f"No cart {cart_id!r} for this terminal.", details={"cartId": cart_id}
+            )
+        return Cart.model_validate(document)
+
+    async def replace(
+        self, cart: Cart, expected_version: int, session: AsyncClientSession | None = None
+    ) -> bool:
+        """Writes `cart` only if the stored version is still `expected_version`."""
+        db = await self._databases.db(cart.tenant_id)
+        result = await db[CARTS].replace_one(
+            {"_id": cart.cart_id, "version": expected_version}, cart_document(cart), session=session
+        )
+        return bool(result.matched_count)

@@ -1,0 +1,246 @@
+"""cart's HTTP API edges: bad input gets a clear 4xx code and loses nothing; auth and scoping;
+observability (Server-Timing, metrics, readiness)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from pos_devstack.seed import DemoCatalog
+from pos_devstack.stack import CartProcess
+from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+
+TRANSPORTS = ["http", "grpc"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def terminal(
+    request: pytest.FixtureRequest,
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+) -> AsyncIterator[httpx.AsyncClient]:
+    cart = carts[request.param]
+    key = await register_terminal(
+        cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+    )
+    async with httpx.AsyncClient(
+        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
+    ) as client:
+        yield client
+
+
+async def _cart_with_item(client: httpx.AsyncClient) -> str:
+    cart_id: str = data(await client.post("/carts"), 201)["cartId"]
+    data(await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}]))
+    return cart_id
+
+
+async def test_bad_add_items_bodies(terminal: httpx.AsyncClient) -> None:
+    cart_id = await _cart_with_item(terminal)
+    path = f"/carts/{cart_id}/lineItems"
+    invalid = [
+        [],
+        [{"itemCode": "ITEM0002", "quantity": 0}],
+        [{"itemCode": "ITEM0002", "quantity": -3}],
+        [{"itemCode": "ITEM0002", "quantity": 1.5}],
+        [{"itemCode": "ITEM0002", "quantity": "2"}],
+        [{"itemCode": "ITEM0002", "quantity": 10_000}],
+        [{"itemCode": "ITEM0002", "unitPrice": 1.25}],
+        [{"itemCode": "ITEM0002", "unitPrice": "-1"}],
+        [{"itemCode": "bad code!"}],
+        [{"itemCode": 42}],
+        [{"quantity": 1}],
+        [{"itemCode": "ITEM0002", "extra": True}],
+        {"itemCode": "ITEM0002"},
+        [{"itemCode": "ITEM0002"}] * 101,
+        "ITEM0002",
+        None,
+    ]
+    for body in invalid:
+        response = await terminal.post(path, json=body)
+        assert error_code(response, 422) == "VALIDATION_FAILED", body
+    malformed = await terminal.post(
+        path, content=b'[{"itemCode": "ITEM0002"', headers={"content-type": "application/json"}
+    )
+    assert error_code(malformed, 400) == "MALFORMED_JSON"
+    # Nothing was lost or half-applied along the way.
+    cart = data(await terminal.get(f"/carts/{cart_id}"))
+    assert [line["itemCode"] for line in cart["lines"]] == ["ITEM0001"]
+    assert cart["version"] == 2
+
+
+async def test_bad_line_operations(terminal: httpx.AsyncClient) -> None:
+    cart_id = await _cart_with_item(terminal)
+    line = f"/carts/{cart_id}/lineItems"
+    cases = [
+        ("PATCH", f"{line}/2/quantity", {"quantity": 2}, 404, "LINE_NOT_FOUND"),
+        ("PATCH", f"{line}/0/quantity", {"quantity": 2}, 422, "VALIDATION_FAILED"),
+        ("PATCH", f"{line}/abc/quantity", {"quantity": 2}, 422, "VALIDATION_FAILED"),
+        ("PATCH", f"{line}/1/quantity", {"quantity": 0}, 422, "VALIDATION_FAILED"),
+        ("PATCH", f"{line}/1/quantity", {}, 422, "VALIDATION_FAILED"),
+        ("PATCH", f"{line}/1/unitPrice", {"unitPrice": "abc"}, 422, "VALIDATION_FAILED"),
+        ("POST", f"{line}/1/discounts", {"discountType": "bogus", "value": "1"}, 422,
+         "VALIDATION_FAILED"),
+        ("POST", f"{line}/1/discounts", {"discountType": "percent", "value": "150"}, 422,
+         "INVALID_DISCOUNT"),
+        ("POST", f"{line}/1/discounts", {"discountType": "amount", "value": "0.001"}, 422,
+         "INVALID_DISCOUNT"),
+        ("POST", f"{line}/1/discounts", {"discountType": "amount", "value": "999999"}, 422,
+         "DISCOUNT_EXCEEDS_AMOUNT"),
+        ("POST", f"/carts/{cart_id}/discounts", {"discountType": "amount", "value": "1"}, 409,
+         "ADD_CART_DISCOUNT_NOT_ALLOWED_IN_ENTERING_ITEM"),
+        ("POST", f"/carts/{cart_id}/payments", {"paymentCode": "CASH", "amount": "1"}, 409,
+         "ADD_PAYMENT_NOT_ALLOWED_IN_ENTERING_ITEM"),
+        ("POST", f"/carts/{cart_id}/resume-item-entry", None, 409,
+         "RESUME_ITEM_ENTRY_NOT_ALLOWED_IN_ENTERING_ITEM"),
+    ]  # fmt: skip
+    for method, path, body, status, code in cases:
+        response = await terminal.request(method, path, json=body)
+        assert error_code(response, status) == code, (method, path, body)
+    refused = await terminal.post(f"/carts/{cart_id}/bill")
+    details = refused.json()["error"]["details"]
+    assert details == {
+        "state": "EnteringItem",
+        "action": "bill",
+        "allowedActions": [
+            "addItems", "cancelLine", "changeQuantity", "changeUnitPrice", "addLineDiscount",
+            "subtotal", "cancel",
+        ],
+    }  # fmt: skip
+    assert data(await terminal.get(f"/carts/{cart_id}"))["version"] == 2
+
+
+async def test_payment_rules(terminal: httpx.AsyncClient) -> None:
+    cart_id = await _cart_with_item(terminal)
+    data(await terminal.post(f"/carts/{cart_id}/subtotal"))
+    pay = f"/carts/{cart_id}/payments"
+    zero = await terminal.post(pay, json={"paymentCode": "CASH", "amount": "0"})
+    assert error_code(zero, 422) == "INVALID_PAYMENT_AMOUNT"
+    too_precise = await terminal.post(pay, json={"paymentCode": "CASH", "amount": "1.001"})
+    assert error_code(too_precise, 422) == "INVALID_PAYMENT_AMOUNT"
+    as_float = await terminal.post(pay, json={"paymentCode": "CASH", "amount": 1.5})
+    assert error_code(as_float, 422) == "VALIDATION_FAILED"
+    # Whole numbers are exact, so a JSON integer is as good as a decimal string.
+    partial = data(await terminal.post(pay, json={"paymentCode": "CASH", "amount": 5}))
+    assert partial["payments"][0]["change"] == "0.00"
+    assert partial["totals"]["paidAmount"] == "5.00"
+    paid = data(await terminal.post(pay, json={"paymentCode": "VOUCHER", "amount": "500"}))
+    assert paid["totals"]["changeAmount"] == "0.00"
+    assert paid["totals"]["balanceDue"].startswith("-")
+    again = await terminal.post(pay, json={"paymentCode": "CASH", "amount": "1"})
+    assert error_code(again, 409) == "NOTHING_TO_PAY"
+    billed = data(await terminal.post(f"/carts/{cart_id}/bill"))
+    assert billed["state"] == "Completed"
+
+
+async def test_auth_and_scoping(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal: httpx.AsyncClient,
+    terminal_numbers: TerminalNumbers,
+) -> None:
+    cart_id = await _cart_with_item(terminal)
+    base = str(terminal.base_url).rstrip("/")
+    async with httpx.AsyncClient(base_url=base, timeout=10) as anonymous:
+        missing = await anonymous.get(f"/carts/{cart_id}")
+        assert error_code(missing, 401) == "API_KEY_REQUIRED"
+        wrong = await anonymous.get(f"/carts/{cart_id}", headers={"X-API-Key": "pos_nope"})
+        assert error_code(wrong, 401) == "INVALID_API_KEY"
+        issue = await anonymous.post(
+            "/terminals", json={"tenantId": "demo", "storeCode": "S001", "terminalNo": 1}
+        )
+        assert error_code(issue, 401) == "AUTH_REQUIRED"
+    other_key = await register_terminal(
+        base.removesuffix("/api/v1"), stack.tokens.admin, demo.tenant_id, "S001",
+        terminal_numbers.take(),
+    )  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": other_key}, timeout=10
+    ) as other:
+        assert error_code(await other.get(f"/carts/{cart_id}"), 404) == "CART_NOT_FOUND"
+        stolen = await other.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0002"}])
+        assert error_code(stolen, 404) == "CART_NOT_FOUND"
+    assert error_code(await terminal.get("/carts/" + "0" * 32), 404) == "CART_NOT_FOUND"
+    assert error_code(await terminal.get("/carts/not-an-id"), 422) == "VALIDATION_FAILED"
+    assert error_code(await terminal.get("/transactions/999999"), 404) == "TRANSACTION_NOT_FOUND"
+
+
+async def test_terminal_key_management(
+    stack: Stack, cart_http: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
+) -> None:
+    number = terminal_numbers.take()
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
+    async with httpx.AsyncClient(
+        base_url=f"{cart_http.url}/api/v1", headers=headers, timeout=10
+    ) as admin:
+        body = {"tenantId": demo.tenant_id, "storeCode": "S003", "terminalNo": number}
+        created = data(await admin.post("/terminals", json=body), 201)
+        first_key = created["apiKey"]
+        duplicate = await admin.post("/terminals", json=body)
+        assert error_code(duplicate, 409) == "TERMINAL_EXISTS"
+        assert duplicate.json()["error"]["details"]["terminalId"] == created["terminalId"]
+        for bad in ({**body, "tenantId": "Bad!"}, {**body, "terminalNo": 0}, {**body, "x": 1}):
+            assert error_code(await admin.post("/terminals", json=bad), 422) == "VALIDATION_FAILED"
+        listed = data(await admin.get("/terminals", params={"tenantId": demo.tenant_id}))
+        assert created["terminalId"] in {t["terminalId"] for t in listed}
+        assert all("apiKey" not in t and "keyHash" not in t for t in listed)
+        rotated = data(await admin.post(f"/terminals/{created['terminalId']}/rotate-key"))
+        assert rotated["apiKey"] != first_key
+        async with httpx.AsyncClient(base_url=f"{cart_http.url}/api/v1", timeout=10) as client:
+            old = await client.post("/carts", headers={"X-API-Key": first_key})
+            assert error_code(old, 401) == "INVALID_API_KEY"
+            new = await client.post("/carts", headers={"X-API-Key": rotated["apiKey"]})
+            assert data(new, 201)["storeCode"] == "S003"
+            assert (await admin.delete(f"/terminals/{created['terminalId']}")).status_code == 204
+            revoked = await client.post("/carts", headers={"X-API-Key": rotated["apiKey"]})
+            assert error_code(revoked, 401) == "INVALID_API_KEY"
+        missing = await admin.post("/terminals/" + "0" * 32 + "/rotate-key")
+        assert error_code(missing, 404) == "TERMINAL_NOT_FOUND"
+    async with httpx.AsyncClient(base_url=f"{cart_http.url}/api/v1", timeout=10) as client:
+        service = {"Authorization": f"Bearer {stack.tokens.service}"}
+        forbidden = await client.post("/terminals", json=body, headers=service)
+        assert error_code(forbidden, 403) == "ADMIN_REQUIRED"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_observability(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    transport: str,
+) -> None:
+    cart = carts[transport]
+    key = await register_terminal(
+        cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+    )
+    async with httpx.AsyncClient(base_url=cart.url, headers={"X-API-Key": key}, timeout=10) as c:
+        cart_id = data(await c.post("/api/v1/carts"), 201)["cartId"]
+        added = await c.post(
+            f"/api/v1/carts/{cart_id}/lineItems",
+            json=[{"itemCode": "ITEM0001"}],
+            headers={"X-Request-ID": "obs-1"},
+        )
+        data(added)
+        timing = added.headers["server-timing"]
+        assert "masterdata;dur=" in timing
+        assert f'desc="{transport}"' in timing
+        assert added.headers["x-request-id"] == "obs-1"
+        ready = data(await c.get("/ready"))
+        assert ready == {
+            "status": "ready", "mongodb": "ok", "masterData": "ok", "transport": transport
+        }  # fmt: skip
+        metrics = (await c.get("/metrics")).text
+        assert (
+            f'masterdata_call_duration_seconds_count{{operation="get_items",outcome="ok",'
+            f'transport="{transport}"}}'
+        ) in metrics
+        assert 'route="/api/v1/carts/{cart_id}/lineItems"' in metrics
+        missing = await c.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "NOPE1"}])
+        assert error_code(missing, 404) == "ITEM_NOT_FOUND"
+        assert missing.json()["error"]["details"] == {"itemCodes": ["NOPE1"]}
