@@ -17,9 +17,8 @@ from cart.api import carts, system, terminals
 from cart.resources import build_resources
 from cart.settings import CartSettings
 from pos_commons.auth import TokenVerifier
-from pos_commons.http_errors import install_error_handlers
 from pos_commons.metrics import HttpMetrics
-from pos_commons.observability import ObservabilityMiddleware
+from pos_commons.service_app import ServiceApp
 
 _log = logging.getLogger(__name__)
 
@@ -46,15 +45,15 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
         finally:
             await resources.close()
 
-    app = FastAPI(
+    app = ServiceApp(
+        metrics=metrics,
+        access_log=settings.access_log,
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",
         lifespan=lifespan,
     )
     app.state.token_verifier = verifier
-    install_error_handlers(app)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)
     for router in (carts.router, terminals.router, system.router):
         app.include_router(router)
     return app

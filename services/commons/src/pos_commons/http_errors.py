@@ -1,4 +1,8 @@
-"""Exception handlers: every failure leaves as the error envelope with its own status and code."""
+"""Every failure leaves as the error envelope with its own status and code.
+
+`error_response_for` is the single mapping from exception to response; FastAPI's exception
+handlers and the hot path (pos_commons.service_app) both use it.
+"""
 
 from __future__ import annotations
 
@@ -28,16 +32,7 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in location)
 
 
-async def _app_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthenticatedError) else None
-    if exc.status_code >= 500:
-        _log.warning("%s: %s", exc.code, exc.message, extra={"errorCode": exc.code})
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
-
-
-async def _validation_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def _validation_response(exc: RequestValidationError) -> Response:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.")
@@ -55,32 +50,40 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
-    message = exc.detail if isinstance(exc.detail, str) else "Request refused."
-    return error_response(exc.status_code, code, message, headers=exc.headers)
-
-
-async def _database_unreachable(_: Request, exc: Exception) -> Response:
-    _log.warning("database unreachable: %s", exc)
-    return error_response(503, "DATABASE_UNAVAILABLE", "The database cannot be reached.")
-
-
-async def _database_timeout(_: Request, exc: Exception) -> Response:
-    _log.warning("database timeout: %s", exc)
-    return error_response(504, "DATABASE_TIMEOUT", "The database did not answer in time.")
-
-
-async def _unexpected_error(_: Request, exc: Exception) -> Response:
+def error_response_for(exc: Exception) -> Response:
+    """The response a failure deserves; anything unexpected is a logged 500."""
+    if isinstance(exc, AppError):
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthenticatedError) else None
+        if exc.status_code >= 500:
+            _log.warning("%s: %s", exc.code, exc.message, extra={"errorCode": exc.code})
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
+    if isinstance(exc, RequestValidationError):
+        return _validation_response(exc)
+    if isinstance(exc, StarletteHTTPException):
+        code = _HTTP_STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+    if isinstance(exc, ConnectionFailure):
+        _log.warning("database unreachable: %s", exc)
+        return error_response(503, "DATABASE_UNAVAILABLE", "The database cannot be reached.")
+    if isinstance(exc, ExecutionTimeout):
+        _log.warning("database timeout: %s", exc)
+        return error_response(504, "DATABASE_TIMEOUT", "The database did not answer in time.")
     _log.error("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred.")
 
 
+async def _handle(_: Request, exc: Exception) -> Response:
+    return error_response_for(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ConnectionFailure, _database_unreachable)
-    app.add_exception_handler(ExecutionTimeout, _database_timeout)
-    app.add_exception_handler(Exception, _unexpected_error)
+    for exception_type in (
+        AppError,
+        RequestValidationError,
+        StarletteHTTPException,
+        ConnectionFailure,
+        ExecutionTimeout,
+        Exception,
+    ):
+        app.add_exception_handler(exception_type, _handle)

@@ -20,6 +20,9 @@ def main() -> None:
         http="httptools",
         log_config=None,
         access_log=False,
+        # Longer than any client's idle keep-alive (cart's pool: 30 s), so a client never
+        # reuses a connection the server is closing at that moment.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=int(settings.grpc_shutdown_grace_seconds) + 5,
     )
 

@@ -18,9 +18,8 @@ from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
 from master_data.settings import MasterDataSettings
 from pos_commons.auth import TokenVerifier
-from pos_commons.http_errors import install_error_handlers
 from pos_commons.metrics import HttpMetrics, register_cache_metrics
-from pos_commons.observability import ObservabilityMiddleware
+from pos_commons.service_app import ServiceApp
 
 _log = logging.getLogger(__name__)
 
@@ -54,17 +53,16 @@ def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
                 await grpc_server.stop()
             await resources.mongo.close()
 
-    app = FastAPI(
+    app = ServiceApp(
+        metrics=metrics,
+        access_log=settings.access_log,
+        hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",
         description="Items, store prices, categories, tax rules and payment methods.",
         lifespan=lifespan,
     )
     app.state.token_verifier = verifier
-    install_error_handlers(app)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)
-    # Routes match in order: the hot path (cart's item lookups) comes first.
-    app.router.routes.extend(item_details.ROUTES)
     item_details.document(app)
     for router in (
         system.router,

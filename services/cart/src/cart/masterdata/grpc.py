@@ -8,12 +8,13 @@ from datetime import UTC
 import grpc
 from grpc import aio
 
-from cart.domain.model import RoundingMethod, TaxRule, TaxType
+from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.repository import (
     NOT_FOUND_CODES,
     ItemLookup,
     bad_answer,
+    tax_rule,
     too_slow,
     unavailable,
     upstream_not_found,
@@ -56,7 +57,7 @@ def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
         effective_price=parse_decimal(item.effective_price),
         is_discount_restricted=item.is_discount_restricted,
         is_deleted=item.is_deleted,
-        tax_rule=TaxRule(
+        tax_rule=tax_rule(
             tax_code=rule.tax_code,
             name=rule.name,
             tax_type=TAX_TYPES[rule.tax_type],

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
+from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from pos_commons.errors import (
     BadGatewayError,
@@ -17,6 +19,29 @@ from pos_commons.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+
+
+def tax_rule(
+    tax_code: str,
+    name: str,
+    tax_type: TaxType,
+    rate: Decimal,
+    rounding_digits: int,
+    rounding_method: RoundingMethod,
+) -> TaxRule:
+    """A TaxRule from values both transports already parsed and typed.
+
+    Built without pydantic's validation, which would cost about half of parsing an item
+    on this hot path; master-data validated these values when they were written.
+    """
+    return TaxRule.model_construct(
+        tax_code=tax_code,
+        name=name,
+        tax_type=tax_type,
+        rate=rate,
+        rounding_digits=rounding_digits,
+        rounding_method=rounding_method,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cart.domain.model import RoundingMethod, TaxRule, TaxType
+from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.repository import (
     NOT_FOUND_CODES,
     ItemLookup,
     bad_answer,
+    tax_rule,
     too_slow,
     unavailable,
     upstream_not_found,
@@ -42,7 +43,7 @@ def item_from_json(data: dict[str, Any]) -> ItemInfo:
         effective_price=parse_decimal(data["effectivePrice"]),
         is_discount_restricted=data["isDiscountRestricted"],
         is_deleted=data["isDeleted"],
-        tax_rule=TaxRule(
+        tax_rule=tax_rule(
             tax_code=rule["taxCode"],
             name=rule["name"],
             tax_type=TaxType(rule["taxType"]),

@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from master_data.grpc_api.servicers import ItemServicer, PaymentMethodServicer
 from master_data.resources import MasterDataResources
-from pos_commons.grpc_server import SERVER_OPTIONS, ServerAuthInterceptor
+from pos_commons.grpc_server import SERVER_OPTIONS, AccessLogInterceptor
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
@@ -41,15 +41,17 @@ class GrpcServer:
         settings = resources.settings
         self.address = f"{settings.bind_host}:{settings.grpc_port}"
         self.health = health.aio.HealthServicer()
+        # Tokens are checked by the servicers (health and reflection stay open to tools).
         self.server = aio.server(
-            interceptors=[ServerAuthInterceptor(resources.verifier, settings.access_log)],
+            interceptors=[AccessLogInterceptor()] if settings.access_log else [],
             options=SERVER_OPTIONS,
         )
         item_service_pb2_grpc.add_ItemServiceServicer_to_server(
-            ItemServicer(resources.item_details), self.server
+            ItemServicer(resources.item_details, resources.verifier), self.server
         )
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
-            PaymentMethodServicer(resources.catalog.payment_methods), self.server
+            PaymentMethodServicer(resources.catalog.payment_methods, resources.verifier),
+            self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -14,13 +14,14 @@ from master_data.domain import ItemDetail, PaymentMethod
 from master_data.grpc_api.mapping import item_detail_message, payment_method_message
 from master_data.services.catalog import RecordService
 from master_data.services.item_details import MAX_BATCH, ItemDetailService
+from pos_commons.auth import TokenVerifier
 from pos_commons.errors import (
     AppError,
     GatewayTimeoutError,
     ServiceUnavailableError,
     UnprocessableError,
 )
-from pos_commons.grpc_server import abort_with
+from pos_commons.grpc_server import abort_with, authorize_call
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
@@ -43,9 +44,13 @@ def _check_ids(tenant_id: str, **codes: str) -> None:
             raise UnprocessableError(f"{field} {value!r} is malformed.", code="INVALID_CODE")
 
 
-async def _answer(context: Context, produce: Callable[[], Awaitable[T]]) -> T:
-    """Runs `produce`, turning failures into the gRPC status the HTTP API's status maps to."""
+async def _answer(
+    context: Context, verifier: TokenVerifier, produce: Callable[[], Awaitable[T]]
+) -> T:
+    """Checks the caller's token, runs `produce`, and turns failures into the gRPC status the
+    HTTP API's status maps to (with the same error code in trailing metadata)."""
     try:
+        authorize_call(context, verifier)
         return await produce()
     except AppError as exc:
         await abort_with(context, exc)
@@ -69,8 +74,9 @@ def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
 
 
 class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
-    def __init__(self, details: ItemDetailService) -> None:
+    def __init__(self, details: ItemDetailService, verifier: TokenVerifier) -> None:
         self._details = details
+        self._verifier = verifier
 
     @override
     async def GetItemDetail(
@@ -85,7 +91,7 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
             )
             return item_service_pb2.GetItemDetailResponse(item=_message(detail))
 
-        return await _answer(context, produce)
+        return await _answer(context, self._verifier, produce)
 
     @override
     async def BatchGetItemDetails(
@@ -106,12 +112,15 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
                 not_found_item_codes=batch.not_found_item_codes,
             )
 
-        return await _answer(context, produce)
+        return await _answer(context, self._verifier, produce)
 
 
 class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodServiceServicer):
-    def __init__(self, payment_methods: RecordService[PaymentMethod]) -> None:
+    def __init__(
+        self, payment_methods: RecordService[PaymentMethod], verifier: TokenVerifier
+    ) -> None:
         self._payment_methods = payment_methods
+        self._verifier = verifier
 
     @override
     async def GetPaymentMethod(
@@ -126,4 +135,4 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
                 payment_method=payment_method_message(method)
             )
 
-        return await _answer(context, produce)
+        return await _answer(context, self._verifier, produce)

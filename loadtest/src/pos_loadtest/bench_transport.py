@@ -1,0 +1,256 @@
+"""Transport benchmark: cart's master-data repositories against bare client/server pairs.
+
+Calls each repository cart can be configured with (HTTP with every client library it offers,
+and gRPC) directly, against a real master-data with a warm cache, asking for one item as cart
+does when a terminal scans it. Next to them, in the same run and on the same machine, bare
+pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub calling a
+grpc.aio server that returns a constant message, and each HTTP library calling a raw ASGI
+server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
+targets interleaved over rounds; medians reported with each repository's ratio to its
+baseline. Not a test: nothing here has a timing threshold.
+
+    scripts/bench_transport.sh [--seconds 2] [--rounds 3] [--concurrency 1,8,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+from grpc import aio
+
+from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.web import WebMasterDataRepository
+from pos_commons.grpc_channels import GrpcChannelPool
+from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
+from pos_commons.http_clients import (
+    HttpClient,
+    HttpClientKind,
+    HttpClientSettings,
+    RetryPolicy,
+    create_http_client,
+)
+from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
+from pos_devstack.seed import load_demo_catalog
+from pos_devstack.stack import Tokens, start_master_data, start_secantus
+from pos_loadtest.measure import Sample, closed_loop, median, spread
+
+TENANT, STORE, ITEM = "demo", "S001", "ITEM0007"
+GOAL_CONCURRENCY = 8
+GOAL_RATIO = 0.7
+
+
+@dataclass
+class Target:
+    name: str
+    call: Callable[[], Awaitable[object]]
+    baseline: str | None = None
+
+
+def _start_baseline(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
+    port = free_port()
+    process = ManagedProcess(
+        f"baseline-{kind}",
+        python_module("pos_loadtest.baselines", kind, str(port), str(body)),
+        env={},
+        log_path=log_dir / f"baseline-{kind}.log",
+    ).start()
+    process.wait_for_port(port)
+    return process, port
+
+
+async def _capture(master_url: str, grpc_target: str, token: str, work: Path) -> tuple[Path, Path]:
+    """The exact bytes master-data answers for the lookup, for the bare servers to replay."""
+    client = create_http_client(master_url, HttpClientSettings())
+    try:
+        response = await client.request(
+            "GET",
+            f"/api/v1/tenants/{TENANT}/stores/{STORE}/itemDetails",
+            params={"codes": ITEM},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    finally:
+        await client.close()
+    assert response.status == 200, response.body
+    async with aio.insecure_channel(grpc_target) as channel:
+        stub = item_service_pb2_grpc.ItemServiceStub(channel)
+        request = item_service_pb2.BatchGetItemDetailsRequest(
+            tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
+        )
+        message = await stub.BatchGetItemDetails(
+            request, metadata=(("authorization", f"Bearer {token}"),)
+        )
+    json_path, grpc_path = work / "batch.json", work / "batch.bin"
+    json_path.write_bytes(response.body)
+    grpc_path.write_bytes(
+        item_service_pb2.GetItemDetailResponse(item=message.items[0]).SerializeToString()
+    )
+    return json_path, grpc_path
+
+
+def _check(found: object) -> object:
+    if not found:
+        raise RuntimeError("the lookup found nothing")
+    return found
+
+
+async def _run(options: argparse.Namespace, work: Path) -> int:
+    tokens = Tokens.generate()
+    processes: list[ManagedProcess] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
+    try:
+        database, uri = start_secantus(":memory:", log_dir=work)
+        processes.append(database)
+        master = start_master_data(uri, tokens, log_dir=work)
+        processes.append(master.process)
+        await load_demo_catalog(master.url, tokens.admin)
+        json_body, grpc_body = await _capture(master.url, master.grpc_target, tokens.service, work)
+        _, http_port = await asyncio.to_thread(_start_and_track, "http", json_body, work, processes)
+        _, grpc_port = await asyncio.to_thread(_start_and_track, "grpc", grpc_body, work, processes)
+
+        channels = GrpcChannelPool()
+        closers.append(channels.close)
+        grpc_repo = GrpcMasterDataRepository(
+            channels.get(master.grpc_target), tokens.service, timeout_seconds=5
+        )
+        bare_stub = item_service_pb2_grpc.ItemServiceStub(channels.get(f"{LOOPBACK}:{grpc_port}"))
+        bare_request = item_service_pb2.GetItemDetailRequest(
+            tenant_id=TENANT, store_code=STORE, item_code=ITEM
+        )
+
+        async def grpc_repository() -> object:
+            return _check((await grpc_repo.get_items(TENANT, STORE, [ITEM])).found)
+
+        async def grpc_bare() -> object:
+            return await bare_stub.GetItemDetail(bare_request, timeout=5)
+
+        targets = [
+            Target("gRPC repository", grpc_repository, "gRPC bare pair"),
+            Target("gRPC bare pair", grpc_bare),
+        ]
+        limit = max(options.concurrency_levels) * 2
+        for kind in HttpClientKind:
+            settings = HttpClientSettings(kind=kind, max_connections=limit)
+            repo_client = create_http_client(master.url, settings)
+            bare_client = create_http_client(f"http://{LOOPBACK}:{http_port}", settings)
+            closers += [repo_client.close, bare_client.close]
+            web_repo = WebMasterDataRepository(repo_client, tokens.service, 5.0, RetryPolicy())
+            targets += [
+                Target(
+                    f"HTTP repository ({kind.value})",
+                    _web_call(web_repo),
+                    f"HTTP bare pair ({kind.value})",
+                ),
+                Target(f"HTTP bare pair ({kind.value})", _bare_call(bare_client)),
+            ]
+
+        results: dict[int, dict[str, list[Sample]]] = {}
+        for concurrency in options.concurrency_levels:
+            for target in targets:  # warm-up: connections, caches
+                await closed_loop(target.call, concurrency=concurrency, seconds=0.5)
+            samples: dict[str, list[Sample]] = {t.name: [] for t in targets}
+            for round_number in range(options.rounds):
+                order = targets if round_number % 2 == 0 else list(reversed(targets))
+                for target in order:
+                    samples[target.name].append(
+                        await closed_loop(
+                            target.call, concurrency=concurrency, seconds=options.seconds
+                        )
+                    )
+            results[concurrency] = samples
+        return _report(options, targets, results)
+    finally:
+        for close in closers:
+            await close()
+        for process in reversed(processes):
+            process.stop()
+
+
+def _start_and_track(
+    kind: str, body: Path, work: Path, processes: list[ManagedProcess]
+) -> tuple[ManagedProcess, int]:
+    process, port = _start_baseline(kind, body, work)
+    processes.append(process)
+    return process, port
+
+
+def _web_call(repository: WebMasterDataRepository) -> Callable[[], Awaitable[object]]:
+    async def call() -> object:
+        return _check((await repository.get_items(TENANT, STORE, [ITEM])).found)
+
+    return call
+
+
+def _bare_call(client: HttpClient) -> Callable[[], Awaitable[object]]:
+    async def call() -> object:
+        response = await client.request("GET", "/item")
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        return response.body
+
+    return call
+
+
+def _report(
+    options: argparse.Namespace,
+    targets: list[Target],
+    results: dict[int, dict[str, list[Sample]]],
+) -> int:
+    print(
+        f"\ncart's master-data repositories vs bare pairs: one item per call, warm cache, "
+        f"{options.rounds} rounds x {options.seconds:g}s per target, medians over rounds\n"
+    )
+    header = (
+        f"{'conc':>4}  {'target':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4}  ratio"
+    )
+    print(header)
+    print("-" * (len(header) + 30))
+    verdicts = []
+    for concurrency, samples in results.items():
+        for target in targets:
+            runs = samples[target.name]
+            line = (
+                f"{concurrency:>4}  {target.name:32} {median([s.rps for s in runs]):8.0f} "
+                f"{median([s.p50_ms for s in runs]):8.2f} {median([s.p99_ms for s in runs]):8.2f} "
+                f"{sum(s.errors for s in runs):4d}"
+            )
+            if target.baseline:
+                ratios = [
+                    mine.rps / bare.rps
+                    for mine, bare in zip(runs, samples[target.baseline], strict=True)
+                    if bare.rps
+                ]
+                line += f"  {median(ratios):.2f} of its bare pair ({spread(ratios)})"
+                if concurrency == GOAL_CONCURRENCY:
+                    verdicts.append((target.name, median(ratios)))
+            print(line)
+        print()
+    for name, ratio in verdicts:
+        status = "meets" if ratio >= GOAL_RATIO else "MISSES"
+        print(f"{name}: {ratio:.2f} of its baseline at concurrency {GOAL_CONCURRENCY}, "
+              f"{status} the {GOAL_RATIO} goal")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=2.0, help="per target, round, level")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", default="1,8,64", help="comma-separated levels")
+    options = parser.parse_args(argv)
+    options.concurrency_levels = [int(c) for c in options.concurrency.split(",") if c]
+    with tempfile.TemporaryDirectory(prefix="bench-transport-") as work:
+        # cart runs on uvloop; so does this client side.
+        return uvloop.run(_run(options, Path(work)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
