@@ -1,8 +1,8 @@
 """Bare servers for baselines: the same bytes as the real service, and no work at all.
 
-``python -m pos_loadtest.baselines grpc PORT FILE`` serves ItemService/GetItemDetail and
+``python -m pos_loadtest.baselines grpc PORT FILE`` serves ItemService (both methods) and
 ``... http PORT FILE`` (raw ASGI) or ``... fastapi PORT FILE`` (one FastAPI route) serve
-GET /item, each answering with the bytes stored in FILE (a
+any GET path, each answering with the bytes stored in FILE (a
 real master-data response captured by the benchmark), on the same loop (uvloop) and server
 stack as master-data. What a benchmark compares against them is then only our own code.
 """
@@ -24,10 +24,15 @@ LOOPBACK = "127.0.0.1"
 
 
 async def _serve_grpc(port: int, body: bytes) -> None:
-    response = item_service_pb2.GetItemDetailResponse.FromString(body)
+    # FILE holds a BatchGetItemDetailsResponse; GetItemDetail answers with its first item.
+    batch = item_service_pb2.BatchGetItemDetailsResponse.FromString(body)
+    single = item_service_pb2.GetItemDetailResponse(item=batch.items[0])
 
     async def get_item_detail(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-        return response
+        return single
+
+    async def batch_get(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        return batch
 
     handler = grpc.method_handlers_generic_handler(
         "pos.masterdata.v1.ItemService",
@@ -36,7 +41,12 @@ async def _serve_grpc(port: int, body: bytes) -> None:
                 get_item_detail,
                 request_deserializer=item_service_pb2.GetItemDetailRequest.FromString,
                 response_serializer=item_service_pb2.GetItemDetailResponse.SerializeToString,
-            )
+            ),
+            "BatchGetItemDetails": grpc.unary_unary_rpc_method_handler(
+                batch_get,
+                request_deserializer=item_service_pb2.BatchGetItemDetailsRequest.FromString,
+                response_serializer=item_service_pb2.BatchGetItemDetailsResponse.SerializeToString,
+            ),
         },
     )
     server = aio.server()

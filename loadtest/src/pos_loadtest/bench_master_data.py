@@ -77,7 +77,10 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
             http_body = (await probe.get(path)).raise_for_status().content
         async with aio.insecure_channel(master.grpc_target) as probe_channel:
             stub = item_service_pb2_grpc.ItemServiceStub(probe_channel)
-            grpc_body = (await stub.GetItemDetail(request, metadata=metadata)).SerializeToString()
+            item = (await stub.GetItemDetail(request, metadata=metadata)).item
+            grpc_body = item_service_pb2.BatchGetItemDetailsResponse(
+                items=[item]
+            ).SerializeToString()
         (work / "http.json").write_bytes(http_body)
         (work / "grpc.bin").write_bytes(grpc_body)
         bare = {}

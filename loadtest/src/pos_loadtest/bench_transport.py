@@ -7,7 +7,9 @@ pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub cal
 grpc.aio server that returns a constant message, and each HTTP library calling a raw ASGI
 server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
 targets interleaved over rounds; medians reported with each repository's ratio to its
-baseline. Not a test: nothing here has a timing threshold.
+baseline. "its client side only" rows run the same repository against the bare server: the
+gap between them and the bare pair is cart's own cost, the rest is master-data's. Not a
+test: nothing here has a timing threshold.
 
     scripts/bench_transport.sh [--seconds 2] [--rounds 3] [--concurrency 1,8,64]
 """
@@ -26,7 +28,8 @@ import uvloop
 from grpc import aio
 
 from cart.masterdata.grpc import GrpcMasterDataRepository
-from cart.masterdata.web import WebMasterDataRepository
+from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.web import WebMasterDataRepository, service_headers
 from pos_commons.grpc_channels import GrpcChannelPool
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.http_clients import (
@@ -88,9 +91,7 @@ async def _capture(master_url: str, grpc_target: str, token: str, work: Path) ->
         )
     json_path, grpc_path = work / "batch.json", work / "batch.bin"
     json_path.write_bytes(response.body)
-    grpc_path.write_bytes(
-        item_service_pb2.GetItemDetailResponse(item=message.items[0]).SerializeToString()
-    )
+    grpc_path.write_bytes(message.SerializeToString())
     return json_path, grpc_path
 
 
@@ -116,38 +117,43 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
 
         channels = GrpcChannelPool()
         closers.append(channels.close)
+        bare_grpc = channels.get(f"{LOOPBACK}:{grpc_port}")
         grpc_repo = GrpcMasterDataRepository(
             channels.get(master.grpc_target), tokens.service, timeout_seconds=5
         )
-        bare_stub = item_service_pb2_grpc.ItemServiceStub(channels.get(f"{LOOPBACK}:{grpc_port}"))
-        bare_request = item_service_pb2.GetItemDetailRequest(
-            tenant_id=TENANT, store_code=STORE, item_code=ITEM
+        # The same repository against the bare server: our client-side cost alone.
+        grpc_repo_on_bare = GrpcMasterDataRepository(bare_grpc, tokens.service, timeout_seconds=5)
+        bare_stub = item_service_pb2_grpc.ItemServiceStub(bare_grpc)
+        bare_request = item_service_pb2.BatchGetItemDetailsRequest(
+            tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
         )
 
-        async def grpc_repository() -> object:
-            return _check((await grpc_repo.get_items(TENANT, STORE, [ITEM])).found)
-
         async def grpc_bare() -> object:
-            return await bare_stub.GetItemDetail(bare_request, timeout=5)
+            return await bare_stub.BatchGetItemDetails(bare_request, timeout=5)
 
         targets = [
-            Target("gRPC repository", grpc_repository, "gRPC bare pair"),
+            Target("gRPC repository", _repo_call(grpc_repo), "gRPC bare pair"),
+            Target("  its client side only", _repo_call(grpc_repo_on_bare), "gRPC bare pair"),
             Target("gRPC bare pair", grpc_bare),
         ]
         limit = max(options.concurrency_levels) * 2
         for kind in HttpClientKind:
             settings = HttpClientSettings(kind=kind, max_connections=limit)
-            repo_client = create_http_client(master.url, settings)
+            auth = service_headers(tokens.service)
+            repo_client = create_http_client(master.url, settings, auth)
             bare_client = create_http_client(f"http://{LOOPBACK}:{http_port}", settings)
             closers += [repo_client.close, bare_client.close]
-            web_repo = WebMasterDataRepository(repo_client, tokens.service, 5.0, RetryPolicy())
+            web_repo = WebMasterDataRepository(repo_client, 5.0, RetryPolicy())
+            web_repo_on_bare = WebMasterDataRepository(bare_client, 5.0, RetryPolicy())
+            bare_name = f"HTTP bare pair ({kind.value})"
             targets += [
+                Target(f"HTTP repository ({kind.value})", _repo_call(web_repo), bare_name),
                 Target(
-                    f"HTTP repository ({kind.value})",
-                    _web_call(web_repo),
-                    f"HTTP bare pair ({kind.value})",
+                    f"  its client side only ({kind.value})",
+                    _repo_call(web_repo_on_bare),
+                    bare_name,
                 ),
-                Target(f"HTTP bare pair ({kind.value})", _bare_call(bare_client)),
+                Target(bare_name, _bare_call(bare_client)),
             ]
 
         results: dict[int, dict[str, list[Sample]]] = {}
@@ -180,7 +186,7 @@ def _start_and_track(
     return process, port
 
 
-def _web_call(repository: WebMasterDataRepository) -> Callable[[], Awaitable[object]]:
+def _repo_call(repository: MasterDataRepository) -> Callable[[], Awaitable[object]]:
     async def call() -> object:
         return _check((await repository.get_items(TENANT, STORE, [ITEM])).found)
 
@@ -207,7 +213,7 @@ def _report(
         f"{options.rounds} rounds x {options.seconds:g}s per target, medians over rounds\n"
     )
     header = (
-        f"{'conc':>4}  {'target':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4}  ratio"
+        f"{'conc':>4}  {'target':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4}  ratio"
     )
     print(header)
     print("-" * (len(header) + 30))
@@ -216,7 +222,7 @@ def _report(
         for target in targets:
             runs = samples[target.name]
             line = (
-                f"{concurrency:>4}  {target.name:32} {median([s.rps for s in runs]):8.0f} "
+                f"{concurrency:>4}  {target.name:38} {median([s.rps for s in runs]):8.0f} "
                 f"{median([s.p50_ms for s in runs]):8.2f} {median([s.p99_ms for s in runs]):8.2f} "
                 f"{sum(s.errors for s in runs):4d}"
             )
@@ -227,7 +233,7 @@ def _report(
                     if bare.rps
                 ]
                 line += f"  {median(ratios):.2f} of its bare pair ({spread(ratios)})"
-                if concurrency == GOAL_CONCURRENCY:
+                if concurrency == GOAL_CONCURRENCY and not target.name.startswith(" "):
                     verdicts.append((target.name, median(ratios)))
             print(line)
         print()

@@ -57,6 +57,8 @@ def build_resources(
     http_clients = HttpClientPool(
         HttpClientSettings(
             kind=settings.master_data_http_client,
+            # The first attempt is bounded by these (no extra timer, see send_with_retry);
+            # retries by what is left of HTTP_TIMEOUT.
             connect_timeout_seconds=settings.http_connect_timeout,
             read_timeout_seconds=settings.http_timeout,
         )

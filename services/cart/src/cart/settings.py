@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from pos_commons.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
@@ -28,10 +30,16 @@ class CartSettings(ServiceSettings):
         default=2.0,
         gt=0,
         le=60,
-        description="Budget of one HTTP call to master-data, retries included, seconds.",
+        description=(
+            "How long cart waits for master-data's HTTP answer, and the budget of all its "
+            "retries, seconds (opening a new connection may add HTTP_CONNECT_TIMEOUT)."
+        ),
     )
     http_connect_timeout: float = Field(
-        default=0.5, gt=0, le=30, description="TCP connect timeout to master-data, seconds."
+        default=0.5,
+        gt=0,
+        le=30,
+        description="TCP connect timeout to master-data, seconds; less than HTTP_TIMEOUT.",
     )
     use_item_cache: bool = Field(
         default=False,
@@ -47,6 +55,13 @@ class CartSettings(ServiceSettings):
         default=2, ge=0, le=4, description="Decimal places of amounts (line amounts, discounts)."
     )
     max_lines_per_cart: int = Field(default=500, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _connect_fits_in_the_budget(self) -> Self:
+        if self.http_connect_timeout >= self.http_timeout:
+            raise ValueError("HTTP_CONNECT_TIMEOUT must be less than HTTP_TIMEOUT")
+        return self
+
     terminal_cache_ttl_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -17,6 +17,7 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -88,9 +89,12 @@ class HttpClient(Protocol):
 
 
 class _AiohttpClient:
-    def __init__(self, base_url: str, settings: HttpClientSettings) -> None:
+    def __init__(
+        self, base_url: str, settings: HttpClientSettings, headers: Mapping[str, str]
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._settings = settings
+        self._headers = dict(headers)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -105,6 +109,7 @@ class _AiohttpClient:
                     total=None, connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
                 ),
                 json_serialize=lambda value: orjson.dumps(value).decode(),
+                headers=self._headers,
                 skip_auto_headers=("User-Agent",),
             )
         return self._session
@@ -139,10 +144,17 @@ class _AiohttpClient:
 
 
 class _HttpxClient:
-    def __init__(self, base_url: str, settings: HttpClientSettings, over_aiohttp: bool) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        settings: HttpClientSettings,
+        headers: Mapping[str, str],
+        over_aiohttp: bool,
+    ) -> None:
         s = settings
         self._client = httpx.AsyncClient(
             base_url=base_url,
+            headers=dict(headers),
             timeout=httpx.Timeout(
                 s.read_timeout_seconds, connect=s.connect_timeout_seconds,
                 pool=s.connect_timeout_seconds,
@@ -180,12 +192,15 @@ class _HttpxClient:
         await self._client.aclose()
 
 
-def create_http_client(base_url: str, settings: HttpClientSettings) -> HttpClient:
+def create_http_client(
+    base_url: str, settings: HttpClientSettings, headers: Mapping[str, str] | None = None
+) -> HttpClient:
+    """A client of `base_url` that sends `headers` (e.g. its bearer token) on every request;
+    set once here, they cost nothing per request."""
     if settings.kind is HttpClientKind.AIOHTTP:
-        return _AiohttpClient(base_url, settings)
-    return _HttpxClient(
-        base_url, settings, over_aiohttp=settings.kind is HttpClientKind.HTTPX_AIOHTTP
-    )
+        return _AiohttpClient(base_url, settings, headers or {})
+    over_aiohttp = settings.kind is HttpClientKind.HTTPX_AIOHTTP
+    return _HttpxClient(base_url, settings, headers or {}, over_aiohttp=over_aiohttp)
 
 
 class HttpClientPool:
@@ -193,24 +208,28 @@ class HttpClientPool:
 
     def __init__(self, settings: HttpClientSettings | None = None) -> None:
         self.settings = settings or HttpClientSettings()
-        self._clients: dict[str, HttpClient] = {}
+        self._clients: dict[str, tuple[HttpClient, dict[str, str]]] = {}
         self._closed = False
 
-    def get(self, base_url: str) -> HttpClient:
+    def get(self, base_url: str, headers: Mapping[str, str] | None = None) -> HttpClient:
+        """The client of `base_url`; `headers` are fixed when it is first built."""
         if self._closed:
             raise RuntimeError("the HTTP client pool is closed")
-        client = self._clients.get(base_url)
-        if client is None:
-            client = create_http_client(base_url, self.settings)
-            self._clients[base_url] = client
-        return client
+        wanted = dict(headers or {})
+        entry = self._clients.get(base_url)
+        if entry is None:
+            entry = (create_http_client(base_url, self.settings, wanted), wanted)
+            self._clients[base_url] = entry
+        elif entry[1] != wanted:
+            raise ValueError(f"the client of {base_url} was built with other headers")
+        return entry[0]
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
+        for client, _ in clients:
             await client.close()
 
 
@@ -240,8 +259,13 @@ async def send_with_retry(
 ) -> UpstreamResponse:
     """Sends, retrying idempotent requests when unreachable or answered 502/503/504.
 
-    Raises UpstreamUnreachableError, UpstreamTimeoutError (also when no answer came within
-    `budget_seconds`) or UpstreamProtocolError. A non-idempotent request is sent once.
+    The first attempt is bounded by the client's own connect and read timeouts (the caller
+    sets the read timeout to the budget): one more timer per request would cost ~12 % of a
+    cached lookup's throughput (docs/performance.md). Retries, which happen only after a
+    failure, run under an explicit deadline: what is left of the budget.
+
+    Raises UpstreamUnreachableError, UpstreamTimeoutError or UpstreamProtocolError. A
+    non-idempotent request is sent once.
     """
     attempts = policy.max_attempts if method.upper() in IDEMPOTENT_METHODS else 1
     deadline = time.monotonic() + budget_seconds
@@ -250,8 +274,9 @@ async def send_with_retry(
         attempt += 1
         response: UpstreamResponse | None = None
         failure: UpstreamUnreachableError | None = None
+        bound = nullcontext() if attempt == 1 else asyncio.timeout(deadline - time.monotonic())
         try:
-            async with asyncio.timeout(deadline - time.monotonic()):
+            async with bound:
                 response = await client.request(
                     method, path, params=params, headers=headers, json=json
                 )

@@ -8,7 +8,7 @@ from cart.domain.operations import ItemInfo
 from cart.masterdata.decorators import CachingRepository, MeasuredRepository
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.repository import MasterDataRepository
-from cart.masterdata.web import WebMasterDataRepository
+from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
 from pos_commons.grpc_channels import GrpcChannelPool
@@ -29,8 +29,7 @@ def create_master_data_repository(
         )
     else:
         repository = WebMasterDataRepository(
-            http_clients.get(settings.master_data_url),
-            service_token,
+            http_clients.get(settings.master_data_url, service_headers(service_token)),
             budget_seconds=settings.http_timeout,
             policy=RetryPolicy(),
         )

@@ -6,6 +6,7 @@ flips: same objects, same values, same errors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +22,7 @@ from pos_commons.errors import (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def tax_rule(
     tax_code: str,
     name: str,
@@ -31,8 +33,9 @@ def tax_rule(
 ) -> TaxRule:
     """A TaxRule from values both transports already parsed and typed.
 
-    Built without pydantic's validation, which would cost about half of parsing an item
-    on this hot path; master-data validated these values when they were written.
+    A tenant has a handful of tax rules, so the (immutable) instances are shared rather than
+    built for every item of every lookup; built without pydantic's validation, which
+    master-data did when the rule was written.
     """
     return TaxRule.model_construct(
         tax_code=tax_code,

@@ -69,19 +69,22 @@ def payment_method_from_json(data: dict[str, Any]) -> PaymentMethodInfo:
     )
 
 
+def service_headers(service_token: str) -> dict[str, str]:
+    """What every request to master-data carries, set once on its HTTP client."""
+    return {"authorization": f"Bearer {service_token}"}
+
+
 class WebMasterDataRepository:
     transport = "http"
 
-    def __init__(
-        self, client: HttpClient, service_token: str, budget_seconds: float, policy: RetryPolicy
-    ) -> None:
+    def __init__(self, client: HttpClient, budget_seconds: float, policy: RetryPolicy) -> None:
+        """`client` sends the service token itself (see `service_headers`)."""
         self._client = client
-        self._authorization = f"Bearer {service_token}"
         self._budget = budget_seconds
         self._policy = policy
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> UpstreamResponse:
-        headers = {"authorization": self._authorization, REQUEST_ID_HEADER: request_id_var.get()}
+        headers = {REQUEST_ID_HEADER: request_id_var.get()}
         try:
             return await send_with_retry(
                 self._client, "GET", path, params=params, headers=headers,
@@ -112,10 +115,12 @@ class WebMasterDataRepository:
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         found: dict[str, ItemInfo] = {}
         missing: list[str] = []
-        path = f"/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
+        path = f"/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails?codes="
         for start in range(0, len(codes), BATCH_LIMIT):
+            # Item codes are [A-Za-z0-9_.-] (validated by cart's API): nothing to escape, so
+            # the query is written as is rather than built by the client library.
             chunk = codes[start : start + BATCH_LIMIT]
-            data = self._data(await self._get(path, {"codes": ",".join(chunk)}))
+            data = self._data(await self._get(path + ",".join(chunk)))
             try:
                 for item in data["items"]:
                     info = item_from_json(item)

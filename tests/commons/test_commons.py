@@ -1,0 +1,136 @@
+"""Pure pieces of commons: money, identifiers, the TTL cache, settings, tokens, gRPC channels."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from pos_commons.auth import Role, TokenVerifier, bearer_token
+from pos_commons.cache import TtlCache
+from pos_commons.errors import ForbiddenError, UnauthenticatedError
+from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool, channel_options
+from pos_commons.money import Money, format_decimal, parse_decimal
+from pos_commons.settings import AppEnv, ServiceSettings
+from pos_commons.validation import is_code, is_tenant_id
+
+
+class Priced(BaseModel):
+    price: Money
+
+
+def test_money_is_exact_and_refuses_floats() -> None:
+    assert Priced.model_validate({"price": "1.10"}).model_dump(mode="json") == {"price": "1.10"}
+    assert Priced.model_validate({"price": 3}).price == Decimal(3)
+    for bad in (1.1, "-1", "1.1234567", "NaN", "Infinity", True, "abc", None):
+        with pytest.raises(ValidationError):
+            Priced.model_validate({"price": bad})
+    assert format_decimal(Decimal("1E+2")) == "100"
+    assert format_decimal(Decimal("0.10")) == "0.10"
+    assert parse_decimal("12.345") == Decimal("12.345")
+    for bad_text in ("", "x", "NaN", "inf"):
+        with pytest.raises(ValueError, match="decimal"):
+            parse_decimal(bad_text)
+
+
+def test_identifiers() -> None:
+    assert is_tenant_id("demo")
+    assert is_tenant_id("t-1_x")
+    for bad in ("", "Demo", "a" * 33, "_x", "a/b", "a.b", "a b"):
+        assert not is_tenant_id(bad), bad
+    assert is_code("ITEM-0001.a_b")
+    for bad in ("", "-x", "a b", "a,b", "a/b", "x" * 65):
+        assert not is_code(bad), bad
+
+
+def test_ttl_cache_expires_evicts_and_invalidates_per_namespace() -> None:
+    now = [0.0]
+    cache: TtlCache[str, int] = TtlCache(ttl_seconds=10, max_entries=2, clock=lambda: now[0])
+    cache.put("t1", "a", 1)
+    cache.put("t2", "a", 2)
+    assert cache.get("t1", "a") == 1
+    cache.put("t1", "b", 3)  # over max_entries: the oldest put goes
+    assert cache.get("t1", "a") is None
+    assert cache.stats.evictions == 1
+    cache.invalidate_namespace("t2")
+    assert cache.get("t2", "a") is None
+    assert cache.get("t1", "b") == 3
+    now[0] = 11.0
+    assert cache.get("t1", "b") is None
+    assert cache.stats.hits == 2
+    assert cache.stats.misses == 3
+    assert cache.stats.hit_rate == pytest.approx(0.4)
+    off: TtlCache[str, int] = TtlCache(ttl_seconds=0)
+    off.put("t", "k", 1)
+    assert off.get("t", "k") is None
+    assert not off.enabled
+
+
+def test_production_settings_refuse_missing_weak_or_equal_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    for admin, service in (("", ""), ("short", "x" * 40), ("x" * 40, "x" * 40)):
+        monkeypatch.setenv("ADMIN_TOKEN", admin)
+        monkeypatch.setenv("SERVICE_TOKEN", service)
+        with pytest.raises(ValidationError):
+            ServiceSettings()
+    monkeypatch.setenv("ADMIN_TOKEN", "a" * 40)
+    monkeypatch.setenv("SERVICE_TOKEN", "s" * 40)
+    assert ServiceSettings().app_env is AppEnv.PRODUCTION
+    assert ServiceSettings().resolved_tokens() == ("a" * 40, "s" * 40)
+
+
+def test_development_generates_missing_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("SERVICE_TOKEN", raising=False)
+    monkeypatch.setenv("APP_ENV", "development")
+    admin, service = ServiceSettings().resolved_tokens()
+    assert len(admin) >= 32
+    assert len(service) >= 32
+    assert admin != service
+
+
+def test_token_verifier() -> None:
+    verifier = TokenVerifier("admin-token", "service-token")
+    assert verifier.authorize("Bearer admin-token", Role.ADMIN) is Role.ADMIN
+    assert verifier.authorize("bearer service-token", Role.READER) is Role.READER
+    assert verifier.authorize("Bearer admin-token", Role.READER) is Role.ADMIN
+    cases = [
+        (None, Role.READER, UnauthenticatedError, "AUTH_REQUIRED"),
+        ("Basic abc", Role.READER, UnauthenticatedError, "AUTH_REQUIRED"),
+        ("Bearer ", Role.READER, UnauthenticatedError, "AUTH_REQUIRED"),
+        ("Bearer nope", Role.READER, UnauthenticatedError, "INVALID_TOKEN"),
+        ("Bearer service-token", Role.ADMIN, ForbiddenError, "ADMIN_REQUIRED"),
+    ]
+    for header, role, error, code in cases:
+        with pytest.raises(error) as raised:
+            verifier.authorize(header, role)
+        assert raised.value.code == code
+    assert bearer_token("Bearer  x ") == "x"
+    with pytest.raises(ValueError, match="both"):
+        TokenVerifier("", "x")
+
+
+async def test_grpc_channel_pool_dials_once_per_target_and_closes_once() -> None:
+    pool = GrpcChannelPool()
+    first = pool.get("127.0.0.1:1")
+    assert pool.get("127.0.0.1:1") is first
+    assert pool.get("127.0.0.1:2") is not first
+    assert pool.open_channels == 2
+    await pool.close()
+    await pool.close()
+    with pytest.raises(RuntimeError):
+        pool.get("127.0.0.1:1")
+
+
+def test_service_config_retries_only_unavailable_and_sets_no_timeout() -> None:
+    options = dict(channel_options(ChannelSettings()))
+    config = json.loads(options["grpc.service_config"])
+    method = config["methodConfig"][0]
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert "timeout" not in method
+    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+    assert options["grpc.enable_retries"] == 1
