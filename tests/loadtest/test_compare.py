@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pos_loadtest.report import ENDPOINT_ORDER
+from pos_loadtest.report import ENDPOINT_ORDER, load_comparison, write_report
 
 MODES = ["http-aiohttp", "grpc"]
 
@@ -54,3 +54,6 @@ def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Pat
             assert f"| {endpoint} | {mode} |" in summary
     html = (out / "report.html").read_text()
     assert '<img src="throughput.png"' in html
+    # A report renders again from its results.json, to the same summary.
+    write_report(load_comparison(out / "results.json"), out)
+    assert (out / "summary.md").read_text() == summary

@@ -19,6 +19,7 @@ import uvloop
 from grpc import aio
 
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2
+from pos_devstack.processes import ManagedProcess, free_port, python_module
 
 LOOPBACK = "127.0.0.1"
 
@@ -78,6 +79,19 @@ def _fastapi_app(body: bytes) -> Any:
         return Response(body, media_type="application/json")
 
     return app
+
+
+def start_baseline(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
+    """Starts a bare server (grpc, http or fastapi) on a free port; returns it, and the port."""
+    port = free_port()
+    process = ManagedProcess(
+        f"baseline-{kind}",
+        python_module("pos_loadtest.baselines", kind, str(port), str(body)),
+        env={},
+        log_path=log_dir / f"baseline-{kind}.log",
+    ).start()
+    process.wait_for_port(port)
+    return process, port
 
 
 def main(argv: list[str]) -> int:

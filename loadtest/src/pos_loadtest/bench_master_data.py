@@ -29,9 +29,10 @@ from pos_commons.http_clients import (
     HttpClientSettings,
     create_http_client,
 )
-from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
+from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
+from pos_loadtest.baselines import start_baseline
 from pos_loadtest.measure import Sample, closed_loop, median, spread
 
 ITEM = ("demo", "S001", "ITEM0007")
@@ -41,19 +42,7 @@ ITEM = ("demo", "S001", "ITEM0007")
 class Target:
     name: str
     call: Callable[[], Awaitable[object]]
-    baseline: str | None = None
-
-
-def _start_baseline(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    process = ManagedProcess(
-        f"baseline-{kind}",
-        python_module("pos_loadtest.baselines", kind, str(port), str(body)),
-        env={},
-        log_path=log_dir / f"baseline-{kind}.log",
-    ).start()
-    process.wait_for_port(port)
-    return process, port
+    baselines: tuple[str, ...] = ()
 
 
 async def _run(options: argparse.Namespace, work: Path) -> int:
@@ -85,7 +74,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         (work / "grpc.bin").write_bytes(grpc_body)
         bare = {}
         for kind, body in (("grpc", "grpc.bin"), ("http", "http.json"), ("fastapi", "http.json")):
-            process, port = _start_baseline(kind, work / body, work)
+            process, port = start_baseline(kind, work / body, work)
             processes.append(process)
             bare[kind] = port
 
@@ -124,9 +113,13 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
                 return await http_get(bare_fastapi, "/item")
 
             targets = [
-                Target("gRPC GetItemDetail (master-data)", grpc_real, "gRPC bare grpc.aio"),
+                Target("gRPC GetItemDetail (master-data)", grpc_real, ("gRPC bare grpc.aio",)),
                 Target("gRPC bare grpc.aio", grpc_bare),
-                Target("HTTP item detail (master-data)", http_real, "HTTP bare FastAPI route"),
+                Target(
+                    "HTTP item detail (master-data)",
+                    http_real,
+                    ("HTTP bare FastAPI route", "HTTP bare ASGI (uvicorn)"),
+                ),
                 Target("HTTP bare FastAPI route", http_bare_fastapi),
                 Target("HTTP bare ASGI (uvicorn)", http_bare),
             ]
@@ -161,7 +154,7 @@ def _report(
         f"\nmaster-data item lookup, warm cache, concurrency {options.concurrency}, "
         f"{options.rounds} rounds x {options.seconds:.0f}s, medians across rounds\n"
     )
-    header = f"{'target':36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  vs baseline"
+    header = f"{'target':36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
     print(header)
     print("-" * len(header))
     for target in targets:
@@ -171,14 +164,14 @@ def _report(
             f"{median([s.p50_ms for s in runs]):8.2f} {median([s.p99_ms for s in runs]):8.2f} "
             f"{sum(s.errors for s in runs):6d}"
         )
-        if target.baseline:
+        print(line)
+        for baseline in target.baselines:
             ratios = [
                 real.rps / bare.rps
-                for real, bare in zip(runs, samples[target.baseline], strict=True)
+                for real, bare in zip(runs, samples[baseline], strict=True)
                 if bare.rps
             ]
-            line += f"  {median(ratios):.2f}x req/s of {target.baseline} ({spread(ratios)})"
-        print(line)
+            print(f"{'':36}   {median(ratios):.2f}x the req/s of {baseline} ({spread(ratios)})")
     print(f"\ncache: hit rate {cache['hitRate']}, hits {cache['hits']}, misses {cache['misses']}")
 
 

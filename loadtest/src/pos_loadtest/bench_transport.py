@@ -7,11 +7,13 @@ pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub cal
 grpc.aio server that returns a constant message, and each HTTP library calling a raw ASGI
 server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
 targets interleaved over rounds; medians reported with each repository's ratio to its
-baseline. "its client side only" rows run the same repository against the bare server: the
-gap between them and the bare pair is cart's own cost, the rest is master-data's. Not a
+baseline. With --client-side, "its client side only" rows run the same repository against
+the bare server: the gap between them and the bare pair is cart's own cost, the rest is
+master-data's. Not a
 test: nothing here has a timing threshold.
 
-    scripts/bench_transport.sh [--seconds 2] [--rounds 3] [--concurrency 1,8,64]
+    scripts/bench_transport.sh [--seconds 1.5] [--rounds 3] [--concurrency 1,8,64]
+                               [--client-side]
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ from pos_commons.http_clients import (
     RetryPolicy,
     create_http_client,
 )
-from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
+from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
+from pos_loadtest.baselines import start_baseline
 from pos_loadtest.measure import Sample, closed_loop, median, spread
 
 TENANT, STORE, ITEM = "demo", "S001", "ITEM0007"
@@ -54,18 +57,6 @@ class Target:
     name: str
     call: Callable[[], Awaitable[object]]
     baseline: str | None = None
-
-
-def _start_baseline(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    process = ManagedProcess(
-        f"baseline-{kind}",
-        python_module("pos_loadtest.baselines", kind, str(port), str(body)),
-        env={},
-        log_path=log_dir / f"baseline-{kind}.log",
-    ).start()
-    process.wait_for_port(port)
-    return process, port
 
 
 async def _capture(master_url: str, grpc_target: str, token: str, work: Path) -> tuple[Path, Path]:
@@ -156,6 +147,8 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
                 Target(bare_name, _bare_call(bare_client)),
             ]
 
+        if not options.client_side:
+            targets = [t for t in targets if not t.name.startswith(" ")]
         results: dict[int, dict[str, list[Sample]]] = {}
         for concurrency in options.concurrency_levels:
             for target in targets:  # warm-up: connections, caches
@@ -181,7 +174,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
 def _start_and_track(
     kind: str, body: Path, work: Path, processes: list[ManagedProcess]
 ) -> tuple[ManagedProcess, int]:
-    process, port = _start_baseline(kind, body, work)
+    process, port = start_baseline(kind, body, work)
     processes.append(process)
     return process, port
 
@@ -248,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=2.0, help="per target, round, level")
+    parser.add_argument("--seconds", type=float, default=1.5, help="per target, round, level")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated levels")
+    parser.add_argument(
+        "--client-side",
+        action="store_true",
+        help="also run each repository against the bare server (cart's own cost alone)",
+    )
     options = parser.parse_args(argv)
     options.concurrency_levels = [int(c) for c in options.concurrency.split(",") if c]
     with tempfile.TemporaryDirectory(prefix="bench-transport-") as work:

@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -51,8 +52,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 2 for CIs)")
     parser.add_argument("--users", type=int, default=16, help="locust users = terminals")
-    parser.add_argument("--seconds", type=float, default=12.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=4.0, help="uncounted ramp-up seconds")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="uncounted ramp-up seconds")
     parser.add_argument("--items-per-cart", type=int, default=5)
     parser.add_argument("--catalog-size", type=int, default=100, help="items scanned from")
     parser.add_argument("--cancel-share", type=float, default=0.1)
@@ -93,7 +94,9 @@ def run(options: argparse.Namespace) -> Path:
     stamp = started.strftime("%Y%m%d-%H%M%S")
     folder: Path = options.out or REPORTS_DIR / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="compare-", dir=folder))
+    # Logs and locust's raw CSVs: deleted after a good run (results.json keeps the figures),
+    # kept and named after a failed one.
+    work = Path(tempfile.mkdtemp(prefix="compare-"))
     tokens = Tokens.generate()
     processes: list[ManagedProcess] = []
     modes: list[Mode] = options.mode_list
@@ -166,7 +169,11 @@ def run(options: argparse.Namespace) -> Path:
                 comparison.runs.append(RunResult(mode.name, round_number, rows))
         summary = write_report(comparison, folder)
         print(f"\nreport: {summary}\n        {folder / 'report.html'}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
         return summary
+    except BaseException:
+        print(f"logs of this run are in {work}", file=sys.stderr)
+        raise
     finally:
         for process in reversed(processes):
             process.stop()

@@ -290,6 +290,7 @@ def _charts(comparison: Comparison, folder: Path) -> None:
         error = [[r.value - r.low], [r.high - r.value]] if not math.isnan(r.low) else None
         ax.errorbar(r.value, y, xerr=error, fmt="o", capsize=4)
     ax.axvline(1.0, color="grey", linestyle="--")
+    ax.set_xscale("log")
     ax.set_yticks(range(len(picked)))
     ax.set_yticklabels([f"{row.mode}: {row.figure}" for row in picked], fontsize=8)
     ax.set_title(f"Ratio to {comparison.baseline} with 95 % CI (1 = same)", fontsize=10)
@@ -372,3 +373,27 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )
     return summary
+
+
+def load_comparison(path: Path) -> Comparison:
+    """A comparison back from its results.json (to render a report again)."""
+    raw = json.loads(path.read_text())
+    runs = [
+        RunResult(run["mode"], run["round"], [EndpointStats(**row) for row in run["rows"]])
+        for run in raw.pop("runs")
+    ]
+    return Comparison(**raw, runs=runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pos_loadtest.report FOLDER``: renders FOLDER/results.json again."""
+    import sys
+
+    folder = Path((argv if argv is not None else sys.argv[1:])[0])
+    summary = write_report(load_comparison(folder / "results.json"), folder)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,7 +54,9 @@ class CartSettings(ServiceSettings):
     money_decimals: int = Field(
         default=2, ge=0, le=4, description="Decimal places of amounts (line amounts, discounts)."
     )
-    max_lines_per_cart: int = Field(default=500, ge=1, le=5000)
+    max_lines_per_cart: int = Field(
+        default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
+    )
 
     @model_validator(mode="after")
     def _connect_fits_in_the_budget(self) -> Self:

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
-from pydantic.alias_generators import to_camel
 
 from pos_commons.money import Money, Percentage
+from pos_commons.records import CamelModel
+from pos_commons.records import RoundingMethod as RoundingMethod
+from pos_commons.records import TaxType as TaxType
+from pos_commons.records import now_ms as now_ms
 
 T = TypeVar("T")
 
 
-def now_ms() -> datetime:
-    """Now in UTC, truncated to the millisecond MongoDB stores, so reads equal writes."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class Record(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="ignore",
-        frozen=True,
-    )
+class Record(CamelModel):
+    model_config = ConfigDict(frozen=True)
 
     created_at: datetime
     updated_at: datetime
@@ -51,19 +40,6 @@ class Category(Record):
     category_code: str
     name: str
     description: str = ""
-
-
-class TaxType(StrEnum):
-    EXTERNAL = "external"
-    INTERNAL = "internal"
-    EXEMPT = "exempt"
-
-
-class RoundingMethod(StrEnum):
-    HALF_UP = "halfUp"
-    DOWN = "down"
-    UP = "up"
-    HALF_EVEN = "halfEven"
 
 
 class TaxRule(Record):

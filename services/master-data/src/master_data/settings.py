@@ -21,7 +21,9 @@ class MasterDataSettings(ServiceSettings):
         le=3600,
         description="TTL of the in-process item-detail cache; 0 turns it off.",
     )
-    item_cache_max_entries: int = Field(default=100_000, ge=1)
+    item_cache_max_entries: int = Field(
+        default=100_000, ge=1, description="Bound of the item-detail cache (oldest go first)."
+    )
     health_probe_interval_seconds: float = Field(
         default=2.0, gt=0, le=60, description="How often gRPC health re-checks MongoDB."
     )

@@ -6,45 +6,24 @@ and stored with the cart, so a read (and the transaction record) needs no recomp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field
 
 from cart.domain.states import CartState
 from pos_commons.money import Money, Percentage, SignedMoney
+from pos_commons.records import CamelModel
+from pos_commons.records import RoundingMethod as RoundingMethod
+from pos_commons.records import TaxType as TaxType
+from pos_commons.records import now_ms as now_ms
 
 ZERO = Decimal(0)
 
 
-def now_ms() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class CartModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        extra="ignore",
-    )
-
-
-class TaxType(StrEnum):
-    EXTERNAL = "external"
-    INTERNAL = "internal"
-    EXEMPT = "exempt"
-
-
-class RoundingMethod(StrEnum):
-    HALF_UP = "halfUp"
-    DOWN = "down"
-    UP = "up"
-    HALF_EVEN = "halfEven"
+class CartModel(CamelModel):
+    """Base of cart's models."""
 
 
 class TaxRule(CartModel):

@@ -1,0 +1,70 @@
+"""The documentation stays true to the code: every setting is documented with its default."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+from cart.settings import CartSettings
+from master_data.settings import MasterDataSettings
+from pos_devstack.paths import REPO_ROOT
+
+CONFIGURATION = REPO_ROOT / "docs" / "configuration.md"
+LINKED_DOCS = (
+    "docs/architecture.md",
+    "docs/configuration.md",
+    "docs/api.md",
+    "docs/performance.md",
+    "docs/deploy.md",
+    "docs/comparison/summary.md",
+)
+
+
+def _default(value: object) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, Enum):
+        value = value.value
+    return "(none)" if value is None else f"`{value}`"
+
+
+@pytest.mark.parametrize("settings", [MasterDataSettings, CartSettings])
+def test_every_setting_is_documented_with_its_default(settings: type[BaseSettings]) -> None:
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in CONFIGURATION.read_text().splitlines()
+        if line.startswith("| `")
+    }
+    for name, field in settings.model_fields.items():
+        variable = f"`{name.upper()}`"
+        assert variable in rows, f"{variable} is not in {CONFIGURATION.name}"
+        assert rows[variable] == _default(field.default), variable
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "scripts/start.sh" in first_block
+    assert "scripts/test.sh" in first_block
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "exec scripts/test.sh" in ci
+
+
+def test_documents_linked_from_the_readme_exist() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name in LINKED_DOCS:
+        assert name in readme, name
+        assert (REPO_ROOT / name).exists(), name
+
+
+def test_no_doc_points_at_a_missing_repository_file() -> None:
+    for doc in [REPO_ROOT / "README.md", *(REPO_ROOT / "docs").glob("*.md")]:
+        for word in doc.read_text().replace("(", " ").replace(")", " ").split():
+            candidate = word.strip("`*,.:;'\"")
+            if candidate.startswith(("scripts/", "services/", "loadtest/", "tests/", "docs/")):
+                path = Path(REPO_ROOT / candidate.split("#")[0])
+                assert path.exists() or "*" in candidate or "<" in candidate, (doc.name, candidate)
