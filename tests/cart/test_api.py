@@ -3,13 +3,16 @@ observability (Server-Timing, metrics, readiness)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from pos_devstack.seed import DemoCatalog
-from pos_devstack.stack import CartProcess
+from pos_devstack.stack import CartProcess, start_cart
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
 TRANSPORTS = ["http", "grpc"]
@@ -244,3 +247,35 @@ async def test_observability(
         missing = await c.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "NOPE1"}])
         assert error_code(missing, 404) == "ITEM_NOT_FOUND"
         assert missing.json()["error"]["details"] == {"itemCodes": ["NOPE1"]}
+
+
+async def test_abandoned_carts_expire(
+    stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
+) -> None:
+    cart = start_cart(
+        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=False, log_dir=tmp_path,
+        extra_env={"CART_TTL_SECONDS": "2"}, name="cart-short-ttl",
+    )  # fmt: skip
+    try:
+        key = await register_terminal(
+            cart.url, stack.tokens.admin, demo.tenant_id, "S002", terminal_numbers.take()
+        )
+        async with httpx.AsyncClient(
+            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=10
+        ) as client:
+            cart_id = data(await client.post("/carts"), 201)["cartId"]
+            kept = data(
+                await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}])
+            )
+            assert kept["expiresAt"] > kept["createdAt"]
+            await asyncio.sleep(2.5)
+            assert error_code(await client.get(f"/carts/{cart_id}"), 404) == "CART_NOT_FOUND"
+        mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.mongodb_uri)
+        try:
+            indexes = await mongo[f"cart_{demo.tenant_id}"]["carts"].index_information()
+        finally:
+            await mongo.close()
+        ttl = [spec for spec in indexes.values() if "expireAfterSeconds" in spec]
+        assert ttl == [{"v": 2, "key": [("expires_at", 1)], "expireAfterSeconds": 0}]
+    finally:
+        cart.process.stop()

@@ -40,6 +40,28 @@ async def test_tenant_bootstrap_seeds_default_tax_rules(
     assert data(await admin.get(f"/api/v1/tenants/{tenant}"))["tenantId"] == tenant
 
 
+async def test_tenants_are_listed_for_the_admin_only(
+    admin: httpx.AsyncClient, reader: httpx.AsyncClient, tenant: str
+) -> None:
+    listed = data(await admin.get("/api/v1/tenants"))
+    assert tenant in [t["tenantId"] for t in listed]
+    assert error_code(await reader.get("/api/v1/tenants"), 403) == "ADMIN_REQUIRED"
+
+
+async def test_items_filter_by_category(admin: httpx.AsyncClient, tenant: str) -> None:
+    await _setup_catalog(admin, tenant)
+    base = f"/api/v1/tenants/{tenant}"
+    data(await admin.post(f"{base}/categories", json={"categoryCode": "C2", "name": "Two"}), 201)
+    item = {"itemCode": "I2", "description": "Two", "unitPrice": "2", "categoryCode": "C2",
+            "taxCode": "EXM"}  # fmt: skip
+    data(await admin.post(f"{base}/items", json=item), 201)
+    in_c2 = data(await admin.get(f"{base}/items", params={"categoryCode": "C2"}))
+    assert [i["itemCode"] for i in in_c2] == ["I2"]
+    assert len(data(await admin.get(f"{base}/items"))) == 2
+    bad = await admin.get(f"{base}/items", params={"categoryCode": "bad code"})
+    assert error_code(bad, 422) == "VALIDATION_FAILED"
+
+
 async def test_tenant_errors(admin: httpx.AsyncClient, tenant: str) -> None:
     duplicate = await admin.post("/api/v1/tenants", json={"tenantId": tenant, "name": "Again"})
     assert error_code(duplicate, 409) == "TENANT_EXISTS"

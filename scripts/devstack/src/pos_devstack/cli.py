@@ -95,7 +95,8 @@ def up(options: argparse.Namespace) -> int:
                     f"demo catalog      tenant {catalog.tenant_id!r}, stores "
                     f"{', '.join(catalog.stores)}, {len(catalog.items)} items",
                     f"cart HTTP         {cart.url}  (OpenAPI: {cart.url}/docs)",
-                    f"  master data via {'gRPC' if use_grpc else 'HTTP'} (USE_GRPC={use_grpc})",
+                    f"  master data via {'gRPC' if use_grpc else 'HTTP'} "
+                    f"(USE_GRPC={'true' if use_grpc else 'false'})",
                     f"ADMIN_TOKEN       {tokens.admin}",
                     f"SERVICE_TOKEN     {tokens.service}",
                     f"demo terminal     tenant {catalog.tenant_id}, store {DEMO_STORE}, "

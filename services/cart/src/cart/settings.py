@@ -49,7 +49,7 @@ class CartSettings(ServiceSettings):
         default=30.0, ge=0, le=3600, description="TTL of cart's item cache."
     )
     cart_ttl_seconds: int = Field(
-        default=86_400, ge=60, description="An untouched cart expires after this many seconds."
+        default=86_400, ge=1, description="An untouched cart expires after this many seconds."
     )
     money_decimals: int = Field(
         default=2, ge=0, le=4, description="Decimal places of amounts (line amounts, discounts)."
