@@ -70,6 +70,17 @@ async def test_bad_add_items_bodies(terminal: httpx.AsyncClient) -> None:
         path, content=b'[{"itemCode": "ITEM0002"', headers={"content-type": "application/json"}
     )
     assert error_code(malformed, 400) == "MALFORMED_JSON"
+    huge = b"[" + b'{"itemCode": "ITEM0002"},' * 60_000 + b'{"itemCode": "ITEM0002"}]'
+    json_type = {"content-type": "application/json"}
+    too_large = await terminal.post(path, content=huge, headers=json_type)
+    assert error_code(too_large, 413) == "PAYLOAD_TOO_LARGE"
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(huge), 65_536):
+            yield huge[start : start + 65_536]
+
+    streamed = await terminal.post(path, content=chunked(), headers=json_type)
+    assert error_code(streamed, 413) == "PAYLOAD_TOO_LARGE"
     # Nothing was lost or half-applied along the way.
     cart = data(await terminal.get(f"/carts/{cart_id}"))
     assert [line["itemCode"] for line in cart["lines"]] == ["ITEM0001"]

@@ -48,6 +48,7 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
     app = ServiceApp(
         metrics=metrics,
         access_log=settings.access_log,
+        max_request_bytes=settings.max_request_bytes,
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",

@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pos_commons.errors import AppError
 from pos_commons.http_errors import error_response_for, install_error_handlers
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
@@ -40,12 +41,59 @@ class HotPath:
         await self.app(scope, receive, send)
 
 
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    default_code = "PAYLOAD_TOO_LARGE"
+
+
+class BodySizeLimit:
+    """Refuses request bodies above `max_bytes` (413) before they are read into memory:
+    at once when Content-Length says so, else as soon as a chunked body goes past it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await error_response_for(self._too_large())(scope, receive, send)
+                return
+        received = 0
+        refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Answer now, and tell the app the client is gone so it stops reading.
+                    refused = True
+                    await error_response_for(self._too_large())(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:  # the 413 has been sent: the app's own answer is dropped
+                await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"Request bodies are limited to {self.max_bytes} bytes.")
+
+
 class ServiceApp(FastAPI):
     def __init__(
         self,
         *,
         metrics: HttpMetrics,
         access_log: bool,
+        max_request_bytes: int,
         hot_routes: Sequence[Route] = (),
         **kwargs: Any,
     ) -> None:
@@ -57,6 +105,7 @@ class ServiceApp(FastAPI):
         )
         self._metrics = metrics
         self._access_log = access_log
+        self._max_request_bytes = max_request_bytes
         self._hot_routes = list(hot_routes)
         self.router.routes.extend(self._hot_routes)
         install_error_handlers(self)
@@ -65,4 +114,5 @@ class ServiceApp(FastAPI):
         stack = super().build_middleware_stack()
         if self._hot_routes:
             stack = HotPath(stack, self._hot_routes)
+        stack = BodySizeLimit(stack, self._max_request_bytes)
         return ObservabilityMiddleware(stack, self._metrics, self._access_log)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
         default="json", pattern="^(json|text)$", description="json (one object a line) or text."
     )
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1_024, description="Larger request bodies are refused (413)."
+    )
 
     @model_validator(mode="after")
     def _secrets_fit_the_environment(self) -> Self:

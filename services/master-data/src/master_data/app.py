@@ -56,6 +56,7 @@ def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
     app = ServiceApp(
         metrics=metrics,
         access_log=settings.access_log,
+        max_request_bytes=settings.max_request_bytes,
         hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",

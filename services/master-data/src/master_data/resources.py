@@ -41,7 +41,7 @@ def build_resources(
     )
     reference_cache: TtlCache[str, object] = TtlCache(settings.item_cache_ttl_seconds, 10_000)
     item_details = ItemDetailService(mongo, tenants, detail_cache, reference_cache)
-    catalog = Catalog(mongo, tenants, item_details.invalidate)
+    catalog = Catalog(mongo, tenants, item_details.invalidate, reference_cache)
     return MasterDataResources(
         settings=settings,
         mongo=mongo,

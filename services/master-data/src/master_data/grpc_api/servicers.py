@@ -10,9 +10,9 @@ from grpc import aio
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from typing_extensions import override
 
-from master_data.domain import ItemDetail, PaymentMethod
+from master_data.domain import ItemDetail
 from master_data.grpc_api.mapping import item_detail_message, payment_method_message
-from master_data.services.catalog import RecordService
+from master_data.services.catalog import PaymentMethodService
 from master_data.services.item_details import MAX_BATCH, ItemDetailService
 from pos_commons.auth import TokenVerifier
 from pos_commons.errors import (
@@ -116,9 +116,7 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
 
 
 class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodServiceServicer):
-    def __init__(
-        self, payment_methods: RecordService[PaymentMethod], verifier: TokenVerifier
-    ) -> None:
+    def __init__(self, payment_methods: PaymentMethodService, verifier: TokenVerifier) -> None:
         self._payment_methods = payment_methods
         self._verifier = verifier
 

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from master_data.domain import (
     Category,
     Item,
+    PaymentMethod,
     Record,
     Store,
     StorePrice,
@@ -29,6 +30,7 @@ from master_data.repositories.kinds import (
 )
 from master_data.repositories.records import RecordRepository
 from master_data.services.tenants import TenantService
+from pos_commons.cache import TtlCache
 from pos_commons.errors import ConflictError, UnprocessableError
 from pos_commons.mongo import Mongo
 
@@ -195,10 +197,40 @@ class StorePriceService(RecordService[StorePrice]):
         return await self.repo.page(tenant_id, {"store_code": store_code}, page, limit)
 
 
+class PaymentMethodService(RecordService[PaymentMethod]):
+    """Payment methods are read at every payment cart takes: reads go through the reference
+    cache, which any write of this process in the tenant clears (like item details)."""
+
+    def __init__(
+        self,
+        repo: RecordRepository[PaymentMethod],
+        tenants: TenantService,
+        invalidate: Invalidate,
+        cache: TtlCache[str, object],
+    ) -> None:
+        super().__init__(repo, tenants, invalidate)
+        self._cache = cache
+
+    async def get(self, tenant_id: str, key: Key) -> PaymentMethod:
+        cache_key = f"payment:{key['payment_code']}"
+        cached = self._cache.get(tenant_id, cache_key)
+        if isinstance(cached, PaymentMethod):
+            return cached
+        method = await super().get(tenant_id, key)
+        self._cache.put(tenant_id, cache_key, method)
+        return method
+
+
 class Catalog:
     """All record services of master-data, wired to one repository per kind."""
 
-    def __init__(self, mongo: Mongo, tenants: TenantService, invalidate: Invalidate) -> None:
+    def __init__(
+        self,
+        mongo: Mongo,
+        tenants: TenantService,
+        invalidate: Invalidate,
+        reference_cache: TtlCache[str, object],
+    ) -> None:
         stores = RecordRepository(mongo, STORES)
         categories = RecordRepository(mongo, CATEGORIES)
         tax_rules = RecordRepository(mongo, TAX_RULES)
@@ -210,6 +242,8 @@ class Catalog:
             categories, items, tenants, invalidate, "CATEGORY_IN_USE"
         )
         self.tax_rules = ReferencedByItems(tax_rules, items, tenants, invalidate, "TAX_RULE_IN_USE")
-        self.payment_methods = RecordService(payment_methods, tenants, invalidate)
+        self.payment_methods = PaymentMethodService(
+            payment_methods, tenants, invalidate, reference_cache
+        )
         self.items = ItemService(items, categories, tax_rules, prices, tenants, invalidate)
         self.store_prices = StorePriceService(prices, stores, items, tenants, invalidate)
