@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from decimal import Decimal
 
 import pytest
@@ -48,10 +49,10 @@ def test_identifiers() -> None:
 def test_ttl_cache_expires_evicts_and_invalidates_per_namespace() -> None:
     now = [0.0]
     cache: TtlCache[str, int] = TtlCache(ttl_seconds=10, max_entries=2, clock=lambda: now[0])
-    cache.put("t1", "a", 1)
-    cache.put("t2", "a", 2)
+    cache.put("t1", "a", 1, cache.generation("t1"))
+    cache.put("t2", "a", 2, cache.generation("t2"))
     assert cache.get("t1", "a") == 1
-    cache.put("t1", "b", 3)  # over max_entries: the oldest put goes
+    cache.put("t1", "b", 3, cache.generation("t1"))  # over max_entries: the oldest put goes
     assert cache.get("t1", "a") is None
     assert cache.stats.evictions == 1
     cache.invalidate_namespace("t2")
@@ -63,9 +64,47 @@ def test_ttl_cache_expires_evicts_and_invalidates_per_namespace() -> None:
     assert cache.stats.misses == 3
     assert cache.stats.hit_rate == pytest.approx(0.4)
     off: TtlCache[str, int] = TtlCache(ttl_seconds=0)
-    off.put("t", "k", 1)
+    off.put("t", "k", 1, off.generation("t"))
     assert off.get("t", "k") is None
     assert not off.enabled
+
+
+def test_ttl_cache_drops_a_value_read_before_an_invalidation() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl_seconds=60)
+    before = cache.generation("t1")  # a reader starts, reads the old value from the database
+    cache.invalidate_namespace("t1")  # a write lands and invalidates meanwhile
+    cache.put("t1", "price", "old", before)  # the slow reader finishes
+    assert cache.get("t1", "price") is None
+    assert cache.stats.stale_puts == 1
+    cache.put("t1", "price", "new", cache.generation("t1"))
+    assert cache.get("t1", "price") == "new"
+    other = cache.generation("t2")
+    cache.invalidate_namespace("t1")  # another tenant's write leaves t2 alone
+    cache.put("t2", "price", "kept", other)
+    assert cache.get("t2", "price") == "kept"
+
+
+def test_ttl_cache_invalidation_does_not_visit_entries() -> None:
+    """Invalidating one tenant costs the same however many entries other tenants hold."""
+    cache: TtlCache[tuple[str, int], int] = TtlCache(ttl_seconds=60, max_entries=200_000)
+    for tenant in range(100):
+        generation = cache.generation(f"t{tenant}")
+        for key in range(1000):
+            cache.put(f"t{tenant}", (f"t{tenant}", key), key, generation)
+
+    class Untouchable(dict[object, object]):
+        def __iter__(self) -> typing.Iterator[object]:
+            raise AssertionError("invalidation walked the entries")
+
+        def items(self) -> typing.Any:
+            raise AssertionError("invalidation walked the entries")
+
+    entries = cache._entries
+    cache._entries = Untouchable(entries)  # type: ignore[assignment]
+    cache.invalidate_namespace("t7")
+    cache._entries = entries
+    assert cache.get("t7", ("t7", 1)) is None
+    assert cache.get("t8", ("t8", 1)) == 1
 
 
 def test_production_settings_refuse_missing_weak_or_equal_tokens(
@@ -126,11 +165,11 @@ async def test_grpc_channel_pool_dials_once_per_target_and_closes_once() -> None
         pool.get("127.0.0.1:1")
 
 
-def test_service_config_retries_only_unavailable_and_sets_no_timeout() -> None:
+def test_service_config_balances_over_healthy_backends_and_sets_no_retry_or_timeout() -> None:
     options = dict(channel_options(ChannelSettings()))
     config = json.loads(options["grpc.service_config"])
-    method = config["methodConfig"][0]
-    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
-    assert "timeout" not in method
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+    assert config["healthCheckConfig"] == {"serviceName": ""}
+    # Retries are cart's one loop for both transports; deadlines are per call.
+    assert "methodConfig" not in config
     assert options["grpc.enable_retries"] == 1

@@ -318,14 +318,22 @@ def test_cmd_runs_the_service_module_with_uvloop_and_httptools(service: Service)
 
 
 def _uvicorn_implementations(service: Service) -> set[str]:
-    """The loop= and http= implementations __main__ passes to uvicorn.run (imported by name)."""
-    tree = ast.parse((service.source / "__main__.py").read_text())
+    """The loop= and http= implementations the service runs uvicorn with (imported by name):
+    its __main__ hands the app to pos_commons.lifecycle.serve, which sets them."""
+    main = ast.parse((service.source / "__main__.py").read_text())
+    called = {
+        node.func.id
+        for node in ast.walk(main)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert "serve" in called, f"{service.module}.__main__ must run pos_commons.lifecycle.serve"
+    tree = ast.parse((COMMONS_SRC / "lifecycle.py").read_text())
     chosen: set[str] = set()
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "run"
+            and node.func.attr == "Config"
         ):
             for keyword in node.keywords:
                 if keyword.arg in ("loop", "http") and isinstance(keyword.value, ast.Constant):
@@ -555,8 +563,9 @@ def test_the_import_check_notices_a_missing_dependency() -> None:
     cart = SERVICES[1]
     modules = imported_top_level_modules(cart.source) | _uvicorn_implementations(cart)
     missing = not_installed(modules, runtime_closure("pos-commons", "3.11.13"))
-    assert {"cart", "uvicorn", "uvloop", "httptools"} <= missing.keys()
+    assert {"cart", "tenacity"} <= missing.keys()
     assert "fastapi" not in missing
+    assert "uvloop" not in missing
 
 
 def test_no_test_or_dev_packages_in_the_image(service: Service) -> None:

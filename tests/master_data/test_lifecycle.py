@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,9 +19,9 @@ from pos_commons.grpc_channels import health_status
 from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_devstack.processes import free_port
-from pos_devstack.seed import load_demo_catalog
+from pos_devstack.seed import demo_catalog, load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
-from tests.support import error_code
+from tests.support import data, error_code
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -34,43 +36,48 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0
     raise AssertionError(f"condition not met within {within}s")
 
 
-async def test_health_follows_the_database(tmp_path: Path, tokens: Tokens) -> None:
+async def test_health_and_answers_follow_the_database(tmp_path: Path, tokens: Tokens) -> None:
+    """While MongoDB is gone: the services' health is NOT_SERVING (the server as a whole
+    still takes calls), uncached lookups answer 503 DATABASE_UNAVAILABLE at once on both
+    transports, cached ones are still answered; all of it recovers when MongoDB is back."""
     db_port = free_port()
     database, uri = start_secantus(tmp_path / "db", port=db_port, log_dir=tmp_path)
-    master = start_master_data(
-        uri,
-        tokens,
-        log_dir=tmp_path,
-        extra_env={"HEALTH_PROBE_INTERVAL_SECONDS": "0.2", "MONGODB_TIMEOUT_SECONDS": "1"},
-    )
+    master = start_master_data(uri, tokens, log_dir=tmp_path)
     channel = aio.insecure_channel(master.grpc_target)
     items = item_service_pb2_grpc.ItemServiceStub(channel)
     metadata = (("authorization", f"Bearer {tokens.service}"),)
+    item_service = "pos.masterdata.v1.ItemService"
+    headers = {"Authorization": f"Bearer {tokens.service}"}
     try:
         await load_demo_catalog(master.url, tokens.admin)
 
-        async def status() -> int:
-            return await health_status(channel, "", deadline_seconds=5)
+        async def status(service: str = item_service) -> int:
+            return await health_status(channel, service, deadline_seconds=5)
 
-        assert await status() == SERVING
-        database.stop()
+        async with httpx.AsyncClient(base_url=master.url, headers=headers, timeout=10) as client:
+            cached = "/api/v1/tenants/demo/stores/S002/itemDetails/ITEM0041"
+            data(await client.get(cached))
+            assert await status() == SERVING
+            database.stop()
 
-        async def not_serving() -> bool:
-            return await status() == NOT_SERVING
+            async def not_serving() -> bool:
+                return await status() == NOT_SERVING
 
-        await _eventually(not_serving)
-        async with httpx.AsyncClient(base_url=master.url, timeout=10) as client:
+            await _eventually(not_serving)
+            assert await status("") == SERVING, "the server itself still takes calls"
             assert error_code(await client.get("/ready"), 503) == "DATABASE_UNAVAILABLE"
-            headers = {"Authorization": f"Bearer {tokens.service}"}
-            uncached = await client.get(
-                "/api/v1/tenants/demo/stores/S002/itemDetails/ITEM0042", headers=headers
-            )
+            started = time.monotonic()
+            uncached = await client.get("/api/v1/tenants/demo/stores/S002/itemDetails/ITEM0042")
             assert error_code(uncached, 503) == "DATABASE_UNAVAILABLE"
+            assert time.monotonic() - started < 0.5, "known down: answered at once"
+            assert data(await client.get(cached))["itemCode"] == "ITEM0041"
         request = item_service_pb2.GetItemDetailRequest(
             tenant_id="demo", store_code="S002", item_code="ITEM0043"
         )
+        started = time.monotonic()
         with pytest.raises(aio.AioRpcError) as unavailable:
             await items.GetItemDetail(request, metadata=metadata, timeout=10)
+        assert time.monotonic() - started < 0.5
         assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
         trailing = dict(unavailable.value.trailing_metadata() or ())
         assert trailing[ERROR_CODE_KEY] == "DATABASE_UNAVAILABLE"
@@ -142,3 +149,55 @@ async def test_graceful_shutdown_lets_the_call_in_flight_finish(
         await channel.close()
         master.process.stop()
         database.stop()
+
+
+async def test_sigterm_drains_before_it_stops(tmp_path: Path, tokens: Tokens) -> None:
+    """From SIGTERM on: not ready and NOT_SERVING at once, yet every call is still served
+    (HTTP answers say Connection: close) until the drain is over; then the process exits."""
+    database, uri = start_secantus(":memory:", log_dir=tmp_path)
+    drain = 3.0
+    master = start_master_data(
+        uri, tokens, log_dir=tmp_path, extra_env={"SHUTDOWN_DRAIN_SECONDS": str(drain)}
+    )
+    channel = aio.insecure_channel(master.grpc_target)
+    items = item_service_pb2_grpc.ItemServiceStub(channel)
+    metadata = (("authorization", f"Bearer {tokens.service}"),)
+    request = item_service_pb2.GetItemDetailRequest(
+        tenant_id="demo", store_code="S001", item_code="ITEM0001"
+    )
+    headers = {"Authorization": f"Bearer {tokens.service}"}
+    try:
+        await load_demo_catalog(master.url, tokens.admin, demo_catalog(10))
+        async with httpx.AsyncClient(base_url=master.url, headers=headers, timeout=5) as client:
+            detail = "/api/v1/tenants/demo/stores/S001/itemDetails/ITEM0001"
+            assert "connection" not in data_response(await client.get(detail)).headers
+            signalled = time.monotonic()
+            os.kill(master.process.pid, signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            assert error_code(await client.get("/ready"), 503) == "SHUTTING_DOWN"
+            assert await health_status(channel, "", deadline_seconds=2) == NOT_SERVING
+            service = "pos.masterdata.v1.ItemService"
+            assert await health_status(channel, service, deadline_seconds=2) == NOT_SERVING
+            served = 0
+            while time.monotonic() - signalled < drain - 0.7:
+                answer = data_response(await client.get(detail))
+                assert answer.headers["connection"] == "close"
+                reply = await items.GetItemDetail(request, metadata=metadata, timeout=2)
+                assert reply.item.item_code == "ITEM0001"
+                served += 1
+                await asyncio.sleep(0.1)
+            assert served >= 10
+            assert master.process.running(), "stopped before the drain was over"
+        exit_code = await asyncio.to_thread(master.process.wait_exit, 30.0)
+        assert exit_code in (0, -15)
+        assert time.monotonic() - signalled >= drain
+        assert "SIGTERM: draining" in master.process.log_tail(100)
+    finally:
+        await channel.close()
+        master.process.stop()
+        database.stop()
+
+
+def data_response(response: httpx.Response) -> httpx.Response:
+    data(response)
+    return response

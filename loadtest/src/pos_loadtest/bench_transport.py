@@ -31,6 +31,7 @@ from grpc import aio
 
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
 from pos_commons.grpc_channels import GrpcChannelPool
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
@@ -38,7 +39,6 @@ from pos_commons.http_clients import (
     HttpClient,
     HttpClientKind,
     HttpClientSettings,
-    RetryPolicy,
     create_http_client,
 )
 from pos_devstack.processes import LOOPBACK, ManagedProcess
@@ -109,11 +109,12 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         channels = GrpcChannelPool()
         closers.append(channels.close)
         bare_grpc = channels.get(f"{LOOPBACK}:{grpc_port}")
+        grpc_retrier = Retrier("grpc", 5.0, RetryPolicy())
         grpc_repo = GrpcMasterDataRepository(
-            channels.get(master.grpc_target), tokens.service, timeout_seconds=5
+            channels.get(master.grpc_target), tokens.service, grpc_retrier
         )
         # The same repository against the bare server: our client-side cost alone.
-        grpc_repo_on_bare = GrpcMasterDataRepository(bare_grpc, tokens.service, timeout_seconds=5)
+        grpc_repo_on_bare = GrpcMasterDataRepository(bare_grpc, tokens.service, grpc_retrier)
         bare_stub = item_service_pb2_grpc.ItemServiceStub(bare_grpc)
         bare_request = item_service_pb2.BatchGetItemDetailsRequest(
             tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
@@ -134,8 +135,9 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
             repo_client = create_http_client(master.url, settings, auth)
             bare_client = create_http_client(f"http://{LOOPBACK}:{http_port}", settings)
             closers += [repo_client.close, bare_client.close]
-            web_repo = WebMasterDataRepository(repo_client, 5.0, RetryPolicy())
-            web_repo_on_bare = WebMasterDataRepository(bare_client, 5.0, RetryPolicy())
+            http_retrier = Retrier("http", 5.0, RetryPolicy())
+            web_repo = WebMasterDataRepository([repo_client], http_retrier)
+            web_repo_on_bare = WebMasterDataRepository([bare_client], http_retrier)
             bare_name = f"HTTP bare pair ({kind.value})"
             targets += [
                 Target(f"HTTP repository ({kind.value})", _repo_call(web_repo), bare_name),

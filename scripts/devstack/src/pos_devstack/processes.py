@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -118,12 +119,31 @@ class ManagedProcess:
             self._log_file = None
         return self.popen.returncode
 
+    def wait_exit(self, timeout: float) -> int:
+        """Waits for the process to exit by itself; returns its exit code."""
+        assert self.popen is not None, f"{self.name} was not started"
+        return self.popen.wait(timeout)
+
     def pause(self) -> None:
         """SIGSTOP: the process keeps its sockets but answers nothing (a hung server)."""
         os.kill(self.pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
+
+
+async def wait_for_status(url: str, status: int, within: float = 30.0) -> None:
+    """Waits until GET `url` answers `status` (e.g. /ready answering 200 again, or 503)."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url)).status_code == status:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {status} within {within:.0f}s")
 
 
 def python_module(module: str, *args: str) -> list[str]:

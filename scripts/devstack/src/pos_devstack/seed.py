@@ -86,11 +86,12 @@ class DemoCatalog:
         return None
 
 
-def demo_catalog() -> DemoCatalog:
+def demo_catalog(item_count: int = ITEM_COUNT) -> DemoCatalog:
+    """The demo catalog; a smaller `item_count` gives its first items only (same data)."""
     rng = random.Random(20261122)  # noqa: S311 - reproducible demo data
     catalog = DemoCatalog()
     category_codes = list(CATEGORIES)
-    for number in range(1, ITEM_COUNT + 1):
+    for number in range(1, item_count + 1):
         code = f"ITEM{number:04d}"
         category = category_codes[number % len(category_codes)]
         cents = rng.randint(25, 9_999)

@@ -107,6 +107,8 @@ def start_master_data(
     grpc_port = grpc_port or free_port()
     env = {
         "MONGODB_URI": mongodb_uri,
+        # Stop at once when told to (tests, Ctrl-C); a test of the drain sets its own.
+        "SHUTDOWN_DRAIN_SECONDS": "0",
         "USE_GRPC": "true",
         "BIND_HOST": LOOPBACK,
         "MASTER_DATA_HTTP_PORT": str(http_port),
@@ -154,6 +156,7 @@ def start_cart(
     http_port = http_port or free_port()
     env = {
         "MONGODB_URI": mongodb_uri,
+        "SHUTDOWN_DRAIN_SECONDS": "0",
         "USE_GRPC": "true" if use_grpc else "false",
         "BIND_HOST": LOOPBACK,
         "CART_HTTP_PORT": str(http_port),

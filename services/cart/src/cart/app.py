@@ -17,18 +17,20 @@ from cart.api import carts, system, terminals
 from cart.resources import build_resources
 from cart.settings import CartSettings
 from pos_commons.auth import TokenVerifier
+from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.service_app import ServiceApp
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: CartSettings | None = None) -> FastAPI:
+def create_app(settings: CartSettings | None = None) -> ServiceApp:
     settings = settings or CartSettings()
     admin_token, service_token = settings.resolved_tokens()
     verifier = TokenVerifier(admin_token, service_token)
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +51,7 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
         metrics=metrics,
         access_log=settings.access_log,
         max_request_bytes=settings.max_request_bytes,
+        lifecycle=lifecycle,
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",

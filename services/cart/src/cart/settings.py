@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pos_commons.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
@@ -13,7 +14,11 @@ from pos_commons.settings import ServiceSettings
 class CartSettings(ServiceSettings):
     cart_http_port: int = Field(default=8003, ge=1, le=65535, description="HTTP port.")
     master_data_url: str = Field(
-        default="http://127.0.0.1:8002", description="master-data's HTTP base URL."
+        default="http://127.0.0.1:8002",
+        description=(
+            "master-data's HTTP base URL; several, comma-separated, are replicas that calls "
+            "go round-robin over (a retry goes to the next)."
+        ),
     )
     master_data_grpc_target: str = Field(
         default="127.0.0.1:50051",
@@ -57,6 +62,22 @@ class CartSettings(ServiceSettings):
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
     )
+
+    @field_validator("master_data_url")
+    @classmethod
+    def _urls_are_http(cls, value: str) -> str:
+        urls = [url.strip() for url in value.split(",")]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"MASTER_DATA_URL: {url!r} is not an http(s) URL with a host")
+            if parts.query or parts.fragment:
+                raise ValueError(f"MASTER_DATA_URL: {url!r} may not have a query or fragment")
+        return ",".join(url.rstrip("/") for url in urls)
+
+    @property
+    def master_data_urls(self) -> list[str]:
+        return self.master_data_url.split(",")
 
     @model_validator(mode="after")
     def _connect_fits_in_the_budget(self) -> Self:

@@ -19,40 +19,31 @@ from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    retry_max_attempts: int = 3
-    retry_initial_backoff_seconds: float = 0.05
-    retry_max_backoff_seconds: float = 0.5
     keepalive_time_ms: int = 30_000
     keepalive_timeout_ms: int = 10_000
     # After master-data restarts, reconnect within a second or two, not gRPC's default 120 s.
     reconnect_backoff_initial_ms: int = 250
     reconnect_backoff_max_ms: int = 2_000
     load_balancing: str = "round_robin"
+    health_check_service: str = ""
+    """grpc.health.v1 service the channel watches on every backend: a backend that is not
+    SERVING (master-data draining before it stops) gets no new calls while others do."""
 
 
 def service_config(settings: ChannelSettings) -> dict[str, Any]:
-    """Retry policy for every method: only UNAVAILABLE (the call never reached the server, or
-    the server refused it before doing anything), which is safe for any call.
+    """Round-robin over every address of the target, skipping backends that are not SERVING.
 
-    No "timeout" here: with grpcio 1.85, a service-config timeout below about two seconds
+    No retry policy here: the caller retries what may be retried (cart: one retry loop for
+    both transports, docs/architecture.md). gRPC's transparent retries, of calls that never
+    left the client, stay on (`grpc.enable_retries`).
+
+    No "timeout" either: with grpcio 1.85, a service-config timeout below about two seconds
     failed every call at once with DEADLINE_EXCEEDED (seen while building this; the call
-    reached no server). Every call passes its own deadline instead (cart: GRPC_TIMEOUT),
-    which also bounds its retries.
+    reached no server). Every call passes its own deadline instead (cart: GRPC_TIMEOUT).
     """
     return {
         "loadBalancingConfig": [{settings.load_balancing: {}}],
-        "methodConfig": [
-            {
-                "name": [{}],
-                "retryPolicy": {
-                    "maxAttempts": settings.retry_max_attempts,
-                    "initialBackoff": f"{settings.retry_initial_backoff_seconds:.3f}s",
-                    "maxBackoff": f"{settings.retry_max_backoff_seconds:.3f}s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            }
-        ],
+        "healthCheckConfig": {"serviceName": settings.health_check_service},
     }
 
 

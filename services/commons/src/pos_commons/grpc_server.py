@@ -31,6 +31,11 @@ _STATUS_BY_HTTP = {
 }
 
 
+def listen_address(host: str, port: int) -> str:
+    """host:port for add_insecure_port, with an IPv6 address in brackets ([::1]:50051)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def grpc_status_of(error: AppError) -> grpc.StatusCode:
     return _STATUS_BY_HTTP.get(error.status_code, grpc.StatusCode.INTERNAL)
 

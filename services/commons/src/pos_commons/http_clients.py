@@ -1,24 +1,17 @@
-"""Pooled HTTP clients to an upstream, one per base URL per process, and retries that cannot
-duplicate work.
+"""Pooled HTTP clients to an upstream, one per base URL per process.
 
 Three client libraries sit behind one small interface, because the library matters more than
 the protocol on this path (docs/performance.md has the figures): ``aiohttp`` (the default),
 ``httpx`` and ``httpx-aiohttp`` (httpx's API over aiohttp's engine). Each raises the same three
-errors, so callers map failures once, whatever the library.
-
-Retries are for idempotent methods only (a repeated POST could create twice), with jittered
-exponential backoff, and all attempts together stay inside one time budget: the caller's worst
-case is the budget, not attempts x timeout plus fixed sleeps.
+errors, so callers map failures once, whatever the library. Retrying is the caller's business
+(cart: one retry loop for both transports); "unreachable" is what it may retry: no connection,
+or one that broke before a complete answer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -26,10 +19,6 @@ import aiohttp
 import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
-
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# An attempt with less time than this left is not worth starting.
-_MIN_ATTEMPT_SECONDS = 0.01
 
 
 class HttpClientKind(StrEnum):
@@ -43,7 +32,8 @@ class UpstreamError(Exception):
 
 
 class UpstreamUnreachableError(UpstreamError):
-    """No connection, or it broke before a response: the request was not processed."""
+    """No connection, or it broke before a complete answer (refused, reset, closed by a
+    server going away)."""
 
 
 class UpstreamTimeoutError(UpstreamError):
@@ -130,7 +120,11 @@ class _AiohttpClient:
                 return UpstreamResponse(response.status, await response.read())
         except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
             raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+            aiohttp.ClientPayloadError,
+        ) as exc:
             raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
         except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             raise UpstreamTimeoutError(str(exc) or "read timeout") from exc
@@ -180,7 +174,7 @@ class _HttpxClient:
             response = await self._client.request(
                 method, path, params=params, headers=headers, json=json
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+        except (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeoutError(str(exc) or type(exc).__name__) from exc
@@ -231,72 +225,3 @@ class HttpClientPool:
         clients, self._clients = list(self._clients.values()), {}
         for client, _ in clients:
             await client.close()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 3
-    initial_backoff_seconds: float = 0.05
-    max_backoff_seconds: float = 0.5
-    retry_statuses: frozenset[int] = field(default_factory=lambda: frozenset({502, 503, 504}))
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter backoff after attempt number `attempt` (counting from 1)."""
-        ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
-
-
-async def send_with_retry(
-    client: HttpClient,
-    method: str,
-    path: str,
-    *,
-    budget_seconds: float,
-    policy: RetryPolicy,
-    params: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    json: Any = None,
-) -> UpstreamResponse:
-    """Sends, retrying idempotent requests when unreachable or answered 502/503/504.
-
-    The first attempt is bounded by the client's own connect and read timeouts (the caller
-    sets the read timeout to the budget): one more timer per request would cost ~12 % of a
-    cached lookup's throughput (docs/performance.md). Retries, which happen only after a
-    failure, run under an explicit deadline: what is left of the budget.
-
-    Raises UpstreamUnreachableError, UpstreamTimeoutError or UpstreamProtocolError. A
-    non-idempotent request is sent once.
-    """
-    attempts = policy.max_attempts if method.upper() in IDEMPOTENT_METHODS else 1
-    deadline = time.monotonic() + budget_seconds
-    attempt = 0
-    while True:
-        attempt += 1
-        response: UpstreamResponse | None = None
-        failure: UpstreamUnreachableError | None = None
-        bound = nullcontext() if attempt == 1 else asyncio.timeout(deadline - time.monotonic())
-        try:
-            async with bound:
-                response = await client.request(
-                    method, path, params=params, headers=headers, json=json
-                )
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(
-                f"{method} {path}: no answer within {budget_seconds:.3f}s"
-            ) from exc
-        except UpstreamUnreachableError as exc:
-            if attempt >= attempts:
-                raise
-            failure = exc
-        else:
-            if attempt >= attempts or response.status not in policy.retry_statuses:
-                return response
-        pause = policy.backoff(attempt)
-        if time.monotonic() + pause + _MIN_ATTEMPT_SECONDS >= deadline:
-            # No time left for another attempt: report what really happened, so a server that
-            # is down still reads as down (and not as slow).
-            if response is not None:
-                return response
-            assert failure is not None
-            raise failure
-        await asyncio.sleep(pause)

@@ -11,12 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from pos_commons.envelope import error_response
 from pos_commons.errors import AppError, UnauthenticatedError
+from pos_commons.mongo import database_error
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def _validation_response(exc: RequestValidationError) -> Response:
 
 def error_response_for(exc: Exception) -> Response:
     """The response a failure deserves; anything unexpected is a logged 500."""
+    exc = database_error(exc) or exc
     if isinstance(exc, AppError):
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthenticatedError) else None
         if exc.status_code >= 500:
@@ -63,12 +65,6 @@ def error_response_for(exc: Exception) -> Response:
         code = _HTTP_STATUS_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
         return error_response(exc.status_code, code, message, headers=exc.headers)
-    if isinstance(exc, ConnectionFailure):
-        _log.warning("database unreachable: %s", exc)
-        return error_response(503, "DATABASE_UNAVAILABLE", "The database cannot be reached.")
-    if isinstance(exc, ExecutionTimeout):
-        _log.warning("database timeout: %s", exc)
-        return error_response(504, "DATABASE_TIMEOUT", "The database did not answer in time.")
     _log.error("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred.")
 
@@ -82,8 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
         AppError,
         RequestValidationError,
         StarletteHTTPException,
-        ConnectionFailure,
-        ExecutionTimeout,
+        PyMongoError,
         Exception,
     ):
         app.add_exception_handler(exception_type, _handle)

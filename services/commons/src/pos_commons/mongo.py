@@ -2,12 +2,21 @@
 
 The client is created in the app lifespan and closed there once. Decimal values go in and come
 out as Decimal (stored as Decimal128), datetimes come back timezone-aware in UTC.
+
+Availability: the driver's own topology monitoring (SDAM) tells `DatabaseAvailability` when no
+writable server is left (about a second after MongoDB goes away) and when one is back. While it
+is gone every database handle refuses at once with 503 DATABASE_UNAVAILABLE, instead of each
+request waiting out server selection; answers that need no database (cached lookups, /health)
+go on working. `database_error` is the one mapping of driver failures to API errors, used by
+the HTTP error handlers and the gRPC servicers alike.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
@@ -16,11 +25,23 @@ from typing import Any
 import pymongo
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import (
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
 
-from pos_commons.errors import UnprocessableError
+from pos_commons.errors import (
+    AppError,
+    GatewayTimeoutError,
+    ServiceUnavailableError,
+    UnprocessableError,
+)
 from pos_commons.validation import is_tenant_id
 
 _log = logging.getLogger(__name__)
@@ -60,11 +81,84 @@ class InvalidTenantIdError(UnprocessableError):
     default_code = "INVALID_TENANT_ID"
 
 
+class DatabaseUnavailableError(ServiceUnavailableError):
+    default_code = "DATABASE_UNAVAILABLE"
+
+
+class DatabaseTimeoutError(GatewayTimeoutError):
+    default_code = "DATABASE_TIMEOUT"
+
+
+def database_error(exc: BaseException) -> AppError | None:
+    """The API error a driver failure means, or None if `exc` is not one.
+
+    No server to talk to is 503 DATABASE_UNAVAILABLE; a server that was reached but did not
+    finish in time is 504 DATABASE_TIMEOUT. The driver's text (host names, topology) goes to
+    the log, not to the caller.
+    """
+    if isinstance(exc, DatabaseUnavailableError):
+        return exc
+    if isinstance(exc, ServerSelectionTimeoutError):
+        _log.warning("database unreachable: %s", exc)
+        return DatabaseUnavailableError("The database cannot be reached.")
+    if isinstance(exc, NetworkTimeout | ExecutionTimeout | WTimeoutError):
+        _log.warning("database timeout: %s", exc)
+        return DatabaseTimeoutError("The database did not answer in time.")
+    if isinstance(exc, ConnectionFailure):
+        _log.warning("database unreachable: %s", exc)
+        return DatabaseUnavailableError("The database cannot be reached.")
+    return None
+
+
+class DatabaseAvailability(monitoring.TopologyListener):
+    """Whether MongoDB has a writable server, as the driver's topology monitoring sees it.
+
+    Optimistic until the driver has seen a writable server once: before that, an operation
+    waits for server selection as usual (so start-up against a database that is still coming
+    up works). Listeners run on the event loop, once per change.
+    """
+
+    def __init__(self) -> None:
+        self.available = True
+        self._seen_up = False
+        self._listeners: list[Callable[[bool], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, listener: Callable[[bool], None]) -> None:
+        self._listeners.append(listener)
+
+    def opened(self, event: monitoring.TopologyOpenedEvent) -> None:
+        """Nothing to do: availability follows description changes."""
+
+    def closed(self, event: monitoring.TopologyClosedEvent) -> None:
+        """Nothing to do: the client is closing with the process."""
+
+    def description_changed(self, event: monitoring.TopologyDescriptionChangedEvent) -> None:
+        up = event.new_description.has_writable_server()
+        first_sight = up and not self._seen_up
+        self._seen_up = self._seen_up or up
+        if not self._seen_up or (up == self.available and not first_sight):
+            return
+        self.available = up
+        _log.warning("MongoDB %s", "reachable again" if up else "has no writable server")
+        if self._loop is not None and not self._loop.is_closed():
+            # The driver may call from its own monitor; listeners run on the app's loop.
+            self._loop.call_soon_threadsafe(self._notify, up)
+
+    def _notify(self, up: bool) -> None:
+        for listener in self._listeners:
+            listener(up)
+
+
 class Mongo:
     """The process's MongoDB client and the per-tenant databases of one service."""
 
     def __init__(self, uri: str, *, database_prefix: str, timeout_seconds: float) -> None:
         timeout_ms = int(timeout_seconds * 1000)
+        self.availability = DatabaseAvailability()
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
             uri,
             serverSelectionTimeoutMS=timeout_ms,
@@ -72,18 +166,36 @@ class Mongo:
             socketTimeoutMS=max(timeout_ms * 2, 10_000),
             appname=database_prefix,
             tz_aware=True,
+            event_listeners=[self.availability],
         )
+        # Built outside a loop (a script): there are no listeners to run.
+        with contextlib.suppress(RuntimeError):
+            self.availability.bind(asyncio.get_running_loop())
         self._prefix = database_prefix
+        self._databases: dict[str, AsyncDatabase[Document]] = {}
         self._closed = False
 
+    def _require_available(self) -> None:
+        if not self.availability.available:
+            raise DatabaseUnavailableError("The database cannot be reached.")
+
+    def _database(self, name: str) -> AsyncDatabase[Document]:
+        db = self._databases.get(name)
+        if db is None:
+            db = self._databases[name] = self.client.get_database(name, codec_options=CODEC_OPTIONS)
+        return db
+
     def tenant_db(self, tenant_id: str) -> AsyncDatabase[Document]:
+        """The tenant's database; 503 at once while the database is known to be down."""
         if not is_tenant_id(tenant_id):
             raise InvalidTenantIdError(f"Tenant id {tenant_id!r} is not a valid identifier.")
-        return self.client.get_database(f"{self._prefix}_{tenant_id}", codec_options=CODEC_OPTIONS)
+        self._require_available()
+        return self._database(f"{self._prefix}_{tenant_id}")
 
     def system_db(self) -> AsyncDatabase[Document]:
         """The service's own database for data that belongs to no single tenant."""
-        return self.client.get_database(f"{self._prefix}__system", codec_options=CODEC_OPTIONS)
+        self._require_available()
+        return self._database(f"{self._prefix}__system")
 
     async def ping(self, timeout_seconds: float = 2.0) -> bool:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.request_context import (
     REQUEST_ID_HEADER,
@@ -44,9 +45,12 @@ def _server_timing(timings: RequestTimings, total_seconds: float) -> bytes:
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics, access_log: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: HttpMetrics, lifecycle: Lifecycle, access_log: bool = False
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.lifecycle = lifecycle
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,6 +80,9 @@ class ObservabilityMiddleware:
                 headers.append(
                     (b"server-timing", _server_timing(timings, time.perf_counter() - started))
                 )
+                if self.lifecycle.draining:
+                    # Pooled clients reconnect, and so leave a replica that is going away.
+                    headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}
             await send(message)
 

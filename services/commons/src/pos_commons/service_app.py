@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_commons.errors import AppError
 from pos_commons.http_errors import error_response_for, install_error_handlers
+from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
 
@@ -94,6 +95,7 @@ class ServiceApp(FastAPI):
         metrics: HttpMetrics,
         access_log: bool,
         max_request_bytes: int,
+        lifecycle: Lifecycle,
         hot_routes: Sequence[Route] = (),
         **kwargs: Any,
     ) -> None:
@@ -106,6 +108,7 @@ class ServiceApp(FastAPI):
         self._metrics = metrics
         self._access_log = access_log
         self._max_request_bytes = max_request_bytes
+        self.lifecycle = lifecycle
         self._hot_routes = list(hot_routes)
         self.router.routes.extend(self._hot_routes)
         install_error_handlers(self)
@@ -115,4 +118,4 @@ class ServiceApp(FastAPI):
         if self._hot_routes:
             stack = HotPath(stack, self._hot_routes)
         stack = BodySizeLimit(stack, self._max_request_bytes)
-        return ObservabilityMiddleware(stack, self._metrics, self._access_log)
+        return ObservabilityMiddleware(stack, self._metrics, self.lifecycle, self._access_log)

@@ -42,7 +42,13 @@ class ServiceSettings(BaseSettings):
         description="MongoDB connection string (the scripts point it at SecantusDB when unset).",
     )
     mongodb_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=60, description="Server selection and connect timeout for MongoDB."
+        default=2.0,
+        gt=0,
+        le=60,
+        description=(
+            "Server selection and connect timeout for MongoDB: how long a request that finds "
+            "the database gone waits before 503 (later ones get 503 at once)."
+        ),
     )
     use_grpc: bool = Field(
         default=False,
@@ -59,6 +65,15 @@ class ServiceSettings(BaseSettings):
         default="json", pattern="^(json|text)$", description="json (one object a line) or text."
     )
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
+    shutdown_drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description=(
+            "After SIGTERM, how long the service keeps serving while reporting not ready, "
+            "before it stops gracefully (0: stop at once)."
+        ),
+    )
     max_request_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Larger request bodies are refused (413)."
     )

@@ -2,6 +2,7 @@
 
 The lifespan opens MongoDB, bootstraps the tenant registry, starts the gRPC server when
 USE_GRPC is on (same process, same event loop) and undoes all of it, once, on shutdown.
+`app.lifecycle` carries the drain that SIGTERM starts (pos_commons.lifecycle).
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
 from master_data.settings import MasterDataSettings
 from pos_commons.auth import TokenVerifier
+from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics, register_cache_metrics
 from pos_commons.service_app import ServiceApp
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
+def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
     settings = settings or MasterDataSettings()
     admin_token, service_token = settings.resolved_tokens()
     verifier = TokenVerifier(admin_token, service_token)
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +43,7 @@ def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
             await resources.tenants.setup()
             app.state.resources = resources
             if settings.use_grpc:
-                grpc_server = GrpcServer(resources)
+                grpc_server = GrpcServer(resources, lifecycle)
                 await grpc_server.start()
             _log.info(
                 "master-data ready (HTTP port %s, gRPC %s)",
@@ -57,6 +60,7 @@ def create_app(settings: MasterDataSettings | None = None) -> FastAPI:
         metrics=metrics,
         access_log=settings.access_log,
         max_request_bytes=settings.max_request_bytes,
+        lifecycle=lifecycle,
         hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",

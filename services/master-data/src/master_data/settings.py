@@ -24,6 +24,3 @@ class MasterDataSettings(ServiceSettings):
     item_cache_max_entries: int = Field(
         default=100_000, ge=1, description="Bound of the item-detail cache (oldest go first)."
     )
-    health_probe_interval_seconds: float = Field(
-        default=2.0, gt=0, le=60, description="How often gRPC health re-checks MongoDB."
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cart.api.deps import Resources
@@ -19,8 +19,10 @@ async def health(resources: Resources) -> JsonResponse:
     return ok({"status": "ok", "transport": resources.master_data.transport})
 
 
-@router.get("/ready", summary="Readiness: MongoDB and master-data answer")
-async def ready(resources: Resources) -> JsonResponse:
+@router.get("/ready", summary="Readiness: not shutting down, and MongoDB and master-data answer")
+async def ready(request: Request, resources: Resources) -> JsonResponse:
+    if request.app.lifecycle.draining:
+        return error_response(503, "SHUTTING_DOWN", "cart is shutting down.")
     mongodb, master_data = await asyncio.gather(
         resources.mongo.ping(), resources.master_data.ready()
     )

@@ -9,15 +9,9 @@ from typing import TypeVar
 from prometheus_client import CollectorRegistry, Histogram
 
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.repository import (
-    ItemLookup,
-    MasterDataBadAnswerError,
-    MasterDataRepository,
-    MasterDataTimeoutError,
-    MasterDataUnavailableError,
-)
+from cart.masterdata.failures import MasterDataCallError
+from cart.masterdata.repository import ItemLookup, MasterDataRepository
 from pos_commons.cache import TtlCache
-from pos_commons.errors import NotFoundError
 from pos_commons.metrics import LATENCY_BUCKETS
 from pos_commons.request_context import record_timing
 
@@ -38,6 +32,7 @@ class CachingRepository:
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         found: dict[str, ItemInfo] = {}
         wanted: list[str] = []
+        generation = self._cache.generation(tenant_id)
         for code in codes:
             cached = self._cache.get(tenant_id, (store_code, code))
             if cached is None:
@@ -48,7 +43,7 @@ class CachingRepository:
             return ItemLookup(found, [])
         fetched = await self._inner.get_items(tenant_id, store_code, wanted)
         for code, item in fetched.found.items():
-            self._cache.put(tenant_id, (store_code, code), item)
+            self._cache.put(tenant_id, (store_code, code), item, generation)
         return ItemLookup({**found, **fetched.found}, fetched.missing)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
@@ -62,17 +57,11 @@ class CachingRepository:
 
 
 def _outcome(error: Exception | None) -> str:
+    """The failure kind (failures.py) of a failed call, from the failure it was raised from."""
     if error is None:
         return "ok"
-    if isinstance(error, NotFoundError):
-        return "not_found"
-    if isinstance(error, MasterDataUnavailableError):
-        return "unavailable"
-    if isinstance(error, MasterDataTimeoutError):
-        return "timeout"
-    if isinstance(error, MasterDataBadAnswerError):
-        return "bad_answer"
-    return "error"
+    cause = error.__cause__
+    return cause.kind.value if isinstance(cause, MasterDataCallError) else "error"
 
 
 class MeasuredRepository:

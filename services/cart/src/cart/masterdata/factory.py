@@ -8,11 +8,12 @@ from cart.domain.operations import ItemInfo
 from cart.masterdata.decorators import CachingRepository, MeasuredRepository
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
 from pos_commons.grpc_channels import GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool, RetryPolicy
+from pos_commons.http_clients import HttpClientPool
 
 
 def create_master_data_repository(
@@ -25,13 +26,15 @@ def create_master_data_repository(
     repository: MasterDataRepository
     if settings.use_grpc:
         repository = GrpcMasterDataRepository(
-            channels.get(settings.master_data_grpc_target), service_token, settings.grpc_timeout
+            channels.get(settings.master_data_grpc_target),
+            service_token,
+            Retrier("grpc", settings.grpc_timeout, RetryPolicy()),
         )
     else:
+        headers = service_headers(service_token)
         repository = WebMasterDataRepository(
-            http_clients.get(settings.master_data_url, service_headers(service_token)),
-            budget_seconds=settings.http_timeout,
-            policy=RetryPolicy(),
+            [http_clients.get(url, headers) for url in settings.master_data_urls],
+            Retrier("http", settings.http_timeout, RetryPolicy()),
         )
     if settings.use_item_cache:
         cache: TtlCache[tuple[str, str], ItemInfo] = TtlCache(settings.item_cache_ttl_seconds)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
+from typing import TypeVar
 
-import grpc
 from grpc import aio
 
 from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.repository import (
-    NOT_FOUND_CODES,
-    ItemLookup,
-    bad_answer,
-    tax_rule,
-    too_slow,
-    unavailable,
-    upstream_not_found,
-)
-from pos_commons.errors import AppError
+from cart.masterdata.failures import bad_answer, classify_grpc
+from cart.masterdata.repository import ItemLookup, tax_rule
+from cart.masterdata.retries import Retrier
 from pos_commons.grpc_channels import call_metadata, health_status
 from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
@@ -30,6 +23,8 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2_grpc,
 )
 from pos_commons.money import parse_decimal
+
+T = TypeVar("T")
 
 BATCH_LIMIT = 100
 _SERVING = 1  # grpc.health.v1 HealthCheckResponse.SERVING
@@ -73,29 +68,33 @@ def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
     )
 
 
-def _mapped(error: aio.AioRpcError, timeout: float) -> AppError:
-    """The same error the web repository would raise for the same failure."""
-    status = error.code()
-    trailing = dict(error.trailing_metadata() or ())
-    code = trailing.get(ERROR_CODE_KEY)
-    if status == grpc.StatusCode.NOT_FOUND and code in NOT_FOUND_CODES:
-        return upstream_not_found(str(code), error.details() or str(code))
-    if status == grpc.StatusCode.UNAVAILABLE:
-        return unavailable(error.details() or "UNAVAILABLE")
-    if status == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return too_slow(timeout)
-    return bad_answer(f"{status.name} {code or ''} {error.details() or ''}".strip())
+def _error_code(error: aio.AioRpcError) -> str:
+    for key, value in error.trailing_metadata() or ():
+        if key == ERROR_CODE_KEY:
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return ""
 
 
 class GrpcMasterDataRepository:
     transport = "grpc"
 
-    def __init__(self, channel: aio.Channel, service_token: str, timeout_seconds: float) -> None:
+    def __init__(self, channel: aio.Channel, service_token: str, retrier: Retrier) -> None:
         self._channel = channel
         self._items = item_service_pb2_grpc.ItemServiceStub(channel)
         self._payments = payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
         self._token = service_token
-        self._timeout = timeout_seconds
+        self._retrier = retrier
+
+    async def _call(self, send: Callable[[float], Awaitable[T]]) -> T:
+        budget = self._retrier.budget_seconds
+
+        async def attempt(seconds: float | None) -> T:
+            try:
+                return await send(budget if seconds is None else seconds)
+            except aio.AioRpcError as exc:
+                raise classify_grpc(exc.code(), _error_code(exc), exc.details() or "") from exc
+
+        return await self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         found: dict[str, ItemInfo] = {}
@@ -106,45 +105,53 @@ class GrpcMasterDataRepository:
                 store_code=store_code,
                 item_codes=codes[start : start + BATCH_LIMIT],
             )
-            try:
+
+            async def send(
+                seconds: float, request: item_service_pb2.BatchGetItemDetailsRequest = request
+            ) -> ItemLookup:
                 response = await self._items.BatchGetItemDetails(
-                    request, timeout=self._timeout, metadata=call_metadata(self._token)
+                    request, timeout=seconds, metadata=call_metadata(self._token)
                 )
-            except aio.AioRpcError as exc:
-                raise _mapped(exc, self._timeout) from exc
-            try:
-                for item in response.items:
-                    info = item_from_message(item)
-                    found[info.item_code] = info
-            except (KeyError, ValueError) as exc:
-                raise bad_answer(f"malformed item detail: {exc!r}") from exc
-            missing.extend(response.not_found_item_codes)
+                try:
+                    items = [item_from_message(item) for item in response.items]
+                except (KeyError, ValueError) as exc:
+                    raise bad_answer(f"malformed item detail: {exc!r}") from exc
+                found_here = {info.item_code: info for info in items}
+                return ItemLookup(found_here, list(response.not_found_item_codes))
+
+            lookup = await self._call(send)
+            found.update(lookup.found)
+            missing.extend(lookup.missing)
         return ItemLookup(found, missing)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
         request = payment_method_service_pb2.GetPaymentMethodRequest(
             tenant_id=tenant_id, payment_code=payment_code
         )
-        try:
+
+        async def send(seconds: float) -> PaymentMethodInfo:
             response = await self._payments.GetPaymentMethod(
-                request, timeout=self._timeout, metadata=call_metadata(self._token)
+                request, timeout=seconds, metadata=call_metadata(self._token)
             )
-        except aio.AioRpcError as exc:
-            raise _mapped(exc, self._timeout) from exc
-        method = response.payment_method
-        return PaymentMethodInfo(
-            payment_code=method.payment_code,
-            name=method.name,
-            can_give_change=method.can_give_change,
-            can_exceed_balance=method.can_exceed_balance,
-            is_active=method.is_active,
-        )
+            method = response.payment_method
+            return PaymentMethodInfo(
+                payment_code=method.payment_code,
+                name=method.name,
+                can_give_change=method.can_give_change,
+                can_exceed_balance=method.can_exceed_balance,
+                is_active=method.is_active,
+            )
+
+        return await self._call(send)
 
     async def ready(self) -> bool:
         try:
-            return await health_status(self._channel, deadline_seconds=self._timeout) == _SERVING
+            status = await health_status(
+                self._channel, deadline_seconds=self._retrier.budget_seconds
+            )
         except aio.AioRpcError:
             return False
+        return status == _SERVING
 
     async def close(self) -> None:
         """The channel belongs to the pool, which closes it."""

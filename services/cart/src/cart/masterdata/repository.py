@@ -1,7 +1,7 @@
 """The interface cart uses for master data, and the errors both transports raise alike.
 
 The flag USE_GRPC picks the implementation once, at start-up; nothing else changes when it
-flips: same objects, same values, same errors.
+flips: same objects, same values, same errors (failures.py says which, for both).
 """
 
 from __future__ import annotations
@@ -14,12 +14,6 @@ from typing import Protocol
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from pos_commons.errors import (
-    BadGatewayError,
-    GatewayTimeoutError,
-    NotFoundError,
-    ServiceUnavailableError,
-)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -68,38 +62,3 @@ class MasterDataRepository(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-class MasterDataUnavailableError(ServiceUnavailableError):
-    default_code = "MASTER_DATA_UNAVAILABLE"
-
-
-class MasterDataTimeoutError(GatewayTimeoutError):
-    default_code = "MASTER_DATA_TIMEOUT"
-
-
-class MasterDataBadAnswerError(BadGatewayError):
-    default_code = "MASTER_DATA_ERROR"
-
-
-# master-data's own not-found codes, passed on as they are.
-NOT_FOUND_CODES = frozenset(
-    {"TENANT_NOT_FOUND", "STORE_NOT_FOUND", "ITEM_NOT_FOUND", "PAYMENT_METHOD_NOT_FOUND"}
-)
-
-
-def upstream_not_found(code: str, message: str) -> NotFoundError:
-    # Message and code only: both transports carry exactly these, so errors stay identical.
-    return NotFoundError(f"master-data: {message}", code=code)
-
-
-def unavailable(reason: str) -> MasterDataUnavailableError:
-    return MasterDataUnavailableError(f"master-data is unavailable: {reason}")
-
-
-def too_slow(timeout: float) -> MasterDataTimeoutError:
-    return MasterDataTimeoutError(f"master-data did not answer within {timeout:g}s.")
-
-
-def bad_answer(reason: str) -> MasterDataBadAnswerError:
-    return MasterDataBadAnswerError(f"master-data answered unexpectedly: {reason}")

@@ -1,33 +1,33 @@
-"""Master data over HTTP/JSON: master-data's item-detail and payment-method endpoints."""
+"""Master data over HTTP/JSON: master-data's item-detail and payment-method endpoints.
+
+MASTER_DATA_URL may list several replicas: calls go round-robin over them, and a retry goes
+to the next one, so a replica that is restarting costs no call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import itertools
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.repository import (
-    NOT_FOUND_CODES,
-    ItemLookup,
-    bad_answer,
-    tax_rule,
-    too_slow,
-    unavailable,
-    upstream_not_found,
-)
+from cart.masterdata.failures import bad_answer, classify_http, too_slow, unreachable
+from cart.masterdata.repository import ItemLookup, tax_rule
+from cart.masterdata.retries import Retrier
 from pos_commons.http_clients import (
     HttpClient,
-    RetryPolicy,
     UpstreamProtocolError,
     UpstreamResponse,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
-    send_with_retry,
 )
 from pos_commons.money import parse_decimal
 from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
+
+T = TypeVar("T")
 
 BATCH_LIMIT = 100
 
@@ -59,7 +59,18 @@ def item_from_json(data: dict[str, Any]) -> ItemInfo:
     )
 
 
-def payment_method_from_json(data: dict[str, Any]) -> PaymentMethodInfo:
+def item_lookup_from_json(data: Any) -> ItemLookup:
+    found = {}
+    for item in data["items"]:
+        info = item_from_json(item)
+        found[info.item_code] = info
+    missing = data["notFoundItemCodes"]
+    if not isinstance(missing, list):
+        raise TypeError("notFoundItemCodes is not a list")
+    return ItemLookup(found, [str(code) for code in missing])
+
+
+def payment_method_from_json(data: Any) -> PaymentMethodInfo:
     return PaymentMethodInfo(
         payment_code=data["paymentCode"],
         name=data["name"],
@@ -74,43 +85,67 @@ def service_headers(service_token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {service_token}"}
 
 
+def _data(response: UpstreamResponse) -> Any:
+    """The envelope's `data` of a 200; any other answer, classified."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status == 200:
+        if not isinstance(body, dict) or "data" not in body:
+            raise bad_answer("HTTP 200 without an envelope's data")
+        return body["data"]
+    error = body.get("error") if isinstance(body, dict) else None
+    code = message = ""
+    if isinstance(error, dict):
+        code = str(error.get("code", ""))
+        message = str(error.get("message", ""))
+    raise classify_http(response.status, code, message)
+
+
 class WebMasterDataRepository:
     transport = "http"
 
-    def __init__(self, client: HttpClient, budget_seconds: float, policy: RetryPolicy) -> None:
-        """`client` sends the service token itself (see `service_headers`)."""
-        self._client = client
-        self._budget = budget_seconds
-        self._policy = policy
+    def __init__(self, clients: Sequence[HttpClient], retrier: Retrier) -> None:
+        """`clients` send the service token themselves (see `service_headers`); one each
+        for the replicas of MASTER_DATA_URL."""
+        if not clients:
+            raise ValueError("at least one master-data client is needed")
+        self._clients = list(clients)
+        self._turn = itertools.cycle(range(len(self._clients)))
+        self._retrier = retrier
 
-    async def _get(self, path: str, params: dict[str, str] | None = None) -> UpstreamResponse:
-        headers = {REQUEST_ID_HEADER: request_id_var.get()}
-        try:
-            return await send_with_retry(
-                self._client, "GET", path, params=params, headers=headers,
-                budget_seconds=self._budget, policy=self._policy,
-            )  # fmt: skip
-        except UpstreamUnreachableError as exc:
-            raise unavailable(str(exc)) from exc
-        except UpstreamTimeoutError as exc:
-            raise too_slow(self._budget) from exc
-        except UpstreamProtocolError as exc:
-            raise bad_answer(str(exc)) from exc
+    async def _get(self, path: str, decode: Callable[[Any], T]) -> T:
+        # Round-robin over the replicas; each retry of this call goes to the next one after
+        # the replica that failed it.
+        turn = next(self._turn)
 
-    def _data(self, response: UpstreamResponse) -> Any:
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise bad_answer(f"HTTP {response.status}, not JSON") from exc
-        if response.status == 200:
-            return body["data"]
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        code = error.get("code", "")
-        if response.status == 404 and code in NOT_FOUND_CODES:
-            raise upstream_not_found(code, error.get("message", code))
-        if response.status in (502, 503, 504):
-            raise unavailable(f"HTTP {response.status} {code}")
-        raise bad_answer(f"HTTP {response.status} {code}")
+        async def attempt(seconds: float | None) -> T:
+            nonlocal turn
+            client = self._clients[turn]
+            turn = (turn + 1) % len(self._clients)
+            headers = {REQUEST_ID_HEADER: request_id_var.get()}
+            try:
+                if seconds is None:
+                    # Bounded by the client's connect and read timeouts (HTTP_TIMEOUT): one
+                    # more timer per request would cost ~12 % of a cached lookup.
+                    response = await client.request("GET", path, headers=headers)
+                else:
+                    async with asyncio.timeout(seconds):
+                        response = await client.request("GET", path, headers=headers)
+            except UpstreamUnreachableError as exc:
+                raise unreachable(str(exc)) from exc
+            except (UpstreamTimeoutError, TimeoutError) as exc:
+                raise too_slow(str(exc) or "no answer in time") from exc
+            except UpstreamProtocolError as exc:
+                raise bad_answer(str(exc)) from exc
+            data = _data(response)
+            try:
+                return decode(data)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise bad_answer(f"malformed answer to GET {path}: {exc!r}") from exc
+
+        return await self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         found: dict[str, ItemInfo] = {}
@@ -120,30 +155,25 @@ class WebMasterDataRepository:
             # Item codes are [A-Za-z0-9_.-] (validated by cart's API): nothing to escape, so
             # the query is written as is rather than built by the client library.
             chunk = codes[start : start + BATCH_LIMIT]
-            data = self._data(await self._get(path + ",".join(chunk)))
-            try:
-                for item in data["items"]:
-                    info = item_from_json(item)
-                    found[info.item_code] = info
-                missing.extend(data["notFoundItemCodes"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise bad_answer(f"malformed item detail: {exc!r}") from exc
+            lookup = await self._get(path + ",".join(chunk), item_lookup_from_json)
+            found.update(lookup.found)
+            missing.extend(lookup.missing)
         return ItemLookup(found, missing)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
         path = f"/api/v1/tenants/{tenant_id}/paymentMethods/{payment_code}"
-        data = self._data(await self._get(path))
-        try:
-            return payment_method_from_json(data)
-        except (KeyError, TypeError) as exc:
-            raise bad_answer(f"malformed payment method: {exc!r}") from exc
+        return await self._get(path, payment_method_from_json)
 
     async def ready(self) -> bool:
-        try:
-            response = await self._client.request("GET", "/ready")
-        except (UpstreamUnreachableError, UpstreamTimeoutError, UpstreamProtocolError):
-            return False
-        return response.status == 200
+        """Whether any replica is ready."""
+        for client in self._clients:
+            try:
+                response = await client.request("GET", "/ready")
+            except (UpstreamUnreachableError, UpstreamTimeoutError, UpstreamProtocolError):
+                continue
+            if response.status == 200:
+                return True
+        return False
 
     async def close(self) -> None:
-        """The client belongs to the pool, which closes it."""
+        """The clients belong to the pool, which closes them."""

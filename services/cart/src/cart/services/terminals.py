@@ -41,12 +41,12 @@ class TerminalService:
     async def rotate(self, terminal_id: str) -> tuple[Terminal, str]:
         api_key = _new_key()
         terminal = await self._store.replace_key(terminal_id, key_hash(api_key), now_ms())
-        self._cache.clear()
+        self._cache.invalidate_namespace(_CACHE_NAMESPACE)
         return terminal, api_key
 
     async def revoke(self, terminal_id: str) -> None:
         await self._store.delete(terminal_id)
-        self._cache.clear()
+        self._cache.invalidate_namespace(_CACHE_NAMESPACE)
 
     async def list(self, tenant_id: str | None) -> list[Terminal]:
         return await self._store.list(tenant_id)
@@ -59,10 +59,11 @@ class TerminalService:
         hashed = key_hash(api_key)
         terminal = self._cache.get(_CACHE_NAMESPACE, hashed)
         if terminal is None:
+            generation = self._cache.generation(_CACHE_NAMESPACE)
             terminal = await self._store.by_key_hash(hashed)
             if terminal is None:
                 raise UnauthenticatedError("The API key is not valid.", code="INVALID_API_KEY")
-            self._cache.put(_CACHE_NAMESPACE, hashed, terminal)
+            self._cache.put(_CACHE_NAMESPACE, hashed, terminal, generation)
         return terminal
 
 

@@ -39,11 +39,16 @@ class TerminalNotFoundError(NotFoundError):
 
 class TerminalStore:
     def __init__(self, mongo: Mongo) -> None:
-        self._collection: Any = mongo.system_db()[TERMINALS]
+        self._mongo = mongo
+
+    @property
+    def _collection(self) -> Any:
+        # Fetched per operation, so a database known to be down answers 503 at once.
+        return self._mongo.system_db()[TERMINALS]
 
     async def setup(self) -> None:
         await ensure_indexes(
-            self._collection.database,
+            self._mongo.system_db(),
             [
                 IndexSpec(TERMINALS, [("key_hash", ASCENDING)], unique=True),
                 IndexSpec(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from master_data.api.deps import Resources
@@ -18,9 +18,11 @@ async def health() -> JsonResponse:
     return ok({"status": "ok"})
 
 
-@router.get("/ready", summary="Readiness: MongoDB answers")
-async def ready(resources: Resources) -> JsonResponse:
-    if await resources.mongo.ping():
+@router.get("/ready", summary="Readiness: not shutting down, and MongoDB answers")
+async def ready(request: Request, resources: Resources) -> JsonResponse:
+    if request.app.lifecycle.draining:
+        return error_response(503, "SHUTTING_DOWN", "master-data is shutting down.")
+    if resources.mongo.availability.available and await resources.mongo.ping():
         return ok({"status": "ready", "mongodb": "ok"})
     return error_response(503, "DATABASE_UNAVAILABLE", "MongoDB does not answer.")
 

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import grpc
 from grpc import aio
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from prometheus_client import CollectorRegistry, Counter
 from typing_extensions import override
 
 from master_data.domain import ItemDetail
@@ -15,19 +16,15 @@ from master_data.grpc_api.mapping import item_detail_message, payment_method_mes
 from master_data.services.catalog import PaymentMethodService
 from master_data.services.item_details import MAX_BATCH, ItemDetailService
 from pos_commons.auth import TokenVerifier
-from pos_commons.errors import (
-    AppError,
-    GatewayTimeoutError,
-    ServiceUnavailableError,
-    UnprocessableError,
-)
-from pos_commons.grpc_server import abort_with, authorize_call
+from pos_commons.errors import AppError, UnprocessableError
+from pos_commons.grpc_server import abort_with, authorize_call, grpc_status_of
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.mongo import database_error
 from pos_commons.validation import is_code, is_tenant_id
 
 _log = logging.getLogger(__name__)
@@ -44,28 +41,57 @@ def _check_ids(tenant_id: str, **codes: str) -> None:
             raise UnprocessableError(f"{field} {value!r} is malformed.", code="INVALID_CODE")
 
 
+class GrpcCallMetrics:
+    """Calls answered, by method and gRPC status (`grpc_server_handled_total`, /metrics).
+
+    Counted by the servicers rather than a server interceptor, which costs 10-15 % of a
+    cached lookup (docs/performance.md).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._handled = Counter(
+            "grpc_server_handled",
+            "gRPC calls answered by master-data, by method and status.",
+            ["method", "code"],
+            registry=registry,
+        )
+        # labels() takes a lock and builds a key on every call; the children are reused.
+        self._children: dict[tuple[str, grpc.StatusCode], Any] = {}
+
+    def count(self, method: str, code: grpc.StatusCode) -> None:
+        key = (method, code)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._handled.labels(method, code.name)
+        child.inc()
+
+
+class _InternalError(AppError):
+    """What an unexpected exception leaves as: INTERNAL with INTERNAL_ERROR, as HTTP's 500."""
+
+
 async def _answer(
-    context: Context, verifier: TokenVerifier, produce: Callable[[], Awaitable[T]]
+    method: str,
+    context: Context,
+    verifier: TokenVerifier,
+    metrics: GrpcCallMetrics,
+    produce: Callable[[], Awaitable[T]],
 ) -> T:
     """Checks the caller's token, runs `produce`, and turns failures into the gRPC status the
     HTTP API's status maps to (with the same error code in trailing metadata)."""
     try:
         authorize_call(context, verifier)
-        return await produce()
-    except AppError as exc:
-        await abort_with(context, exc)
-    except ConnectionFailure as exc:
-        _log.warning("database unreachable: %s", exc)
-        await abort_with(
-            context,
-            ServiceUnavailableError("The database cannot be reached.", code="DATABASE_UNAVAILABLE"),
-        )
-    except ExecutionTimeout:
-        await abort_with(
-            context,
-            GatewayTimeoutError("The database did not answer in time.", code="DATABASE_TIMEOUT"),
-        )
-    raise AssertionError("abort_with always raises")
+        result = await produce()
+    except Exception as exc:
+        error = exc if isinstance(exc, AppError) else database_error(exc)
+        if error is None:
+            _log.error("unhandled error in %s", method, exc_info=exc)
+            error = _InternalError("An unexpected error occurred.")
+        metrics.count(method, grpc_status_of(error))
+        await abort_with(context, error)
+        raise AssertionError("abort_with always raises") from exc
+    metrics.count(method, grpc.StatusCode.OK)
+    return result
 
 
 def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
@@ -74,9 +100,12 @@ def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
 
 
 class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
-    def __init__(self, details: ItemDetailService, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, details: ItemDetailService, verifier: TokenVerifier, metrics: GrpcCallMetrics
+    ) -> None:
         self._details = details
         self._verifier = verifier
+        self._metrics = metrics
 
     @override
     async def GetItemDetail(
@@ -91,7 +120,7 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
             )
             return item_service_pb2.GetItemDetailResponse(item=_message(detail))
 
-        return await _answer(context, self._verifier, produce)
+        return await _answer("GetItemDetail", context, self._verifier, self._metrics, produce)
 
     @override
     async def BatchGetItemDetails(
@@ -112,13 +141,19 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
                 not_found_item_codes=batch.not_found_item_codes,
             )
 
-        return await _answer(context, self._verifier, produce)
+        return await _answer("BatchGetItemDetails", context, self._verifier, self._metrics, produce)
 
 
 class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodServiceServicer):
-    def __init__(self, payment_methods: PaymentMethodService, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        payment_methods: PaymentMethodService,
+        verifier: TokenVerifier,
+        metrics: GrpcCallMetrics,
+    ) -> None:
         self._payment_methods = payment_methods
         self._verifier = verifier
+        self._metrics = metrics
 
     @override
     async def GetPaymentMethod(
@@ -133,4 +168,4 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
                 payment_method=payment_method_message(method)
             )
 
-        return await _answer(context, self._verifier, produce)
+        return await _answer("GetPaymentMethod", context, self._verifier, self._metrics, produce)

@@ -216,8 +216,9 @@ class PaymentMethodService(RecordService[PaymentMethod]):
         cached = self._cache.get(tenant_id, cache_key)
         if isinstance(cached, PaymentMethod):
             return cached
+        generation = self._cache.generation(tenant_id)
         method = await super().get(tenant_id, key)
-        self._cache.put(tenant_id, cache_key, method)
+        self._cache.put(tenant_id, cache_key, method, generation)
         return method
 
 

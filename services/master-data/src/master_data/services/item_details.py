@@ -2,7 +2,9 @@
 
 HTTP and gRPC both call this one service, so both transports see the same values. The cache
 holds found and not-found answers; any write of this process in a tenant drops that tenant's
-entries, and other processes' writes become visible within ITEM_CACHE_TTL_SECONDS.
+entries, and other processes' writes become visible within ITEM_CACHE_TTL_SECONDS. Every
+read takes the tenant's cache generation before it reads MongoDB, so a lookup that read
+before a write cannot put its old answer back after the write's invalidation (cache.py).
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ class ItemDetailService:
         if isinstance(cached, ItemDetail):
             return cached
         if cached is None:
+            generation = self._details.generation(tenant_id)
             await self._require_tenant_and_store(tenant_id, store_code)
-            detail = (await self._load_and_cache(tenant_id, store_code, [item_code])).get(item_code)
+            loaded = await self._load_and_cache(tenant_id, store_code, [item_code], generation)
+            detail = loaded.get(item_code)
             if detail is not None:
                 return detail
         raise NotFoundError(
@@ -67,6 +71,7 @@ class ItemDetailService:
         self, tenant_id: str, store_code: str, item_codes: Sequence[str]
     ) -> ItemDetailBatch:
         codes = list(dict.fromkeys(item_codes))
+        generation = self._details.generation(tenant_id)
         found: dict[str, ItemDetail] = {}
         wanted: list[str] = []
         for code in codes:
@@ -79,7 +84,7 @@ class ItemDetailService:
             # Only a cache miss pays for the checks: a cached answer implies both passed.
             await self._require_tenant_and_store(tenant_id, store_code)
         if wanted:
-            found.update(await self._load_and_cache(tenant_id, store_code, wanted))
+            found.update(await self._load_and_cache(tenant_id, store_code, wanted, generation))
         return ItemDetailBatch(
             items=[found[code] for code in codes if code in found],
             not_found_item_codes=[code for code in codes if code not in found],
@@ -90,25 +95,27 @@ class ItemDetailService:
         await self._require_store(tenant_id, store_code)
 
     async def _load_and_cache(
-        self, tenant_id: str, store_code: str, codes: list[str]
+        self, tenant_id: str, store_code: str, codes: list[str], generation: int
     ) -> dict[str, ItemDetail]:
         loaded = await self._load(tenant_id, store_code, codes)
         for code in codes:
-            self._details.put(tenant_id, (store_code, code), loaded.get(code, MISSING))
+            self._details.put(tenant_id, (store_code, code), loaded.get(code, MISSING), generation)
         return loaded
 
     async def _require_store(self, tenant_id: str, store_code: str) -> None:
         key = f"store:{store_code}"
         if self._reference.get(tenant_id, key) is None:
+            generation = self._reference.generation(tenant_id)
             await self._stores.get(tenant_id, {"store_code": store_code})
-            self._reference.put(tenant_id, key, True)
+            self._reference.put(tenant_id, key, True, generation)
 
     async def _tax_rules_by_code(self, tenant_id: str) -> dict[str, TaxRule]:
         cached = self._reference.get(tenant_id, "tax_rules")
         if isinstance(cached, dict):
             return cached
+        generation = self._reference.generation(tenant_id)
         rules = {rule.tax_code: rule for rule in await self._tax_rules.all(tenant_id)}
-        self._reference.put(tenant_id, "tax_rules", rules)
+        self._reference.put(tenant_id, "tax_rules", rules, generation)
         return rules
 
     async def _load(

@@ -1,0 +1,264 @@
+"""A rolling-restart drill: restart one of two master-data replicas again and again while
+terminals keep selling through cart, and count every cart call that failed.
+
+    scripts/restart_drill.sh [--transports http,grpc] [--restarts 5] [--terminals 8]
+
+Both replicas share the database and sit behind one target of cart's: MASTER_DATA_URL lists
+both (HTTP), MASTER_DATA_GRPC_TARGET is ``ipv4:<a>,<b>`` (gRPC, round-robin with health
+checking). Each restart is what an orchestrator does: SIGTERM (master-data drains for
+--drain seconds, then stops gracefully), wait for the exit, start it again on the same
+ports, wait until it is ready. Meanwhile every terminal runs whole sales (create, scan items
+one at a time, subtotal, pay the exact balance in cash, bill), nonstop. Every loop is
+bounded; every process started here is stopped at the end, on failure too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from pos_devstack.processes import wait_for_status
+from pos_devstack.seed import DemoCatalog, load_demo_catalog
+from pos_devstack.stack import (
+    CartProcess,
+    MasterDataProcess,
+    Tokens,
+    start_cart,
+    start_master_data,
+    start_secantus,
+    terminal_key,
+)
+
+STORE = "S001"
+FIRST_TERMINAL_NO = 9001
+ITEMS_PER_SALE = 3
+
+
+@dataclass
+class DrillResult:
+    transport: str
+    restarts: int
+    calls: int = 0
+    sales: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def summary(self) -> str:
+        detail = ", ".join(f"{n} x {what}" for what, n in self.failures.most_common()) or "none"
+        return (
+            f"{self.transport}: {self.restarts} restarts in {self.seconds:.0f}s, "
+            f"{self.calls} cart calls ({self.sales} sales), {self.failed} failed ({detail})"
+        )
+
+
+@dataclass
+class _Load:
+    codes: list[str]
+    result: DrillResult
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def call(
+        self, client: httpx.AsyncClient, method: str, path: str, body: object = None
+    ) -> httpx.Response | None:
+        self.result.calls += 1
+        try:
+            response = await client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            self.result.failures[f"{method} {_route(path)}: {type(exc).__name__}"] += 1
+            return None
+        if response.status_code >= 400:
+            code = response.json().get("error", {}).get("code", "?")
+            what = f"{method} {_route(path)}: {response.status_code} {code}"
+            self.result.failures[what] += 1
+            return None
+        return response
+
+    async def terminal(self, client: httpx.AsyncClient, seed: int) -> None:
+        rng = random.Random(seed)
+        while not self.stop.is_set():
+            created = await self.call(client, "POST", "/carts")
+            if created is None:
+                await asyncio.sleep(0.05)
+                continue
+            cart = f"/carts/{created.json()['data']['cartId']}"
+            for _ in range(ITEMS_PER_SALE):
+                await self.call(
+                    client, "POST", f"{cart}/lineItems", [{"itemCode": rng.choice(self.codes)}]
+                )
+            paying = await self.call(client, "POST", f"{cart}/subtotal")
+            if paying is None:
+                continue
+            due = Decimal(paying.json()["data"]["totals"]["balanceDue"])
+            if due > 0:
+                payment = {"paymentCode": "CASH", "amount": str(due)}
+                await self.call(client, "POST", f"{cart}/payments", payment)
+            if await self.call(client, "POST", f"{cart}/bill") is not None:
+                self.result.sales += 1
+
+
+def _route(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "carts":
+        parts[1] = "{id}"
+    return "/" + "/".join(parts)
+
+
+def _replicas_target(replicas: Sequence[MasterDataProcess]) -> dict[str, str]:
+    return {
+        "MASTER_DATA_URL": ",".join(replica.url for replica in replicas),
+        "MASTER_DATA_GRPC_TARGET": "ipv4:" + ",".join(r.grpc_target for r in replicas),
+    }
+
+
+async def run_drill(
+    mongodb_uri: str,
+    tokens: Tokens,
+    catalog: DemoCatalog,
+    *,
+    transport: str,
+    restarts: int,
+    terminals: int,
+    drain_seconds: float,
+    pause_seconds: float,
+    work: Path,
+) -> DrillResult:
+    """Two replicas, one cart on `transport`, `terminals` selling; replica 0 is restarted
+    `restarts` times. master-data and cart are this drill's own processes."""
+    replica_env = {"SHUTDOWN_DRAIN_SECONDS": str(drain_seconds)}
+    replicas: list[MasterDataProcess] = []
+    cart: CartProcess | None = None
+    result = DrillResult(transport, restarts)
+    try:
+        for n in range(2):
+            replicas.append(
+                await asyncio.to_thread(
+                    start_master_data,
+                    mongodb_uri,
+                    tokens,
+                    log_dir=work,
+                    extra_env=replica_env,
+                    name=f"master-data-{n}",
+                )
+            )
+        cart = await asyncio.to_thread(
+            start_cart,
+            mongodb_uri,
+            tokens,
+            replicas[0],
+            use_grpc=transport == "grpc",
+            log_dir=work,
+            extra_env=_replicas_target(replicas),
+            name=f"cart-{transport}",
+        )
+        keys = [
+            await asyncio.to_thread(
+                terminal_key, cart.url, tokens.admin, catalog.tenant_id, STORE, number
+            )
+            for number in range(FIRST_TERMINAL_NO, FIRST_TERMINAL_NO + terminals)
+        ]
+        load = _Load(catalog.sellable_codes[:100], result)
+        clients = [
+            httpx.AsyncClient(base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15)
+            for key in keys
+        ]
+        started = time.monotonic()
+        workers = [
+            asyncio.create_task(load.terminal(client, seed)) for seed, client in enumerate(clients)
+        ]
+        try:
+            await asyncio.sleep(pause_seconds)
+            for _ in range(restarts):
+                target = replicas[0]
+                await asyncio.to_thread(target.process.stop, drain_seconds + 30)
+                replicas[0] = await asyncio.to_thread(
+                    start_master_data,
+                    mongodb_uri,
+                    tokens,
+                    http_port=target.http_port,
+                    grpc_port=target.grpc_port,
+                    log_dir=work,
+                    extra_env=replica_env,
+                    name="master-data-0",
+                )
+                await wait_for_status(f"{replicas[0].url}/ready", 200, within=60)
+                await asyncio.sleep(pause_seconds)
+        finally:
+            load.stop.set()
+            await asyncio.gather(*workers)
+            result.seconds = time.monotonic() - started
+            for client in clients:
+                await client.aclose()
+    finally:
+        if cart is not None:
+            cart.process.stop()
+        for replica in replicas:
+            replica.process.stop()
+    return result
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="restart_drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--transports", default="http,grpc", help="comma-separated: http, grpc")
+    parser.add_argument("--restarts", type=int, default=5, help="restarts of replica 0")
+    parser.add_argument("--terminals", type=int, default=8, help="terminals selling nonstop")
+    parser.add_argument("--drain", type=float, default=2.0, help="SHUTDOWN_DRAIN_SECONDS")
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds between restarts")
+    return parser.parse_args(argv)
+
+
+async def _main(options: argparse.Namespace) -> list[DrillResult]:
+    tokens = Tokens.generate()
+    with tempfile.TemporaryDirectory(prefix="restart-drill-") as folder:
+        work = Path(folder)
+        database, uri = start_secantus(":memory:", log_dir=work)
+        seeder: MasterDataProcess | None = None
+        try:
+            seeder = start_master_data(uri, tokens, log_dir=work, name="master-data-seed")
+            catalog = await load_demo_catalog(seeder.url, tokens.admin)
+            seeder.process.stop()
+            results = []
+            for transport in options.transports.split(","):
+                result = await run_drill(
+                    uri,
+                    tokens,
+                    catalog,
+                    transport=transport,
+                    restarts=options.restarts,
+                    terminals=options.terminals,
+                    drain_seconds=options.drain,
+                    pause_seconds=options.pause,
+                    work=work,
+                )
+                print(result.summary(), flush=True)
+                results.append(result)
+            return results
+        finally:
+            if seeder is not None:
+                seeder.process.stop()
+            database.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    results = asyncio.run(_main(_options(argv)))
+    return 1 if any(result.failed for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

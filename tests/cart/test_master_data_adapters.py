@@ -1,0 +1,296 @@
+"""cart's two master-data repositories against real servers that misbehave on purpose: each
+failure kind gives the same status, code and message on both transports, and only "the
+server did not do it" is tried again (within the budget; a retry may go to another replica).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+import orjson
+import pytest
+
+from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.repository import ItemLookup, MasterDataRepository
+from cart.masterdata.retries import Retrier, RetryPolicy
+from cart.masterdata.web import WebMasterDataRepository
+from pos_commons.errors import AppError
+from pos_commons.grpc_channels import GrpcChannelPool
+from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
+from pos_commons.http_clients import HttpClientPool, HttpClientSettings
+from pos_devstack.processes import LOOPBACK, free_port
+from tests.scripted import (
+    RESET,
+    STALL,
+    GrpcAnswer,
+    HttpAnswer,
+    grpc_abort,
+    grpc_reply,
+    grpc_stall,
+    scripted_grpc,
+    scripted_http,
+)
+
+BUDGET = 1.0
+REFUSED_TOKEN = "master-data refused cart's service token (SERVICE_TOKEN)."
+FAST = RetryPolicy(max_attempts=3, initial_backoff_seconds=0.01, max_backoff_seconds=0.02)
+S = grpc.StatusCode
+
+
+def _envelope(data: object) -> tuple[int, bytes]:
+    return 200, orjson.dumps({"success": True, "data": data, "requestId": "r"})
+
+
+def _error(status: int, code: str, message: str = "m") -> tuple[int, bytes]:
+    body = {"success": False, "error": {"code": code, "message": message, "details": {}}}
+    return status, orjson.dumps(body)
+
+
+HTTP_NOT_FOUND_ONLY = _envelope({"items": [], "notFoundItemCodes": ["X1"]})
+GRPC_NOT_FOUND_ONLY = grpc_reply(
+    item_service_pb2.BatchGetItemDetailsResponse(not_found_item_codes=["X1"])
+)
+GRPC_MALFORMED = grpc_reply(
+    item_service_pb2.BatchGetItemDetailsResponse(
+        items=[
+            item_service_pb2.ItemDetail(
+                item_code="X1",
+                effective_price="twelve",
+                unit_price="12",
+                tax_rule=common_pb2.TaxRule(
+                    rate="10",
+                    tax_type=common_pb2.TAX_TYPE_EXTERNAL,
+                    rounding_method=common_pb2.ROUNDING_METHOD_HALF_UP,
+                ),
+            )
+        ]
+    )
+)
+
+
+@dataclass
+class Scripted:
+    repository: MasterDataRepository
+    calls: Callable[[], int]
+    """How many requests the scripted servers have received so far."""
+
+
+@asynccontextmanager
+async def http_repository(*scripts: list[HttpAnswer]) -> AsyncIterator[Scripted]:
+    """The web repository over one scripted server per script (replicas of one URL list)."""
+    async with AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(scripted_http(s)) for s in scripts]
+        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
+        stack.push_async_callback(pool.close)
+        repository = WebMasterDataRepository(
+            [pool.get(server.url) for server in servers], Retrier("http", BUDGET, FAST)
+        )
+        yield Scripted(repository, lambda: sum(len(server.seen) for server in servers))
+
+
+@asynccontextmanager
+async def grpc_repository(*scripts: list[GrpcAnswer]) -> AsyncIterator[Scripted]:
+    async with AsyncExitStack() as stack:
+        started = [await stack.enter_async_context(scripted_grpc(s)) for s in scripts]
+        services = [service for service, _ in started]
+        target = "ipv4:" + ",".join(address for _, address in started)
+        channels = GrpcChannelPool()
+        stack.push_async_callback(channels.close)
+        repository = GrpcMasterDataRepository(
+            channels.get(target), "token", Retrier("grpc", BUDGET, FAST)
+        )
+        yield Scripted(repository, lambda: sum(service.calls for service in services))
+
+
+async def _outcome(scripted: Scripted) -> ItemLookup | tuple[int, str, str]:
+    try:
+        return await scripted.repository.get_items("demo", "S001", ["X1"])
+    except AppError as exc:
+        return exc.status_code, exc.code, exc.message
+
+
+# (failure, what the HTTP server answers, what the gRPC server answers, the outcome, attempts)
+CASES: list[tuple[str, list[HttpAnswer], list[GrpcAnswer], object, int]] = [
+    (
+        "answered",
+        [HTTP_NOT_FOUND_ONLY],
+        [GRPC_NOT_FOUND_ONLY],
+        ItemLookup({}, ["X1"]),
+        1,
+    ),
+    (
+        "unavailable, then answered",
+        [_error(503, ""), (502, b"bad gateway"), HTTP_NOT_FOUND_ONLY],
+        [grpc_abort(S.UNAVAILABLE), grpc_abort(S.UNAVAILABLE), GRPC_NOT_FOUND_ONLY],
+        ItemLookup({}, ["X1"]),
+        3,
+    ),
+    (
+        "server went away mid-call, then answered",
+        [RESET, HTTP_NOT_FOUND_ONLY],
+        [grpc_abort(S.CANCELLED), GRPC_NOT_FOUND_ONLY],
+        ItemLookup({}, ["X1"]),
+        2,
+    ),
+    (
+        "unavailable throughout",
+        [_error(503, "")],
+        [grpc_abort(S.UNAVAILABLE)],
+        (503, "MASTER_DATA_UNAVAILABLE", "master-data cannot be reached; try again shortly."),
+        3,
+    ),
+    (
+        "its database unavailable",
+        [_error(503, "DATABASE_UNAVAILABLE")],
+        [grpc_abort(S.UNAVAILABLE, "DATABASE_UNAVAILABLE")],
+        (
+            503,
+            "MASTER_DATA_DATABASE_UNAVAILABLE",
+            "master-data cannot reach its database; try again shortly.",
+        ),
+        1,
+    ),
+    (
+        "its database too slow",
+        [_error(504, "DATABASE_TIMEOUT")],
+        [grpc_abort(S.DEADLINE_EXCEEDED, "DATABASE_TIMEOUT")],
+        (
+            503,
+            "MASTER_DATA_DATABASE_UNAVAILABLE",
+            "master-data cannot reach its database; try again shortly.",
+        ),
+        1,
+    ),
+    (
+        "too slow",
+        [STALL],
+        [grpc_stall()],
+        (504, "MASTER_DATA_TIMEOUT", "master-data did not answer in time."),
+        1,
+    ),
+    (
+        "rejected credentials",
+        [_error(401, "INVALID_TOKEN")],
+        [grpc_abort(S.UNAUTHENTICATED, "INVALID_TOKEN")],
+        (
+            502,
+            "MASTER_DATA_AUTH_FAILED",
+            "master-data refused cart's service token (SERVICE_TOKEN).",
+        ),
+        1,
+    ),
+    (
+        "credentials refused by a proxy in front",
+        [(401, b"")],
+        [grpc_abort(S.UNAUTHENTICATED)],
+        (502, "MASTER_DATA_AUTH_FAILED", REFUSED_TOKEN),
+        1,
+    ),
+    (
+        "a 200 without data",
+        [(200, b'{"success": true}')],
+        [GRPC_MALFORMED],
+        (502, "MASTER_DATA_ERROR", "master-data answered something cart cannot use."),
+        1,
+    ),
+    (
+        "not JSON at all",
+        [(200, b"<html>")],
+        [grpc_abort(S.UNIMPLEMENTED)],
+        (502, "MASTER_DATA_ERROR", "master-data answered something cart cannot use."),
+        1,
+    ),
+    (
+        "an error of its own",
+        [_error(500, "INTERNAL_ERROR")],
+        [grpc_abort(S.INTERNAL, "INTERNAL_ERROR")],
+        (502, "MASTER_DATA_ERROR", "master-data answered something cart cannot use."),
+        1,
+    ),
+    (
+        "the store is unknown",
+        [_error(404, "STORE_NOT_FOUND", "No store 'S001'.")],
+        [grpc_abort(S.NOT_FOUND, "STORE_NOT_FOUND", "No store 'S001'.")],
+        (404, "STORE_NOT_FOUND", "master-data: No store 'S001'."),
+        1,
+    ),
+    (
+        "a wrong URL or an unknown route",
+        [_error(404, "ROUTE_NOT_FOUND")],
+        [grpc_abort(S.NOT_FOUND, "ROUTE_NOT_FOUND")],
+        (502, "MASTER_DATA_ERROR", "master-data answered something cart cannot use."),
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("failure", "http_answers", "grpc_answers", "expected", "attempts"),
+    CASES,
+    ids=[case[0] for case in CASES],
+)
+async def test_each_failure_reads_the_same_on_both_transports(
+    failure: str,
+    http_answers: list[HttpAnswer],
+    grpc_answers: list[GrpcAnswer],
+    expected: object,
+    attempts: int,
+) -> None:
+    async with http_repository(http_answers) as over_http:
+        http_outcome = await _outcome(over_http)
+        http_attempts = over_http.calls()
+    async with grpc_repository(grpc_answers) as over_grpc:
+        grpc_outcome = await _outcome(over_grpc)
+        grpc_attempts = over_grpc.calls()
+    assert http_outcome == expected
+    assert grpc_outcome == expected
+    assert http_attempts == attempts
+    assert grpc_attempts == attempts
+
+
+async def test_a_replica_that_refuses_costs_no_call() -> None:
+    """Of two replicas, one not listening: every lookup is answered, on both transports."""
+    dead = f"{LOOPBACK}:{free_port()}"
+    async with scripted_http([HTTP_NOT_FOUND_ONLY]) as alive:
+        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
+        web = WebMasterDataRepository(
+            [pool.get(f"http://{dead}"), pool.get(alive.url)], Retrier("http", BUDGET, FAST)
+        )
+        try:
+            for _ in range(10):
+                assert await web.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
+        finally:
+            await pool.close()
+    async with scripted_grpc([GRPC_NOT_FOUND_ONLY]) as (_, live_target):
+        channels = GrpcChannelPool()
+        remote = GrpcMasterDataRepository(
+            channels.get(f"ipv4:{dead},{live_target}"), "token", Retrier("grpc", BUDGET, FAST)
+        )
+        try:
+            for _ in range(10):
+                assert await remote.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
+        finally:
+            await channels.close()
+
+
+async def test_retries_stay_within_the_budget() -> None:
+    """Unavailable throughout, and attempts to spare: retried, but never past the budget."""
+    budget = 0.5
+    many = RetryPolicy(max_attempts=100, initial_backoff_seconds=0.02, max_backoff_seconds=0.05)
+    async with scripted_http([_error(503, "")]) as server:
+        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=budget))
+        web = WebMasterDataRepository([pool.get(server.url)], Retrier("http", budget, many))
+        started = time.monotonic()
+        try:
+            with pytest.raises(AppError) as raised:
+                await web.get_items("demo", "S001", ["X1"])
+        finally:
+            await pool.close()
+        elapsed = time.monotonic() - started
+    assert raised.value.code == "MASTER_DATA_UNAVAILABLE"
+    assert 1 < len(server.seen) < 100
+    assert elapsed < budget + 0.2
