@@ -118,16 +118,14 @@ class _AiohttpClient:
                 method, self._base_url + path, params=params, headers=headers, json=json
             ) as response:
                 return UpstreamResponse(response.status, await response.read())
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
-            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
-        except (
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientOSError,
-            aiohttp.ClientPayloadError,
-        ) as exc:
+        except aiohttp.ConnectionTimeoutError as exc:  # no connection within the time
             raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
         except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             raise UpstreamTimeoutError(str(exc) or "read timeout") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            # Refused, reset, closed under us ("Cannot write to closing transport"), cut short:
+            # every way a connection fails before a whole answer.
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamProtocolError(str(exc) or type(exc).__name__) from exc
 
