@@ -18,6 +18,7 @@ import json
 import random
 import re
 import time
+import uuid
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -37,6 +38,9 @@ def _options(parser: Any) -> None:
     parser.add_argument("--cancel-share", type=float, default=0.1, help="0..1")
     parser.add_argument("--think-time", type=float, default=0.0, help="seconds between calls")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--idempotency-keys", action="store_true", help="send an Idempotency-Key with each change"
+    )
 
 
 class Terminal(FastHttpUser):
@@ -60,13 +64,11 @@ class Terminal(FastHttpUser):
             time.sleep(self.options.think_time)
 
     def _call(self, method: str, path: str, name: str, body: Any = None) -> dict[str, Any] | None:
+        headers = {"X-API-Key": self.key}
+        if method != "GET" and self.options.idempotency_keys:
+            headers["Idempotency-Key"] = str(uuid.UUID(int=self.random.getrandbits(128)))
         with self.client.request(
-            method,
-            path,
-            name=name,
-            json=body,
-            headers={"X-API-Key": self.key},
-            catch_response=True,
+            method, path, name=name, json=body, headers=headers, catch_response=True
         ) as response:
             if response.status_code not in (200, 201):
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")

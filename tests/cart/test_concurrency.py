@@ -29,7 +29,9 @@ async def _fifty_adds(urls: list[str], key: str, codes: list[str]) -> dict[str, 
                 for n, code in enumerate(codes)
             )
         )
-        assert [r.status_code for r in responses] == [200] * len(codes)
+        assert [r.status_code for r in responses] == [200] * len(codes), [
+            r.text for r in responses if r.status_code != 200
+        ]
         final: dict[str, object] = data(await clients[0].get(f"/api/v1/carts/{cart_id}"))
         return final
     finally:

@@ -35,6 +35,7 @@ from cart.domain.operations import (
 from cart.domain.pricing import DiscountExceedsAmountError
 from cart.domain.states import ActionNotAllowedError, CartState
 from pos_commons.errors import AppError, ConflictError, NotFoundError, UnprocessableError
+from pos_commons.money import format_decimal
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
@@ -113,7 +114,7 @@ CHEQUE = method("04", "Cheque", change=False, exceed=False, active=False)
 
 
 def empty() -> Cart:
-    return new_cart("cart-1", "tenant-1", "store-1", 7, NOW, LATER)
+    return new_cart("cart-1", "tenant-1", "store-1", 7, NOW, LATER, POLICY)
 
 
 def req(code: str, quantity: int = 1, unit_price: str | None = None) -> ItemRequest:
@@ -662,6 +663,33 @@ def test_cash_above_the_balance_gives_change() -> None:
     assert cart.totals.paid_amount == Decimal("4.90")  # 10.00 - 5.10
     assert cart.totals.change_amount == Decimal("5.10")
     assert cart.totals.balance_due == Decimal("0")
+
+
+def test_a_whole_tender_is_written_at_the_money_precision() -> None:
+    cart = add_payment(paying(), CASH, Decimal("10"), POLICY)
+    payment = cart.payments[0]
+    assert (format_decimal(payment.amount), format_decimal(payment.change)) == ("10.00", "5.10")
+    assert format_decimal(cart.totals.balance_due) == "0.00"
+
+
+def test_amounts_above_the_limit_are_refused() -> None:
+    limited = PricingPolicy(max_amount=Decimal("1000"))
+    for amount in ("1000.01", "5000"):
+        with pytest.raises(UnprocessableError) as refused:
+            add_payment(paying(), CASH, Decimal(amount), limited)
+        assert refused.value.code == "AMOUNT_TOO_LARGE"
+        with pytest.raises(UnprocessableError) as refused:
+            change_unit_price(basket(), 1, Decimal(amount), limited)
+        assert refused.value.code == "AMOUNT_TOO_LARGE"
+    assert add_payment(paying(), CASH, Decimal("1000"), limited).totals.change_amount == Decimal(
+        "995.10"
+    )
+    # What is owed can always be paid, however large: the limit is for what is tendered above.
+    tiny = PricingPolicy(max_amount=Decimal("1"))
+    assert add_payment(paying(), CARD, Decimal("4.90"), tiny).totals.balance_due == 0
+    with pytest.raises(UnprocessableError) as refused:
+        add_payment(paying(), CASH, Decimal("4.91"), tiny)
+    assert refused.value.code == "AMOUNT_TOO_LARGE"
 
 
 def test_card_then_cash() -> None:

@@ -148,7 +148,7 @@ async def test_both_transports_give_identical_carts_and_records(
     billed = steps["bill"][1]["data"]
     lines = {line["itemCode"]: line for line in billed["lines"]}
     # Master data arrived intact: store override, zero store price, restriction, 3 decimals.
-    assert lines["ITEM0005"]["unitPrice"] == "0"
+    assert lines["ITEM0005"]["unitPrice"] == "0.00"
     assert lines["ITEM0005"]["amount"] == "0.00"
     assert lines["ITEM0007"]["originalUnitPrice"] == str(demo.store_price("S001", "ITEM0007"))
     assert lines["ITEM0010"]["isDiscountRestricted"] is True

@@ -33,6 +33,7 @@ from cart.domain.pricing import (
     unit,
 )
 from pos_commons.errors import UnprocessableError
+from pos_commons.money import format_decimal
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 POLICY = PricingPolicy()
@@ -86,7 +87,7 @@ def item(
 
 def cart_of(*lines: tuple[ItemInfo, int], policy: PricingPolicy = POLICY) -> Cart:
     """A cart in EnteringItem with one line per (item, quantity), numbered from 1."""
-    cart = new_cart("c-1", "tenant", "store-1", 1, NOW, NOW + timedelta(hours=1))
+    cart = new_cart("c-1", "tenant", "store-1", 1, NOW, NOW + timedelta(hours=1), policy)
     catalog = {info.item_code: info for info, _ in lines}
     requests = [ItemRequest(item_code=info.item_code, quantity=qty) for info, qty in lines]
     return add_items(cart, requests, catalog, policy)
@@ -308,7 +309,7 @@ def test_allocate_tie_between_a_small_and_a_large_weight_goes_to_the_lower_index
         (TaxType.EXTERNAL, "10", 2, HALF_UP, "0.00", "0.00"),  # nothing taxable
         (TaxType.EXTERNAL, "7.5", 2, HALF_UP, "19.99", "1.50"),  # 1.49925 -> 1.50
         # exempt: nothing, whatever the rate and rounding
-        (TaxType.EXEMPT, "0", 2, HALF_UP, "123.45", "0"),
+        (TaxType.EXEMPT, "0", 2, HALF_UP, "123.45", "0.00"),
         (TaxType.EXEMPT, "10", 0, UP, "123.45", "0"),
     ],
 )
@@ -316,7 +317,27 @@ def test_tax_amount(
     tax_type: TaxType, rate: str, digits: int, method: RoundingMethod, taxable: str, expected: str
 ) -> None:
     tax_rule = rule("TX", tax_type, rate, digits, method)
-    assert tax_amount(tax_rule, Decimal(taxable)) == Decimal(expected)
+    # Compared as text: "0" and "0.00" are equal numbers but not the same on the wire.
+    assert format_decimal(tax_amount(tax_rule, Decimal(taxable), 2)) == expected
+
+
+@pytest.mark.parametrize(
+    ("digits", "money_digits", "method", "expected"),
+    [
+        (3, 2, HALF_UP, "1.01"),  # 1.005 at 3 places, but money has 2: 1.01
+        (3, 2, DOWN, "1.00"),
+        (3, 3, HALF_UP, "1.005"),  # the money precision allows it
+        (6, 2, UP, "1.01"),
+        (2, 3, HALF_UP, "1.01"),  # the rule's 2 places, under a finer money precision
+        (0, 2, HALF_UP, "1"),
+    ],
+)
+def test_a_tax_is_never_finer_than_the_money_precision(
+    digits: int, money_digits: int, method: RoundingMethod, expected: str
+) -> None:
+    """10 % of 10.05 = 1.005: a total must be payable in whole money units."""
+    tax_rule = rule("TX", TaxType.EXTERNAL, "10", digits, method)
+    assert format_decimal(tax_amount(tax_rule, Decimal("10.05"), money_digits)) == expected
 
 
 # --- price(): line amounts -----------------------------------------------------------------

@@ -122,11 +122,36 @@ def test_production_settings_refuse_missing_weak_or_equal_tokens(
     assert ServiceSettings().resolved_tokens() == ("a" * 40, "s" * 40)
 
 
-def test_development_generates_missing_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_setting_does_not_show_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even a part of it: pydantic shows a truncated dict of the input by default."""
+    monkeypatch.setenv("APP_ENV", "production")
+    shared = "Shared-0123456789-abcdefghijklmnopqrstuvwxyz"
+    for admin, service in (
+        ("Short-but-secret", "Service-0123456789-abcdefghijklmnopqrstuvwxyz"),
+        (shared, shared),
+    ):
+        monkeypatch.setenv("ADMIN_TOKEN", admin)
+        monkeypatch.setenv("SERVICE_TOKEN", service)
+        with pytest.raises(ValidationError) as refused:
+            ServiceSettings()
+        shown = str(refused.value)  # what a failed start prints
+        for token in (admin, service):
+            fragments = {token[i : i + 8] for i in range(len(token) - 7)}
+            assert not [f for f in fragments if f in shown], shown
+        assert "ADMIN_TOKEN" in shown
+
+
+def test_development_generates_missing_tokens(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.delenv("ADMIN_TOKEN", raising=False)
     monkeypatch.delenv("SERVICE_TOKEN", raising=False)
     monkeypatch.setenv("APP_ENV", "development")
-    admin, service = ServiceSettings().resolved_tokens()
+    with caplog.at_level("WARNING"):
+        admin, service = ServiceSettings().resolved_tokens()
+    assert admin not in caplog.text
+    assert service not in caplog.text
+    assert "ADMIN_TOKEN not set" in caplog.text
     assert len(admin) >= 32
     assert len(service) >= 32
     assert admin != service

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pos_loadtest.report import ENDPOINT_ORDER, load_comparison, write_report
 
-MODES = ["http-aiohttp", "grpc"]
+# The second mode also has the terminals send Idempotency-Key (what the comparison can weigh).
+MODES = ["http-aiohttp", "grpc+keys"]
 
 
 def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Path) -> None:
@@ -44,11 +45,11 @@ def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Pat
         assert all(row["failures"] == 0 for row in cart_rows.values()), cart_rows
         assert cart_rows["POST /carts/{id}/lineItems"]["requests"] > 0
         timing = [row for row in run["rows"] if row["kind"] == "masterdata"]
-        transport = "grpc" if run["mode"] == "grpc" else "http"
+        transport = "grpc" if run["mode"].startswith("grpc") else "http"
         assert {row["name"].split(":")[0] for row in timing} == {transport}
 
     summary = (out / "summary.md").read_text()
-    assert "**grpc** against **http-aiohttp**" in summary
+    assert "**grpc+keys** against **http-aiohttp**" in summary
     for endpoint in ENDPOINT_ORDER:
         for mode in MODES:
             assert f"| {endpoint} | {mode} |" in summary

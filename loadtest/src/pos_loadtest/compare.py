@@ -162,6 +162,7 @@ def run(options: argparse.Namespace) -> Path:
                     rows = run_locust(
                         cart.url, keys_file, items_file, load,
                         work / f"{mode.name}-{round_number}", seed=round_number,
+                        idempotency_keys=mode.idempotency_keys,
                     )  # fmt: skip
                 finally:
                     cart.process.stop()

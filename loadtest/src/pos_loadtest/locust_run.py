@@ -71,6 +71,7 @@ def run_locust(
     load: LoadSettings,
     out_prefix: Path,
     seed: int,
+    idempotency_keys: bool = False,
 ) -> list[EndpointStats]:
     """One bounded locust run. Users start over the warm-up, then statistics are reset, so
     only the `load.seconds` that follow count."""
@@ -86,6 +87,7 @@ def run_locust(
         "--items-per-cart", str(load.items_per_cart),
         "--cancel-share", str(load.cancel_share),
         "--think-time", str(load.think_time), "--seed", str(seed),
+        *(["--idempotency-keys"] if idempotency_keys else []),
     ]  # fmt: skip
     process = ManagedProcess(
         "locust", argv, env={}, log_path=out_prefix.with_suffix(".log")

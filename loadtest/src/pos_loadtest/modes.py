@@ -1,7 +1,10 @@
-"""The cart configurations a comparison runs: the transport flag and the HTTP client library.
+"""The cart configurations a comparison runs: the transport flag and the HTTP client library,
+and whether the terminals send Idempotency-Key.
 
 A mode is written as ``grpc`` or ``http-<client>``, where <client> is one of the libraries the
-web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp.
+web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp; a ``+keys``
+suffix (``http-aiohttp+keys``) has every terminal send a new Idempotency-Key with each change,
+so a comparison shows what they cost.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from dataclasses import dataclass
 
 from pos_commons.http_clients import HttpClientKind
 
+KEYS_SUFFIX = "+keys"
+
 
 @dataclass(frozen=True)
 class Mode:
     name: str
     use_grpc: bool
     http_client: HttpClientKind | None
+    idempotency_keys: bool = False
 
     @property
     def transport(self) -> str:
@@ -29,25 +35,28 @@ class Mode:
 
     @property
     def description(self) -> str:
+        keys = ", terminals send Idempotency-Key" if self.idempotency_keys else ""
         if self.use_grpc:
-            return "USE_GRPC=true (grpc.aio)"
+            return f"USE_GRPC=true (grpc.aio){keys}"
         assert self.http_client is not None
-        return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}"
+        return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}{keys}"
 
 
 def parse_mode(text: str) -> Mode:
-    if text == "grpc":
-        return Mode("grpc", True, None)
+    base = text.removesuffix(KEYS_SUFFIX)
+    keys = base != text
+    if base == "grpc":
+        return Mode(text, True, None, keys)
     prefix = "http-"
-    if text.startswith(prefix):
+    if base.startswith(prefix):
         try:
-            kind = HttpClientKind(text[len(prefix) :])
+            kind = HttpClientKind(base[len(prefix) :])
         except ValueError:
             pass
         else:
-            return Mode(text, False, kind)
+            return Mode(text, False, kind, keys)
     choices = ", ".join(["grpc", *(f"http-{kind.value}" for kind in HttpClientKind)])
-    raise ValueError(f"unknown mode {text!r}; choose from {choices}")
+    raise ValueError(f"unknown mode {text!r}; choose from {choices} (each may end in +keys)")
 
 
 ALL_MODES = [parse_mode(f"http-{kind.value}") for kind in HttpClientKind] + [parse_mode("grpc")]

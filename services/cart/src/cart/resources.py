@@ -5,21 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
+from pymongo import WriteConcern
+from pymongo.read_concern import ReadConcern
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data_repository
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.carts import CartService
+from cart.services.idempotency import Idempotency
 from cart.services.terminals import TerminalService
 from cart.settings import CartSettings
 from cart.storage.carts import CartStore, TenantDatabases
+from cart.storage.idempotency import IdempotencyRecords
 from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
 from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
 from pos_commons.http_clients import HttpClientPool, HttpClientSettings
-from pos_commons.mongo import Mongo
+from pos_commons.mongo import Concerns, Mongo
 
 
 @dataclass
@@ -30,6 +34,7 @@ class CartResources:
     http_clients: HttpClientPool
     master_data: MasterDataRepository
     carts: CartService
+    idempotency: Idempotency
     terminals: TerminalService
     terminal_store: TerminalStore
     verifier: TokenVerifier
@@ -52,6 +57,10 @@ def build_resources(
         settings.mongodb_uri.get_secret_value(),
         database_prefix="cart",
         timeout_seconds=settings.mongodb_timeout_seconds,
+        concerns=Concerns(
+            write=WriteConcern(w=settings.write_concern_w, j=settings.mongodb_journal),
+            read=ReadConcern(settings.mongodb_read_concern),
+        ),
     )
     channels = GrpcChannelPool(ChannelSettings())
     http_clients = HttpClientPool(
@@ -74,8 +83,11 @@ def build_resources(
         CartStore(databases),
         TransactionStore(databases),
         master_data,
-        PricingPolicy(settings.money_decimals, settings.max_lines_per_cart),
+        PricingPolicy(
+            settings.money_decimals, settings.max_lines_per_cart, settings.max_money_amount
+        ),
         settings.cart_ttl_seconds,
+        settings.transaction_timeout_seconds,
         registry,
     )
     return CartResources(
@@ -85,6 +97,7 @@ def build_resources(
         http_clients=http_clients,
         master_data=master_data,
         carts=carts,
+        idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),
         terminals=TerminalService(terminal_store, terminal_cache),
         terminal_store=terminal_store,
         verifier=verifier,

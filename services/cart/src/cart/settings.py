@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Self
+from decimal import Decimal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -59,6 +60,34 @@ class CartSettings(ServiceSettings):
     money_decimals: int = Field(
         default=2, ge=0, le=4, description="Decimal places of amounts (line amounts, discounts)."
     )
+    max_money_amount: Decimal = Field(
+        default=Decimal(1_000_000),
+        gt=0,
+        le=Decimal(10) ** 12,
+        description=(
+            "The largest amount a terminal may enter (unit price, amount discount, payment: "
+            "cash tendered too); more is refused with 422 AMOUNT_TOO_LARGE."
+        ),
+    )
+    mongodb_write_concern: str = Field(
+        default="majority",
+        pattern=r"^(majority|[0-9]{1,2})$",
+        description="Write concern w of carts, receipt counters, transaction records and "
+        "idempotency records: majority or a number of members.",
+    )
+    mongodb_journal: bool = Field(
+        default=True, description="Acknowledge those writes only once journaled (j)."
+    )
+    mongodb_read_concern: Literal["local", "majority", "linearizable", "available"] = Field(
+        default="majority", description="Read concern of those reads (and of bill/cancel)."
+    )
+    transaction_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long a bill or cancel may retry its transaction (transient errors, "
+        "a commit whose outcome is unknown) before it answers 503/504.",
+    )
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
     )
@@ -70,10 +99,16 @@ class CartSettings(ServiceSettings):
         for url in urls:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"MASTER_DATA_URL: {url!r} is not an http(s) URL with a host")
+                # The value itself stays out of the message: a URL may carry credentials.
+                raise ValueError("MASTER_DATA_URL: each entry is an http(s) URL with a host")
             if parts.query or parts.fragment:
-                raise ValueError(f"MASTER_DATA_URL: {url!r} may not have a query or fragment")
+                raise ValueError("MASTER_DATA_URL: an entry may not have a query or fragment")
         return ",".join(url.rstrip("/") for url in urls)
+
+    @property
+    def write_concern_w(self) -> int | str:
+        w = self.mongodb_write_concern
+        return int(w) if w.isdigit() else w
 
     @property
     def master_data_urls(self) -> list[str]:

@@ -95,6 +95,14 @@ def ok(
     return JsonResponse(body, status_code=status_code, headers=headers)
 
 
+def ok_encoded(
+    data: bytes, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A success answer whose `data` is already JSON (encoded once, e.g. kept to be replayed)."""
+    body = b'{"success":true,"data":%s,"requestId":%s}' % (data, orjson.dumps(request_id_var.get()))
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
+
+
 def error_response(
     status_code: int,
     code: str,

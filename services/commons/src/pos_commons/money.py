@@ -1,55 +1,45 @@
 """Exact money: Decimal in the domain, Decimal128 in MongoDB, decimal strings on the wire.
 
-Binary floats never carry money here. A JSON number would be parsed as a float before it
-reaches us, so money fields accept decimal strings and integers and refuse floats outright.
+Binary floats never carry money here. On the way in, money is a JSON integer or a string of
+ASCII digits with at most one dot and, where a type allows it, a leading minus: ``"12.30"``,
+``"0"``, ``12``. Nothing else: no float, exponent, underscore, space, plus sign or digits of
+another script (Python's Decimal would take ``"1_000"``, ``" 1"`` and ``"١٢٣"``; these types
+do not). On the way out (JSON) a value is its exact decimal string, never scientific; stored
+(Python mode) it stays a Decimal, which the Mongo codec writes as Decimal128. Documents
+written when money was stored as strings still read: a stored string goes through the same
+check.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 MAX_DECIMAL_PLACES = 6
 MAX_DIGITS = 18
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+"""What a money string may look like (ASCII only: [0-9], not \\d)."""
+
+_MONEY_TEXT = re.compile(MONEY_PATTERN)
 
 
-def _refuse_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError('send money and rates as decimal strings such as "12.30", not floats')
+def _strict_decimal(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
-    return value
-
-
-def _as_string(value: Decimal) -> str:
-    return format_decimal(value)
-
-
-_MoneyBase = Annotated[
-    Decimal,
-    BeforeValidator(_refuse_float),
-    PlainSerializer(_as_string, return_type=str, when_used="always"),
-]
-
-Money = Annotated[
-    _MoneyBase,
-    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES, allow_inf_nan=False),
-]
-"""A non-negative amount with at most six decimal places, serialized as a string."""
-
-SignedMoney = Annotated[
-    _MoneyBase,
-    Field(max_digits=MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES, allow_inf_nan=False),
-]
-"""An amount that may be negative (a balance), serialized as a string."""
-
-Percentage = Annotated[
-    _MoneyBase,
-    Field(ge=0, le=100, max_digits=9, decimal_places=4, allow_inf_nan=False),
-]
-"""A rate in percent, 0 to 100, serialized as a string."""
+    if isinstance(value, float):
+        raise ValueError('send money and rates as decimal strings such as "12.30", not floats')
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        if not _MONEY_TEXT.fullmatch(value):
+            raise ValueError('write amounts with ASCII digits and at most one dot, such as "12.30"')
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    raise ValueError('an amount is a decimal string such as "12.30"')
 
 
 def format_decimal(value: Decimal) -> str:
@@ -57,8 +47,38 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+_MoneyBase = Annotated[
+    Decimal,
+    BeforeValidator(_strict_decimal),
+    PlainSerializer(format_decimal, return_type=str, when_used="json"),
+]
+
+_UNSIGNED_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+
+Money = Annotated[
+    _MoneyBase,
+    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES, allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": _UNSIGNED_PATTERN, "examples": ["12.30"]}),
+]
+"""A non-negative amount with at most six decimal places: a string on the wire."""
+
+SignedMoney = Annotated[
+    _MoneyBase,
+    Field(max_digits=MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES, allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["-0.50"]}),
+]
+"""An amount that may be negative (a balance): a string on the wire."""
+
+Percentage = Annotated[
+    _MoneyBase,
+    Field(ge=0, le=100, max_digits=9, decimal_places=4, allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": _UNSIGNED_PATTERN, "examples": ["10"]}),
+]
+"""A rate in percent, 0 to 100: a string on the wire."""
+
+
 def parse_decimal(text: str) -> Decimal:
-    """Parses a decimal string from the wire; raises ValueError on anything else."""
+    """Parses a decimal string from another service; raises ValueError on anything else."""
     try:
         value = Decimal(text)
     except InvalidOperation as exc:

@@ -25,7 +25,7 @@ from typing import Any
 import pymongo
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, WriteConcern, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     ConnectionFailure,
@@ -35,6 +35,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
     WTimeoutError,
 )
+from pymongo.read_concern import ReadConcern
 
 from pos_commons.errors import (
     AppError,
@@ -120,6 +121,7 @@ class DatabaseAvailability(monitoring.TopologyListener):
 
     def __init__(self) -> None:
         self.available = True
+        self.closing = False
         self._seen_up = False
         self._listeners: list[Callable[[bool], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,13 +139,22 @@ class DatabaseAvailability(monitoring.TopologyListener):
         """Nothing to do: the client is closing with the process."""
 
     def description_changed(self, event: monitoring.TopologyDescriptionChangedEvent) -> None:
+        if self.closing:  # the client closing empties the topology: not an outage
+            return
         up = event.new_description.has_writable_server()
         first_sight = up and not self._seen_up
         self._seen_up = self._seen_up or up
         if not self._seen_up or (up == self.available and not first_sight):
             return
         self.available = up
-        _log.warning("MongoDB %s", "reachable again" if up else "has no writable server")
+        if up:
+            _log.log(
+                logging.INFO if first_sight else logging.WARNING,
+                "MongoDB %s",
+                "reachable" if first_sight else "reachable again",
+            )
+        else:
+            _log.warning("MongoDB has no writable server: answering 503 until it is back")
         if self._loop is not None and not self._loop.is_closed():
             # The driver may call from its own monitor; listeners run on the app's loop.
             self._loop.call_soon_threadsafe(self._notify, up)
@@ -153,10 +164,25 @@ class DatabaseAvailability(monitoring.TopologyListener):
             listener(up)
 
 
+@dataclass(frozen=True)
+class Concerns:
+    """Write and read concern of a service's databases (None: the server's defaults)."""
+
+    write: WriteConcern | None = None
+    read: ReadConcern | None = None
+
+
 class Mongo:
     """The process's MongoDB client and the per-tenant databases of one service."""
 
-    def __init__(self, uri: str, *, database_prefix: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        database_prefix: str,
+        timeout_seconds: float,
+        concerns: Concerns | None = None,
+    ) -> None:
         timeout_ms = int(timeout_seconds * 1000)
         self.availability = DatabaseAvailability()
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
@@ -172,6 +198,7 @@ class Mongo:
         with contextlib.suppress(RuntimeError):
             self.availability.bind(asyncio.get_running_loop())
         self._prefix = database_prefix
+        self.concerns = concerns or Concerns()
         self._databases: dict[str, AsyncDatabase[Document]] = {}
         self._closed = False
 
@@ -197,6 +224,10 @@ class Mongo:
         self._require_available()
         return self._database(f"{self._prefix}__system")
 
+    async def ready(self) -> bool:
+        """Whether the database answers now, and the driver has not seen it gone."""
+        return self.availability.available and await self.ping()
+
     async def ping(self, timeout_seconds: float = 2.0) -> bool:
         try:
             with pymongo.timeout(timeout_seconds):
@@ -209,6 +240,7 @@ class Mongo:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self.availability.closing = True
             await self.client.close()
 
 

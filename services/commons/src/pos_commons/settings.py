@@ -27,7 +27,10 @@ class AppEnv(StrEnum):
 class ServiceSettings(BaseSettings):
     """Settings every service reads."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting's message must not print its value (a token).
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     app_env: AppEnv = Field(
         default=AppEnv.DEVELOPMENT,
@@ -94,18 +97,17 @@ class ServiceSettings(BaseSettings):
         return self
 
     def resolved_tokens(self) -> tuple[str, str]:
-        """(admin, service) tokens; in development a missing one is generated and logged once."""
+        """(admin, service) tokens; in development a missing one is generated for the run.
+
+        A generated token is never logged (logs are collected and shared): set the variable
+        to call what needs it. scripts/start.sh generates, keeps and prints its own.
+        """
         admin = _secret(self.admin_token)
         service = _secret(self.service_token)
-        if not admin:
-            admin = secrets.token_urlsafe(32)
-            _log.warning("ADMIN_TOKEN not set; generated one for this development run: %s", admin)
-        if not service:
-            service = secrets.token_urlsafe(32)
-            _log.warning(
-                "SERVICE_TOKEN not set; generated one for this development run: %s", service
-            )
-        return admin, service
+        for name, value in (("ADMIN_TOKEN", admin), ("SERVICE_TOKEN", service)):
+            if not value:
+                _log.warning("%s not set: using a random one for this development run", name)
+        return admin or secrets.token_urlsafe(32), service or secrets.token_urlsafe(32)
 
 
 def _secret(value: SecretStr | None) -> str:

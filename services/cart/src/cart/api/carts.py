@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.responses import Response
 
+from cart.api.changes import Change
 from cart.api.deps import CartIdPath, CurrentTerminal, LineNoPath, Resources
 from cart.api.schemas import (
     AddItems,
@@ -21,11 +23,12 @@ from pos_commons.envelope import Envelope, JsonResponse, ok
 
 router = APIRouter(prefix="/api/v1", tags=["cart"])
 CartEnvelope = Envelope[Cart]
+MAX_RECEIPT_NO = 2**31 - 1
 
 
 @router.post("/carts", status_code=201, response_model=CartEnvelope, summary="Start a cart")
-async def create_cart(terminal: CurrentTerminal, resources: Resources) -> JsonResponse:
-    return ok(await resources.carts.create(terminal), status_code=201)
+async def create_cart(terminal: CurrentTerminal, resources: Resources, change: Change) -> Response:
+    return await change.answer(lambda key: resources.carts.create(terminal, key), status=201)
 
 
 @router.get("/carts/{cart_id}", response_model=CartEnvelope, summary="Get a cart")
@@ -41,12 +44,18 @@ async def get_cart(
     summary="Add items (one line each; master data fetched in one call for all of them)",
 )
 async def add_line_items(
-    cart_id: CartIdPath, body: AddItems, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
+    cart_id: CartIdPath,
+    body: AddItems,
+    terminal: CurrentTerminal,
+    resources: Resources,
+    change: Change,
+) -> Response:
     requests = [
         ItemRequest(entry.item_code, entry.quantity, entry.unit_price) for entry in body.root
     ]
-    return ok(await resources.carts.add_items(terminal, cart_id, requests))
+    return await change.answer(
+        lambda key: resources.carts.add_items(terminal, cart_id, requests, key), body=body
+    )
 
 
 @router.post(
@@ -55,9 +64,15 @@ async def add_line_items(
     summary="Cancel a line",
 )
 async def cancel_line(
-    cart_id: CartIdPath, line_no: LineNoPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.cancel_line(terminal, cart_id, line_no))
+    cart_id: CartIdPath,
+    line_no: LineNoPath,
+    terminal: CurrentTerminal,
+    resources: Resources,
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.cancel_line(terminal, cart_id, line_no, key)
+    )
 
 
 @router.patch(
@@ -71,8 +86,12 @@ async def change_quantity(
     body: QuantityChange,
     terminal: CurrentTerminal,
     resources: Resources,
-) -> JsonResponse:
-    return ok(await resources.carts.change_quantity(terminal, cart_id, line_no, body.quantity))
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.change_quantity(terminal, cart_id, line_no, body.quantity, key),
+        body=body,
+    )
 
 
 @router.patch(
@@ -86,8 +105,14 @@ async def change_unit_price(
     body: UnitPriceChange,
     terminal: CurrentTerminal,
     resources: Resources,
-) -> JsonResponse:
-    return ok(await resources.carts.change_unit_price(terminal, cart_id, line_no, body.unit_price))
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.change_unit_price(
+            terminal, cart_id, line_no, body.unit_price, key
+        ),
+        body=body,
+    )
 
 
 @router.post(
@@ -101,19 +126,21 @@ async def add_line_discount(
     body: DiscountRequest,
     terminal: CurrentTerminal,
     resources: Resources,
-) -> JsonResponse:
-    return ok(
-        await resources.carts.add_line_discount(
-            terminal, cart_id, line_no, body.discount_type, body.value
-        )
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.add_line_discount(
+            terminal, cart_id, line_no, body.discount_type, body.value, key
+        ),
+        body=body,
     )
 
 
 @router.post("/carts/{cart_id}/subtotal", response_model=CartEnvelope, summary="Go to payment")
 async def subtotal(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.subtotal(terminal, cart_id))
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
+) -> Response:
+    return await change.answer(lambda key: resources.carts.subtotal(terminal, cart_id, key))
 
 
 @router.post(
@@ -122,18 +149,34 @@ async def subtotal(
     summary="Discount the cart (in payment; spread over the discountable lines)",
 )
 async def add_cart_discount(
-    cart_id: CartIdPath, body: DiscountRequest, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(
-        await resources.carts.add_cart_discount(terminal, cart_id, body.discount_type, body.value)
+    cart_id: CartIdPath,
+    body: DiscountRequest,
+    terminal: CurrentTerminal,
+    resources: Resources,
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.add_cart_discount(
+            terminal, cart_id, body.discount_type, body.value, key
+        ),
+        body=body,
     )
 
 
 @router.post("/carts/{cart_id}/payments", response_model=CartEnvelope, summary="Take a payment")
 async def add_payment(
-    cart_id: CartIdPath, body: PaymentRequest, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.add_payment(terminal, cart_id, body.payment_code, body.amount))
+    cart_id: CartIdPath,
+    body: PaymentRequest,
+    terminal: CurrentTerminal,
+    resources: Resources,
+    change: Change,
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.add_payment(
+            terminal, cart_id, body.payment_code, body.amount, key
+        ),
+        body=body,
+    )
 
 
 @router.post(
@@ -142,31 +185,35 @@ async def add_payment(
     summary="Back from payment to item entry (before any payment)",
 )
 async def resume_item_entry(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.resume_item_entry(terminal, cart_id))
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
+) -> Response:
+    return await change.answer(
+        lambda key: resources.carts.resume_item_entry(terminal, cart_id, key)
+    )
 
 
 @router.post(
     "/carts/{cart_id}/bill",
     response_model=CartEnvelope,
-    summary="Complete the sale (balance covered): receipt number and transaction record",
+    summary="Complete the sale (balance covered): receipt number and transaction record; "
+    "billing a billed cart again without an Idempotency-Key answers it as it is",
 )
 async def bill(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.bill(terminal, cart_id))
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
+) -> Response:
+    return await change.answer(lambda key: resources.carts.bill(terminal, cart_id, key))
 
 
 @router.post(
     "/carts/{cart_id}/cancel",
     response_model=CartEnvelope,
-    summary="Cancel the cart: receipt number and a cancel transaction record",
+    summary="Cancel the cart: receipt number and a cancel transaction record (payments "
+    "taken are to be given back: totals.refundAmount)",
 )
 async def cancel_cart(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(await resources.carts.cancel(terminal, cart_id))
+    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
+) -> Response:
+    return await change.answer(lambda key: resources.carts.cancel(terminal, cart_id, key))
 
 
 @router.get(
@@ -175,6 +222,8 @@ async def cancel_cart(
     summary="A transaction record of this terminal, by receipt number",
 )
 async def get_transaction(
-    receipt_no: Annotated[int, Path(ge=1)], terminal: CurrentTerminal, resources: Resources
+    receipt_no: Annotated[int, Path(ge=1, le=MAX_RECEIPT_NO)],
+    terminal: CurrentTerminal,
+    resources: Resources,
 ) -> JsonResponse:
     return ok(await resources.carts.transaction(terminal, receipt_no))

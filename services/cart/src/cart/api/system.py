@@ -24,7 +24,7 @@ async def ready(request: Request, resources: Resources) -> JsonResponse:
     if request.app.lifecycle.draining:
         return error_response(503, "SHUTTING_DOWN", "cart is shutting down.")
     mongodb, master_data = await asyncio.gather(
-        resources.mongo.ping(), resources.master_data.ready()
+        resources.mongo.ready(), resources.master_data.ready()
     )
     checks = {
         "mongodb": "ok" if mongodb else "unreachable",

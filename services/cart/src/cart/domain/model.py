@@ -100,6 +100,8 @@ class Totals(CartModel):
     paid_amount: Money = ZERO
     change_amount: Money = ZERO
     balance_due: SignedMoney = ZERO
+    refund_amount: Money = ZERO
+    """What must be given back: the payments of a cart cancelled after it took some."""
 
 
 class Cart(CartModel):
@@ -116,6 +118,9 @@ class Cart(CartModel):
     totals: Totals = Field(default_factory=Totals)
     receipt_no: int | None = None
     transaction_id: str | None = None
+    idempotency_keys: list[str] = Field(default_factory=list, exclude=True)
+    """The Idempotency-Key values of the last changes, written with them (stored, not shown):
+    a retried change whose key is here was applied already."""
     created_at: datetime
     updated_at: datetime
     expires_at: datetime

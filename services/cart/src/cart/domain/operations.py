@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from cart.domain.model import Cart, Discount, DiscountType, LineItem, Payment, TaxRule
-from cart.domain.pricing import is_cart_discount_eligible, price, zero
+from cart.domain.model import ZERO, Cart, Discount, DiscountType, LineItem, Payment, TaxRule
+from cart.domain.pricing import at_least_places, is_cart_discount_eligible, price, unit, zero
 from cart.domain.states import Action, CartState, next_state
 from pos_commons.errors import ConflictError, NotFoundError, UnprocessableError
 
@@ -21,6 +21,9 @@ from pos_commons.errors import ConflictError, NotFoundError, UnprocessableError
 class PricingPolicy:
     money_digits: int = 2
     max_lines: int = 500
+    max_amount: Decimal = Decimal(1_000_000)
+    """The largest amount a terminal may enter: unit price, discount, payment (cash too);
+    a payment of no more than the balance due is always accepted."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,39 @@ class PaymentMethodInfo:
 
 
 MAX_QUANTITY = 9_999
+
+
+class AmountTooLargeError(UnprocessableError):
+    default_code = "AMOUNT_TOO_LARGE"
+
+
+def _check_magnitude(value: Decimal, policy: PricingPolicy) -> None:
+    if value > policy.max_amount:
+        raise AmountTooLargeError(
+            f"{value} is more than the largest amount accepted ({policy.max_amount}).",
+            details={"maxAmount": policy.max_amount},
+        )
+
+
+def _money_input(
+    value: Decimal, policy: PricingPolicy, code: str, allowed: Decimal = ZERO
+) -> Decimal:
+    """An amount a terminal entered, checked and written at the money precision. Up to
+    `allowed` it is accepted whatever the limit (a payment of what is owed is no typo)."""
+    if value > allowed:
+        _check_magnitude(value, policy)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > policy.money_digits:
+        raise UnprocessableError(
+            f"{value} has more than {policy.money_digits} decimal places.", code=code
+        )
+    return value.quantize(unit(policy.money_digits))
+
+
+def _unit_price(value: Decimal, policy: PricingPolicy) -> Decimal:
+    """A unit price keeps its own places (prices may be finer than money), at least money's."""
+    _check_magnitude(value, policy)
+    return at_least_places(value, policy.money_digits)
 
 
 def _check_quantity(quantity: int) -> None:
@@ -126,7 +162,10 @@ def add_items(
     new_lines = []
     for offset, request in enumerate(requests):
         item = items[request.item_code]
-        unit_price = item.effective_price if request.unit_price is None else request.unit_price
+        original = at_least_places(item.effective_price, policy.money_digits)
+        unit_price = (
+            original if request.unit_price is None else _unit_price(request.unit_price, policy)
+        )
         new_lines.append(
             LineItem(
                 line_no=next_no + offset,
@@ -138,8 +177,8 @@ def add_items(
                 is_discount_restricted=item.is_discount_restricted,
                 quantity=request.quantity,
                 unit_price=unit_price,
-                original_unit_price=item.effective_price,
-                is_unit_price_changed=unit_price != item.effective_price,
+                original_unit_price=original,
+                is_unit_price_changed=unit_price != original,
             )
         )
     return price(cart.model_copy(update={"lines": [*cart.lines, *new_lines]}), policy.money_digits)
@@ -162,6 +201,7 @@ def change_unit_price(cart: Cart, line_no: int, unit_price: Decimal, policy: Pri
     """Sets the price, keeping the master-data price as the original and marking the change."""
     cart = _advance(cart, Action.CHANGE_UNIT_PRICE)
     line = _line(cart, line_no)
+    unit_price = _unit_price(unit_price, policy)
     changed = line.model_copy(
         update={
             "unit_price": unit_price,
@@ -171,22 +211,15 @@ def change_unit_price(cart: Cart, line_no: int, unit_price: Decimal, policy: Pri
     return _with_line(cart, changed, policy)
 
 
-def _check_money_precision(value: Decimal, policy: PricingPolicy, code: str) -> None:
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > policy.money_digits:
-        raise UnprocessableError(
-            f"{value} has more than {policy.money_digits} decimal places.", code=code
-        )
-
-
-def _check_discount(discount_type: DiscountType, value: Decimal, policy: PricingPolicy) -> None:
+def _discount(discount_type: DiscountType, value: Decimal, policy: PricingPolicy) -> Discount:
     if value <= 0 or (discount_type is DiscountType.PERCENT and value > 100):
         raise UnprocessableError(
             "A discount is a positive amount, or a percentage above 0 and at most 100.",
             code="INVALID_DISCOUNT",
         )
     if discount_type is DiscountType.AMOUNT:
-        _check_money_precision(value, policy, "INVALID_DISCOUNT")
+        value = _money_input(value, policy, "INVALID_DISCOUNT")
+    return Discount(discount_type=discount_type, value=value)
 
 
 def add_line_discount(
@@ -204,10 +237,8 @@ def add_line_discount(
             code="DISCOUNT_RESTRICTED_ITEM",
             details={"lineNo": line_no, "itemCode": line.item_code},
         )
-    _check_discount(discount_type, value, policy)
-    discounted = line.model_copy(
-        update={"discounts": [*line.discounts, Discount(discount_type=discount_type, value=value)]}
-    )
+    discount = _discount(discount_type, value, policy)
+    discounted = line.model_copy(update={"discounts": [*line.discounts, discount]})
     return _with_line(cart, discounted, policy)
 
 
@@ -231,12 +262,11 @@ def add_cart_discount(
 ) -> Cart:
     cart = _advance(cart, Action.ADD_CART_DISCOUNT)
     _no_payments_yet(cart, "a cart discount")
-    _check_discount(discount_type, value, policy)
+    discount = _discount(discount_type, value, policy)
     if not any(is_cart_discount_eligible(line) for line in cart.lines):
         raise UnprocessableError(
             "No line of this cart can be discounted.", code="NO_DISCOUNTABLE_LINES"
         )
-    discount = Discount(discount_type=discount_type, value=value)
     return price(
         cart.model_copy(update={"cart_discounts": [*cart.cart_discounts, discount]}),
         policy.money_digits,
@@ -255,8 +285,8 @@ def add_payment(
         )
     if amount <= 0:
         raise UnprocessableError("A payment is a positive amount.", code="INVALID_PAYMENT_AMOUNT")
-    _check_money_precision(amount, policy, "INVALID_PAYMENT_AMOUNT")
     balance = cart.totals.balance_due
+    amount = _money_input(amount, policy, "INVALID_PAYMENT_AMOUNT", allowed=balance)
     if balance <= 0:
         raise ConflictError("The balance is already covered.", code="NOTHING_TO_PAY")
     change = zero(policy.money_digits)
@@ -311,8 +341,12 @@ def check_cancellable(cart: Cart) -> None:
 
 
 def cancel(cart: Cart, receipt_no: int, transaction_id: str) -> Cart:
-    return _advance(cart, Action.CANCEL).model_copy(
-        update={"receipt_no": receipt_no, "transaction_id": transaction_id}
+    """Cancelled; payments already taken stay on the cart and are to be given back
+    (`totals.refundAmount`, also in the cancel record)."""
+    cancelled = _advance(cart, Action.CANCEL)
+    totals = cancelled.totals.model_copy(update={"refund_amount": cancelled.totals.paid_amount})
+    return cancelled.model_copy(
+        update={"receipt_no": receipt_no, "transaction_id": transaction_id, "totals": totals}
     )
 
 
@@ -323,8 +357,10 @@ def new_cart(
     terminal_no: int,
     now: datetime,
     expires_at: datetime,
+    policy: PricingPolicy,
 ) -> Cart:
-    return Cart(
+    """An empty cart in Idle, its totals already at the money precision ("0.00")."""
+    cart = Cart(
         cart_id=cart_id,
         tenant_id=tenant_id,
         store_code=store_code,
@@ -334,3 +370,4 @@ def new_cart(
         updated_at=now,
         expires_at=expires_at,
     )
+    return price(cart, policy.money_digits)

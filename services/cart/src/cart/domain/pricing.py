@@ -12,8 +12,13 @@ All arithmetic is Decimal. The rules, with worked examples in tests/cart/test_pr
   lower line number. The same cart always allocates the same way.
 - Taxes are computed per tax code on the sum of its lines' net amounts: external
   taxable x rate / 100 (added to the total), internal taxable x rate / (100 + rate) (already
-  inside the total), exempt nothing; each rounded to the rule's digits with its method.
+  inside the total), exempt nothing; each rounded with the rule's method to the rule's
+  digits, but never to more digits than the money precision: a total must be payable in
+  whole money units (a 3-digit rule with MONEY_DECIMALS 2 rounds to 2 digits).
 - total = net + external taxes; balance due = total - (payments - change).
+- Every amount has exactly the money precision's places ("0.00", not "0"); a tax amount has
+  its rule's places (at most the money precision's); unit prices keep their own places but
+  have at least the money precision's ("4.50", "12.345").
 """
 
 from __future__ import annotations
@@ -87,14 +92,28 @@ def allocate(total: Decimal, weights: Sequence[Decimal], money_digits: int) -> l
     return [Decimal(count) * unit(money_digits) for count in units]
 
 
-def tax_amount(rule: TaxRule, taxable: Decimal) -> Decimal:
+def tax_digits(rule: TaxRule, money_digits: int) -> int:
+    """The places a tax of `rule` is rounded to: the rule's, at most the money precision."""
+    return min(rule.rounding_digits, money_digits)
+
+
+def tax_amount(rule: TaxRule, taxable: Decimal, money_digits: int) -> Decimal:
+    digits = tax_digits(rule, money_digits)
     if rule.tax_type is TaxType.EXTERNAL:
         raw = taxable * rule.rate / HUNDRED
     elif rule.tax_type is TaxType.INTERNAL:
         raw = taxable * rule.rate / (HUNDRED + rule.rate)
     else:
-        return ZERO
-    return round_to(raw, rule.rounding_digits, rule.rounding_method)
+        return zero(digits)
+    return round_to(raw, digits, rule.rounding_method)
+
+
+def at_least_places(value: Decimal, digits: int) -> Decimal:
+    """`value` with at least `digits` places, none dropped: 4.5 -> 4.50, 12.345 stays."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent < digits:
+        return value.quantize(unit(digits))
+    return value
 
 
 def zero(money_digits: int) -> Decimal:
@@ -157,7 +176,7 @@ def price(cart: Cart, money_digits: int) -> Cart:
         )
 
     active = [line for line in lines if not line.is_cancelled]
-    taxes = _taxes(active, nothing)
+    taxes = _taxes(active, money_digits)
     net = sum((line.net_amount for line in active), nothing)
     external = sum((t.tax_amount for t in taxes if t.tax_type is TaxType.EXTERNAL), nothing)
     internal = sum((t.tax_amount for t in taxes if t.tax_type is TaxType.INTERNAL), nothing)
@@ -176,6 +195,7 @@ def price(cart: Cart, money_digits: int) -> Cart:
         paid_amount=paid,
         change_amount=sum((p.change for p in cart.payments), nothing),
         balance_due=total - paid,
+        refund_amount=cart.totals.refund_amount.quantize(unit(money_digits)),
     )
     return cart.model_copy(
         update={"lines": lines, "cart_discounts": cart_discounts, "taxes": taxes, "totals": totals}
@@ -188,9 +208,10 @@ def _cancelled(line: LineItem, nothing: Decimal) -> LineItem:
     )
 
 
-def _taxes(lines: Sequence[LineItem], nothing: Decimal) -> list[TaxSummary]:
+def _taxes(lines: Sequence[LineItem], money_digits: int) -> list[TaxSummary]:
     # Grouped by the whole rule, not only its code: if a rate changed between two scans,
     # each line keeps the rule it was sold under.
+    nothing = zero(money_digits)
     taxable: dict[TaxRule, Decimal] = {}
     for line in lines:
         taxable[line.tax_rule] = taxable.get(line.tax_rule, nothing) + line.net_amount
@@ -201,7 +222,20 @@ def _taxes(lines: Sequence[LineItem], nothing: Decimal) -> list[TaxSummary]:
             tax_type=rule.tax_type,
             rate=rule.rate,
             taxable_amount=amount,
-            tax_amount=tax_amount(rule, amount),
+            tax_amount=tax_amount(rule, amount, money_digits),
         )
-        for rule, amount in sorted(taxable.items(), key=lambda kv: (kv[0].tax_code, kv[0].rate))
+        for rule, amount in sorted(taxable.items(), key=lambda kv: tax_order(kv[0]))
     ]
+
+
+def tax_order(rule: TaxRule) -> tuple[str, Decimal, str, int, str, str]:
+    """The order of a cart's tax lines: by code and rate, then the rest of the rule, so two
+    versions of one code (a rule changed between two scans) always come in the same order."""
+    return (
+        rule.tax_code,
+        rule.rate,
+        rule.tax_type.value,
+        rule.rounding_digits,
+        rule.rounding_method.value,
+        rule.name,
+    )

@@ -5,12 +5,21 @@ Two layers keep concurrent changes from being lost. Inside one process, a per-ca
 queues them. Across processes (several cart replicas), the version compare-and-swap catches
 the loser, which reloads, reapplies its change to the fresh cart and tries again, a bounded
 number of times. Billing and cancelling also take a receipt number and write the transaction
-record; those three writes are one MongoDB transaction, so receipt numbers have no gaps.
+record; those three writes are one MongoDB transaction, committed with the driver's
+`with_transaction` (which retries transient errors and a commit whose outcome is unknown),
+so receipt numbers have no gaps and a sale that committed is never answered as an error.
+
+A change made with an Idempotency-Key writes the key into the cart with it (the same
+compare-and-swap): a retry that finds its key in the cart was applied already
+(`AlreadyAppliedError`), however it got there. Billing a cart that is already billed (or
+cancelling a cancelled one) without a key answers the cart as it is: a retry after an
+unknown outcome gets its receipt, not an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -18,13 +27,15 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
+import pymongo
 from prometheus_client import CollectorRegistry, Counter
-from pymongo.errors import PyMongoError
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from cart.domain import operations as ops
 from cart.domain.model import Cart, DiscountType, now_ms
 from cart.domain.operations import ItemRequest, PricingPolicy
-from cart.domain.states import Action, next_state
+from cart.domain.states import Action, CartState, next_state
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.locks import KeyedLocks
 from cart.storage.carts import CartStore
@@ -33,7 +44,11 @@ from cart.storage.transactions import TransactionRecord, TransactionStore, Trans
 from pos_commons.errors import ConflictError, NotFoundError, UnprocessableError
 from pos_commons.mongo import Mongo
 
-MAX_WRITE_ATTEMPTS = 8
+MAX_WRITE_ATTEMPTS = 16
+"""Two replicas writing one cart each win about half the races: 16 attempts make losing
+them all a ~1e-5 chance (8 made it ~0.4 %, seen as a CART_CONFLICT now and then)."""
+KEYS_KEPT = 32
+"""Idempotency keys a cart remembers (its last changes'): a terminal retries its latest call."""
 
 Change = Callable[[Cart], Cart]
 
@@ -46,8 +61,34 @@ class CartConflictError(ConflictError):
     default_code = "CART_CONFLICT"
 
 
+class AlreadyAppliedError(Exception):
+    """The change of this Idempotency-Key is in the cart already (`cart`, as it is now)."""
+
+    def __init__(self, cart: Cart) -> None:
+        super().__init__(cart.cart_id)
+        self.cart = cart
+
+
+def _with_key(cart: Cart, key: str | None) -> Cart:
+    if key is None:
+        return cart
+    return cart.model_copy(update={"idempotency_keys": [*cart.idempotency_keys, key][-KEYS_KEPT:]})
+
+
+def _applied(cart: Cart, key: str | None) -> None:
+    if key is not None and key in cart.idempotency_keys:
+        raise AlreadyAppliedError(cart)
+
+
+def keyed_cart_id(terminal: Terminal, key: str) -> str:
+    """The id of the cart a keyed creation makes: the same for a retry, so it cannot make two."""
+    scope = f"{terminal.tenant_id}/{terminal.store_code}/{terminal.terminal_no}/{key}"
+    return hashlib.sha256(scope.encode()).hexdigest()[:32]
+
+
 async def _pause(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))  # noqa: S311 - jitter
+    # Short and capped: a long pause hands the cart to the other writer's next change.
+    await asyncio.sleep(random.uniform(0, min(0.02, 0.001 * 2**attempt)))  # noqa: S311 - jitter
 
 
 class CartService:
@@ -59,6 +100,7 @@ class CartService:
         master_data: MasterDataRepository,
         policy: PricingPolicy,
         cart_ttl_seconds: int,
+        transaction_timeout_seconds: float,
         registry: CollectorRegistry,
     ) -> None:
         self._conflicts = Counter(
@@ -72,19 +114,29 @@ class CartService:
         self.master_data = master_data
         self._policy = policy
         self._ttl = timedelta(seconds=cart_ttl_seconds)
+        self._transaction_timeout = transaction_timeout_seconds
         self._locks = KeyedLocks()
 
-    async def create(self, terminal: Terminal) -> Cart:
+    @property
+    def ttl(self) -> timedelta:
+        return self._ttl
+
+    async def create(self, terminal: Terminal, key: str | None = None) -> Cart:
         now = now_ms()
+        cart_id = uuid.uuid4().hex if key is None else keyed_cart_id(terminal, key)
         cart = ops.new_cart(
-            uuid.uuid4().hex,
+            cart_id,
             terminal.tenant_id,
             terminal.store_code,
             terminal.terminal_no,
             now,
             now + self._ttl,
+            self._policy,
         )
-        await self._carts.insert(cart)
+        try:
+            await self._carts.insert(_with_key(cart, key))
+        except DuplicateKeyError:
+            raise AlreadyAppliedError(await self._load(terminal, cart_id)) from None
         return cart
 
     async def get(self, terminal: Terminal, cart_id: str) -> Cart:
@@ -96,9 +148,13 @@ class CartService:
         )
 
     async def add_items(
-        self, terminal: Terminal, cart_id: str, requests: Sequence[ItemRequest]
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        requests: Sequence[ItemRequest],
+        key: str | None = None,
     ) -> Cart:
-        async with self._locked(terminal, cart_id, Action.ADD_ITEMS) as cart:
+        async with self._locked(terminal, cart_id, Action.ADD_ITEMS, key) as cart:
             codes = list(dict.fromkeys(request.item_code for request in requests))
             lookup = await self.master_data.get_items(
                 terminal.tenant_id, terminal.store_code, codes
@@ -110,35 +166,53 @@ class CartService:
                     details={"itemCodes": lookup.missing},
                 )
             return await self._commit(
-                terminal, cart, lambda c: ops.add_items(c, requests, lookup.found, self._policy)
+                terminal,
+                cart,
+                lambda c: ops.add_items(c, requests, lookup.found, self._policy),
+                key,
             )
 
-    async def cancel_line(self, terminal: Terminal, cart_id: str, line_no: int) -> Cart:
+    async def cancel_line(
+        self, terminal: Terminal, cart_id: str, line_no: int, key: str | None = None
+    ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.CANCEL_LINE,
             lambda c: ops.cancel_line(c, line_no, self._policy),
+            key,
         )
 
     async def change_quantity(
-        self, terminal: Terminal, cart_id: str, line_no: int, quantity: int
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        line_no: int,
+        quantity: int,
+        key: str | None = None,
     ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.CHANGE_QUANTITY,
             lambda c: ops.change_quantity(c, line_no, quantity, self._policy),
+            key,
         )
 
     async def change_unit_price(
-        self, terminal: Terminal, cart_id: str, line_no: int, unit_price: Decimal
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        line_no: int,
+        unit_price: Decimal,
+        key: str | None = None,
     ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.CHANGE_UNIT_PRICE,
             lambda c: ops.change_unit_price(c, line_no, unit_price, self._policy),
+            key,
         )
 
     async def add_line_discount(
@@ -148,33 +222,46 @@ class CartService:
         line_no: int,
         discount_type: DiscountType,
         value: Decimal,
+        key: str | None = None,
     ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.ADD_LINE_DISCOUNT,
             lambda c: ops.add_line_discount(c, line_no, discount_type, value, self._policy),
+            key,
         )
 
-    async def subtotal(self, terminal: Terminal, cart_id: str) -> Cart:
+    async def subtotal(self, terminal: Terminal, cart_id: str, key: str | None = None) -> Cart:
         return await self._apply(
-            terminal, cart_id, Action.SUBTOTAL, lambda c: ops.subtotal(c, self._policy)
+            terminal, cart_id, Action.SUBTOTAL, lambda c: ops.subtotal(c, self._policy), key
         )
 
     async def add_cart_discount(
-        self, terminal: Terminal, cart_id: str, discount_type: DiscountType, value: Decimal
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        discount_type: DiscountType,
+        value: Decimal,
+        key: str | None = None,
     ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.ADD_CART_DISCOUNT,
             lambda c: ops.add_cart_discount(c, discount_type, value, self._policy),
+            key,
         )
 
     async def add_payment(
-        self, terminal: Terminal, cart_id: str, payment_code: str, amount: Decimal
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        payment_code: str,
+        amount: Decimal,
+        key: str | None = None,
     ) -> Cart:
-        async with self._locked(terminal, cart_id, Action.ADD_PAYMENT) as cart:
+        async with self._locked(terminal, cart_id, Action.ADD_PAYMENT, key) as cart:
             try:
                 method = await self.master_data.get_payment_method(terminal.tenant_id, payment_code)
             except NotFoundError as exc:
@@ -186,24 +273,25 @@ class CartService:
                     details={"paymentCode": payment_code},
                 ) from exc
             return await self._commit(
-                terminal, cart, lambda c: ops.add_payment(c, method, amount, self._policy)
+                terminal, cart, lambda c: ops.add_payment(c, method, amount, self._policy), key
             )
 
-    async def resume_item_entry(self, terminal: Terminal, cart_id: str) -> Cart:
+    async def resume_item_entry(
+        self, terminal: Terminal, cart_id: str, key: str | None = None
+    ) -> Cart:
         return await self._apply(
             terminal,
             cart_id,
             Action.RESUME_ITEM_ENTRY,
             lambda c: ops.resume_item_entry(c, self._policy),
+            key,
         )
 
-    async def bill(self, terminal: Terminal, cart_id: str) -> Cart:
-        async with self._locked(terminal, cart_id, Action.BILL) as cart:
-            return await self._close(terminal, cart, TransactionType.SALE)
+    async def bill(self, terminal: Terminal, cart_id: str, key: str | None = None) -> Cart:
+        return await self._close(terminal, cart_id, TransactionType.SALE, key)
 
-    async def cancel(self, terminal: Terminal, cart_id: str) -> Cart:
-        async with self._locked(terminal, cart_id, Action.CANCEL) as cart:
-            return await self._close(terminal, cart, TransactionType.CANCEL)
+    async def cancel(self, terminal: Terminal, cart_id: str, key: str | None = None) -> Cart:
+        return await self._close(terminal, cart_id, TransactionType.CANCEL, key)
 
     # -- the machinery every change goes through ---------------------------------------------
 
@@ -214,75 +302,102 @@ class CartService:
 
     @asynccontextmanager
     async def _locked(
-        self, terminal: Terminal, cart_id: str, action: Action
+        self, terminal: Terminal, cart_id: str, action: Action, key: str | None = None
     ) -> AsyncIterator[Cart]:
-        """The cart, loaded under its lock, after checking `action` is allowed in its state
-        (a cart that cannot take the action is refused before anything else happens)."""
+        """The cart, loaded under its lock, after checking that `key` (if any) was not applied
+        already and that `action` is allowed in its state (a cart that cannot take the action
+        is refused before anything else happens: no master-data call)."""
         async with self._locks.hold(cart_id):
             cart = await self._load(terminal, cart_id)
+            _applied(cart, key)
             next_state(cart.state, action)
             yield cart
 
     async def _apply(
-        self, terminal: Terminal, cart_id: str, action: Action, change: Change
+        self, terminal: Terminal, cart_id: str, action: Action, change: Change, key: str | None
     ) -> Cart:
-        async with self._locked(terminal, cart_id, action) as cart:
-            return await self._commit(terminal, cart, change)
+        async with self._locked(terminal, cart_id, action, key) as cart:
+            return await self._commit(terminal, cart, change, key)
 
-    def _stamped(self, changed: Cart, read: Cart) -> Cart:
+    def _stamped(self, changed: Cart, read: Cart, key: str | None) -> Cart:
         now = now_ms()
-        return changed.model_copy(
+        stamped = changed.model_copy(
             update={"version": read.version + 1, "updated_at": now, "expires_at": now + self._ttl}
         )
+        return _with_key(stamped, key)
 
-    async def _commit(self, terminal: Terminal, cart: Cart, change: Change) -> Cart:
+    async def _commit(
+        self, terminal: Terminal, cart: Cart, change: Change, key: str | None
+    ) -> Cart:
         """Applies `change` and swaps the result in; on a version conflict, reloads and
         applies it again to the fresh cart (its rules are checked again too)."""
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            updated = self._stamped(change(cart), cart)
+            updated = self._stamped(change(cart), cart, key)
             if await self._carts.replace(updated, cart.version):
                 return updated
             self._conflicts.inc()
             if attempt < MAX_WRITE_ATTEMPTS:
                 await _pause(attempt)
                 cart = await self._load(terminal, cart.cart_id)
+                _applied(cart, key)
         raise CartConflictError("The cart is being changed elsewhere; try again.")
 
     async def _close(
-        self, terminal: Terminal, cart: Cart, transaction_type: TransactionType
+        self,
+        terminal: Terminal,
+        cart_id: str,
+        transaction_type: TransactionType,
+        key: str | None,
     ) -> Cart:
-        close = ops.bill if transaction_type is TransactionType.SALE else ops.cancel
-        if transaction_type is TransactionType.SALE:
-            ops.check_billable(cart)
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            try:
-                return await self._close_once(cart, close, transaction_type)
-            except _VersionConflictError:
-                self._conflicts.inc()
-            except PyMongoError as exc:
-                if not exc.has_error_label("TransientTransactionError"):
-                    raise
-            if attempt < MAX_WRITE_ATTEMPTS:
-                await _pause(attempt)
-                cart = await self._load(terminal, cart.cart_id)
-                next_state(cart.state, Action.BILL if close is ops.bill else Action.CANCEL)
+        """Bills or cancels: receipt number, cart and transaction record in one transaction.
+
+        On a version conflict (another replica changed the cart) it reloads and decides
+        again; a cart already closed the same way answers as it is when no key came with
+        the request (a retry), else the state machine refuses (409).
+        """
+        sale = transaction_type is TransactionType.SALE
+        action = Action.BILL if sale else Action.CANCEL
+        done = CartState.COMPLETED if sale else CartState.CANCELLED
+        async with self._locks.hold(cart_id):
+            cart = await self._load(terminal, cart_id)
+            for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+                _applied(cart, key)
+                if key is None and cart.state is done:
+                    return cart
+                if sale:
+                    ops.check_billable(cart)
+                else:
+                    ops.check_cancellable(cart)
+                try:
+                    return await self._close_once(cart, transaction_type, key)
+                except _VersionConflictError:
+                    self._conflicts.inc()
+                if attempt < MAX_WRITE_ATTEMPTS:
+                    await _pause(attempt)
+                    cart = await self._load(terminal, cart_id)
+            next_state(cart.state, action)
         raise CartConflictError("The cart is being changed elsewhere; try again.")
 
     async def _close_once(
-        self,
-        cart: Cart,
-        close: Callable[[Cart, int, str], Cart],
-        transaction_type: TransactionType,
+        self, cart: Cart, transaction_type: TransactionType, key: str | None
     ) -> Cart:
-        async with (
-            self._mongo.client.start_session() as session,
-            await session.start_transaction(),
-        ):
+        close = ops.bill if transaction_type is TransactionType.SALE else ops.cancel
+
+        async def write(session: AsyncClientSession) -> Cart:
             receipt_no = await self._transactions.next_receipt_no(
                 cart.tenant_id, cart.store_code, cart.terminal_no, session
             )
-            closed = self._stamped(close(cart, receipt_no, uuid.uuid4().hex), cart)
+            closed = self._stamped(close(cart, receipt_no, uuid.uuid4().hex), cart, key)
             if not await self._carts.replace(closed, cart.version, session):
                 raise _VersionConflictError
             await self._transactions.insert(TransactionRecord.of(closed, transaction_type), session)
+            return closed
+
+        concerns = self._mongo.concerns
+        async with self._mongo.client.start_session() as session:
+            # Bounds with_transaction's own retries (120 s by default) by our budget.
+            with pymongo.timeout(self._transaction_timeout):
+                closed: Cart = await session.with_transaction(
+                    write, read_concern=concerns.read, write_concern=concerns.write
+                )
         return closed

@@ -15,6 +15,7 @@ from pos_commons.mongo import Document, IndexSpec, Mongo, ensure_indexes
 CARTS = "carts"
 TRANSACTIONS = "transactions"
 COUNTERS = "receipt_counters"
+IDEMPOTENCY = "idempotency_records"
 
 INDEXES = (
     # Abandoned carts go away by themselves once expires_at has passed.
@@ -26,6 +27,7 @@ INDEXES = (
         unique=True,
     ),
     IndexSpec(TRANSACTIONS, [("cart_id", ASCENDING)], unique=True),
+    IndexSpec(IDEMPOTENCY, [("expires_at", ASCENDING)], options={"expireAfterSeconds": 0}),
 )
 
 
@@ -34,7 +36,12 @@ class CartNotFoundError(NotFoundError):
 
 
 def cart_document(cart: Cart) -> Document:
-    return {"_id": cart.cart_id, **cart.model_dump(mode="python", by_alias=False)}
+    """The stored cart: amounts as Decimal128, and the idempotency keys the API does not show."""
+    return {
+        "_id": cart.cart_id,
+        **cart.model_dump(mode="python", by_alias=False),
+        "idempotency_keys": cart.idempotency_keys,
+    }
 
 
 class TenantDatabases:
@@ -57,6 +64,7 @@ class CartStore:
         self._databases = databases
 
     async def insert(self, cart: Cart) -> None:
+        """Raises DuplicateKeyError if a cart of this id exists (a retried creation)."""
         db = await self._databases.db(cart.tenant_id)
         await db[CARTS].insert_one(cart_document(cart))
 

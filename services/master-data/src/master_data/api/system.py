@@ -22,7 +22,7 @@ async def health() -> JsonResponse:
 async def ready(request: Request, resources: Resources) -> JsonResponse:
     if request.app.lifecycle.draining:
         return error_response(503, "SHUTTING_DOWN", "master-data is shutting down.")
-    if resources.mongo.availability.available and await resources.mongo.ping():
+    if await resources.mongo.ready():
         return ok({"status": "ready", "mongodb": "ok"})
     return error_response(503, "DATABASE_UNAVAILABLE", "MongoDB does not answer.")
 

@@ -1,0 +1,274 @@
+"""Idempotency-Key on cart's changes, against real processes on both transports: a terminal
+that gives up waiting and sends the same call again gets one effect and the first answer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from pos_devstack.processes import ManagedProcess, wait_for_status
+from pos_devstack.seed import DemoCatalog
+from pos_devstack.stack import (
+    CartProcess,
+    MasterDataProcess,
+    start_cart,
+    start_master_data,
+    start_secantus,
+)
+from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+
+TRANSPORTS = ("http", "grpc")
+# A freeze well inside the driver's 2 s heartbeat timeout (MONGODB_TIMEOUT_SECONDS): a longer
+# one makes cart call the database gone, rightly, until its next heartbeat sees it back.
+HOLD_SECONDS = 0.6
+IMPATIENT = httpx.Timeout(10, read=0.3)
+
+
+@dataclass
+class SlowWorld:
+    """cart (both transports) on a database of its own, and a master-data of its own: each
+    can be frozen for a moment to make a call take longer than the terminal waits."""
+
+    cart_database: ManagedProcess
+    master: MasterDataProcess
+    carts: dict[str, CartProcess]
+
+
+@pytest.fixture(scope="module")
+def slow_world(
+    stack: Stack, demo: DemoCatalog, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SlowWorld]:
+    logs = tmp_path_factory.mktemp("idempotency")
+    database, uri = start_secantus(":memory:", log_dir=logs)
+    master = start_master_data(stack.mongodb_uri, stack.tokens, log_dir=logs)
+    patient = {"HTTP_TIMEOUT": "5", "GRPC_TIMEOUT": "5"}
+    carts = {
+        transport: start_cart(
+            uri, stack.tokens, master, use_grpc=transport == "grpc", log_dir=logs,
+            extra_env=patient, name=f"cart-{transport}",
+        )
+        for transport in TRANSPORTS
+    }  # fmt: skip
+    yield SlowWorld(database, master, carts)
+    for cart in carts.values():
+        cart.process.stop()
+    master.process.resume()
+    master.process.stop()
+    database.resume()
+    database.stop()
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def terminal(
+    request: pytest.FixtureRequest,
+    slow_world: SlowWorld,
+    stack: Stack,
+    terminal_numbers: TerminalNumbers,
+) -> AsyncIterator[httpx.AsyncClient]:
+    cart = slow_world.carts[request.param]
+    # Connected to master-data before a test freezes it (a channel that never connected
+    # fails fast instead of waiting: 503, not the slow answer these tests need).
+    async with httpx.AsyncClient(timeout=10) as probe:
+        data(await probe.get(f"{cart.url}/ready"))
+    key = await register_terminal(
+        cart.url, stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+    )
+    async with httpx.AsyncClient(
+        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
+    ) as client:
+        yield client
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def _impatient_then_retry(
+    client: httpx.AsyncClient, path: str, body: object, freeze: ManagedProcess
+) -> httpx.Response:
+    """Sends the call while `freeze` is frozen, gives up before it answers, and sends it again
+    with the same key (while the first is still in flight). Either of the two may do the
+    change (both wait on the frozen process): one does, the other answers the same."""
+    headers = _key()
+    freeze.pause()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(path, json=body, headers=headers, timeout=IMPATIENT)
+        retry = asyncio.create_task(client.post(path, json=body, headers=headers))
+        await asyncio.sleep(HOLD_SECONDS)
+    finally:
+        freeze.resume()
+    answer = await retry
+    again = await client.post(path, json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.status_code == answer.status_code
+    assert again.json()["data"] == answer.json()["data"]
+    return answer
+
+
+async def test_a_retried_add_pays_once_and_bills_once(
+    terminal: httpx.AsyncClient, slow_world: SlowWorld
+) -> None:
+    cart_id = data(await terminal.post("/carts", headers=_key()), 201)["cartId"]
+    cart = f"/carts/{cart_id}"
+
+    added = await _impatient_then_retry(
+        terminal, f"{cart}/lineItems", [{"itemCode": "ITEM0001", "quantity": 2}],
+        slow_world.master.process,
+    )  # fmt: skip
+    assert [line["itemCode"] for line in data(added)["lines"]] == ["ITEM0001"]
+    assert len(data(await terminal.get(cart))["lines"]) == 1
+
+    total = Decimal(data(await terminal.post(f"{cart}/subtotal"))["totals"]["totalAmount"])
+    paid = await _impatient_then_retry(
+        terminal, f"{cart}/payments", {"paymentCode": "CASH", "amount": str(total)},
+        slow_world.master.process,
+    )  # fmt: skip
+    assert len(data(paid)["payments"]) == 1
+    assert data(paid)["totals"]["balanceDue"] == "0.00"
+
+    billed = await _impatient_then_retry(terminal, f"{cart}/bill", None, slow_world.cart_database)
+    # The freeze may have outlasted the driver's heartbeat: then cart answers 503 until it
+    # has seen the database again (a moment later); the next calls wait for that.
+    await wait_for_status(
+        f"{terminal.base_url.scheme}://{terminal.base_url.netloc.decode()}/ready", 200
+    )
+    receipt = data(billed)["receiptNo"]
+    # One receipt number was used: the next sale of this terminal gets the next one.
+    other = data(await terminal.post("/carts"), 201)["cartId"]
+    data(await terminal.post(f"/carts/{other}/cancel"))
+    assert data(await terminal.get(f"/transactions/{receipt + 1}"))["cartId"] == other
+    assert data(await terminal.get(f"/transactions/{receipt}"))["cartId"] == cart_id
+
+
+async def test_a_bill_retried_without_a_key_answers_its_receipt(
+    terminal: httpx.AsyncClient,
+) -> None:
+    cart_id = data(await terminal.post("/carts"), 201)["cartId"]
+    cart = f"/carts/{cart_id}"
+    data(await terminal.post(f"{cart}/lineItems", json=[{"itemCode": "ITEM0002"}]))
+    data(await terminal.post(f"{cart}/subtotal"))
+    data(await terminal.post(f"{cart}/payments", json={"paymentCode": "CASH", "amount": "1000"}))
+    first = data(await terminal.post(f"{cart}/bill"))
+    second = data(await terminal.post(f"{cart}/bill"))
+    assert second["receiptNo"] == first["receiptNo"]
+    assert second["state"] == "Completed"
+    # Another request, under a key of its own, is refused: the cart is billed.
+    refused = await terminal.post(f"{cart}/bill", headers=_key())
+    assert error_code(refused, 409) == "BILL_NOT_ALLOWED_IN_COMPLETED"
+    cancelled = await terminal.post(f"{cart}/cancel")
+    assert error_code(cancelled, 409) == "CANCEL_NOT_ALLOWED_IN_COMPLETED"
+
+
+async def test_one_key_one_request(terminal: httpx.AsyncClient) -> None:
+    key = _key()
+    cart_id = data(await terminal.post("/carts", headers=key), 201)["cartId"]
+    again = await terminal.post("/carts", headers=key)
+    assert data(again, 201)["cartId"] == cart_id
+    assert again.headers["idempotent-replayed"] == "true"
+    path = f"/carts/{cart_id}/lineItems"
+    key = _key()
+    data(await terminal.post(path, json=[{"itemCode": "ITEM0003"}], headers=key))
+    # The same request spelled differently is the same request.
+    respelled = await terminal.post(
+        path, content=b'[ {"quantity": 1, "itemCode": "ITEM0003"} ]',
+        headers={**key, "content-type": "application/json"},
+    )  # fmt: skip
+    assert len(data(respelled)["lines"]) == 1
+    other_body = await terminal.post(path, json=[{"itemCode": "ITEM0004"}], headers=key)
+    assert error_code(other_body, 422) == "IDEMPOTENCY_KEY_REUSED"
+    other_path = await terminal.post(f"/carts/{cart_id}/subtotal", headers=key)
+    assert error_code(other_path, 422) == "IDEMPOTENCY_KEY_REUSED"
+    assert len(data(await terminal.get(f"/carts/{cart_id}"))["lines"]) == 1
+    # A refusal is an answer too: the same refusal comes back, nothing is tried again.
+    refusal_key = _key()
+    refused = await terminal.post(f"/carts/{cart_id}/bill", headers=refusal_key)
+    assert error_code(refused, 409) == "BILL_NOT_ALLOWED_IN_ENTERING_ITEM"
+    replayed = await terminal.post(f"/carts/{cart_id}/bill", headers=refusal_key)
+    assert replayed.json()["error"] == refused.json()["error"]
+    assert replayed.headers["idempotent-replayed"] == "true"
+    # The IETF draft's quoted form is the same key.
+    quoted = {"Idempotency-Key": f'"{refusal_key["Idempotency-Key"]}"'}
+    assert (await terminal.post(f"/carts/{cart_id}/bill", headers=quoted)).json()["error"] == (
+        refused.json()["error"]
+    )
+    for bad in (b"", b"a b", b"x" * 256, b'"', "é".encode("latin-1")):
+        response = await terminal.post("/carts", headers=[(b"Idempotency-Key", bad)])
+        assert error_code(response, 422) == "INVALID_IDEMPOTENCY_KEY", bad
+
+
+async def test_keys_belong_to_their_terminal(
+    terminal: httpx.AsyncClient,
+    stack: Stack,
+    slow_world: SlowWorld,
+    terminal_numbers: TerminalNumbers,
+) -> None:
+    key = _key()
+    mine = data(await terminal.post("/carts", headers=key), 201)["cartId"]
+    other_key = await register_terminal(
+        slow_world.carts["http"].url, stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+    )
+    theirs = await terminal.post("/carts", headers={**key, "X-API-Key": other_key})
+    assert data(theirs, 201)["cartId"] != mine
+    assert "idempotent-replayed" not in theirs.headers
+
+
+@pytest.mark.parametrize("with_keys", [True, False], ids=["own keys", "no keys"])
+async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
+    stack: Stack,
+    slow_world: SlowWorld,
+    terminal_numbers: TerminalNumbers,
+    with_keys: bool,
+) -> None:
+    """40 calls at once through both cart processes: one wins, one receipt number is used.
+    With a key each (40 requests), every other call is refused (409); without keys, a bill
+    after the winning bill is a retry and answers the same receipt."""
+    urls = [cart.url for cart in slow_world.carts.values()]
+    api_key = await register_terminal(
+        urls[0], stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+    )
+    clients = [
+        httpx.AsyncClient(base_url=f"{url}/api/v1", headers={"X-API-Key": api_key}, timeout=60)
+        for url in urls
+    ]
+    try:
+        first = clients[0]
+        cart_id = data(await first.post("/carts"), 201)["cartId"]
+        cart = f"/carts/{cart_id}"
+        data(await first.post(f"{cart}/lineItems", json=[{"itemCode": "ITEM0006"}]))
+        data(await first.post(f"{cart}/subtotal"))
+        payment = {"paymentCode": "CASH", "amount": "1000"}
+        data(await first.post(f"{cart}/payments", json=payment))
+
+        def headers() -> dict[str, str]:
+            return _key() if with_keys else {}
+
+        calls = [
+            clients[n % 2].post(f"{cart}/{'bill' if n % 4 < 2 else 'cancel'}", headers=headers())
+            for n in range(40)
+        ]
+        answers = await asyncio.gather(*calls)
+        final = data(await first.get(cart))
+        assert final["state"] in ("Completed", "Cancelled")
+        receipt = final["receiptNo"]
+        won = [a for a in answers if a.status_code == 200]
+        if with_keys:
+            assert len(won) == 1
+        else:
+            winner_path = "bill" if final["state"] == "Completed" else "cancel"
+            assert all(winner_path in str(a.request.url) for a in won)
+        assert {data(a)["receiptNo"] for a in won} == {receipt}
+        for lost in (a for a in answers if a.status_code != 200):
+            assert error_code(lost, 409).endswith(("_IN_COMPLETED", "_IN_CANCELLED")), lost.text
+        # Exactly one receipt number used: the next close of this terminal takes the next.
+        nxt = data(await first.post("/carts"), 201)["cartId"]
+        assert data(await first.post(f"/carts/{nxt}/cancel"))["receiptNo"] == receipt + 1
+    finally:
+        for client in clients:
+            await client.aclose()
