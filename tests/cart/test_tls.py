@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import ssl
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -338,3 +340,25 @@ async def test_development_serves_the_pages_and_open_metrics(deployment: Deploym
     async with httpx.AsyncClient(base_url=cart.url, timeout=10) as client:
         for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
             assert (await client.get(path)).status_code == 200, path
+
+
+# --- the containers' health check follows the service's TLS settings ----------------------------
+
+
+def _healthcheck(port: int, environment: dict[str, str]) -> int:
+    command = [sys.executable, "-m", "pos_commons.healthcheck", "/health", "PORT", "1"]
+    environment = {"PATH": "/usr/bin:/bin", "PORT": str(port), **environment}
+    return subprocess.run(command, env=environment, timeout=30, check=False).returncode
+
+
+def test_the_health_check_speaks_tls_and_presents_the_service_certificate(
+    deployment: Deployment, pki: Pki
+) -> None:
+    server = {"TLS_CERT_FILE": str(pki.server_cert), "TLS_KEY_FILE": str(pki.server_key)}
+    mutual = {**server, "TLS_CLIENT_CA_FILE": str(pki.ca)}
+    tls_port = deployment.tls.master_data.http_port
+    mutual_port = deployment.mutual.master_data.http_port
+    assert _healthcheck(tls_port, server) == 0
+    assert _healthcheck(mutual_port, mutual) == 0
+    assert _healthcheck(tls_port, {}) != 0  # plaintext against TLS
+    assert _healthcheck(mutual_port, server) != 0  # no certificate under mutual TLS
