@@ -67,7 +67,10 @@ class DrillResult:
 
 
 @dataclass
-class _Load:
+class SalesLoad:
+    """Terminals selling nonstop (`terminal` per terminal) until `stop` is set; every cart
+    call and failure counted in `result`."""
+
     codes: list[str]
     result: DrillResult
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -171,7 +174,7 @@ async def run_drill(
             )
             for number in range(FIRST_TERMINAL_NO, FIRST_TERMINAL_NO + terminals)
         ]
-        load = _Load(catalog.sellable_codes[:100], result)
+        load = SalesLoad(catalog.sellable_codes[:100], result)
         clients = [
             httpx.AsyncClient(base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15)
             for key in keys
