@@ -202,26 +202,12 @@ async def _restart_under_load(
 ) -> DrillResult:
     result = DrillResult("grpc", restarts=1)
     load = SalesLoad(catalog.sellable_codes[:100], result)
-    clients = [
-        httpx.AsyncClient(
-            base_url=f"{deployment.cart_url}/api/v1", headers={"X-API-Key": key}, timeout=15
-        )
-        for key in keys
-    ]
-    workers = [asyncio.create_task(load.terminal(c, n)) for n, c in enumerate(clients)]
-    started = time.monotonic()
-    try:
+    async with load.selling(deployment.cart_url, keys):
         await asyncio.sleep(load_seconds / 2)
         victim = deployment.container_ids("master-data")[0]
         await asyncio.to_thread(_docker, "restart", "-t", "30", victim, timeout=90)
         await _container_healthy(victim)
         await asyncio.sleep(load_seconds / 2)
-    finally:
-        load.stop.set()
-        await asyncio.gather(*workers)
-        result.seconds = time.monotonic() - started
-        for client in clients:
-            await client.aclose()
     return result
 
 
