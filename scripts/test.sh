@@ -13,6 +13,12 @@ if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 fi
 
+# tests/deploy renders deploy/k8s with `kubectl kustomize` (no cluster needed): install the
+# pinned kubectl into .tools when the machine has none.
+if ! command -v kubectl >/dev/null 2>&1; then
+    scripts/install_kubectl.sh || echo "test: no kubectl; tests/deploy/test_kubernetes.py will fail" >&2
+fi
+
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest" && exec .venv/bin/pytest "$@"

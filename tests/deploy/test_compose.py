@@ -1,5 +1,6 @@
 """docker-compose.prod.yaml, validated offline: `docker-compose ... config` interpolates and
-checks the file without a Docker engine, and the assertions read what it prints.
+checks the file without a Docker engine, and the assertions read what it prints; and
+scripts/compose.sh, with a stand-in `docker`.
 
 docker-compose (Debian's 1.29 package) is installed by scripts/test.sh; without it these tests
 fail rather than skip.
@@ -7,16 +8,24 @@ fail rather than skip.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+from pymongo import uri_parser
+
+from pos_commons.settings import ServiceSettings
+from tests.deploy.test_dockerfiles import SERVICE_IDS, SERVICES, Service, _healthcheck_command
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.prod.yaml"
@@ -24,11 +33,21 @@ ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_SCRIPT = ROOT / "scripts/compose.sh"
 SAMPLE_ENV = Path(__file__).with_name("sample.env")
 
-SECRETS = ("ADMIN_TOKEN", "SERVICE_TOKEN")
+# Settings of both services that come from secret files: setting -> compose secret.
+APP_SECRETS = {
+    "ADMIN_TOKEN": "admin_token",
+    "SERVICE_TOKEN": "service_token",
+    "METRICS_TOKEN": "metrics_token",
+    "MONGODB_URI": "mongodb_uri",
+}
+MONGO_SECRETS = ("mongo_root_password", "mongo_app_password", "mongo_keyfile")
 APP_SERVICES = ("master-data", "cart")
 ALL_SERVICES = ("mongo", *APP_SERVICES)
 GRPC_PORT = 50051
-MONGODB_URI = "mongodb://mongo:27017/?replicaSet=rs0"
+MONGO_INIT = ROOT / "deploy/compose/mongo-init"
+# SIGTERM: drain (SHUTDOWN_DRAIN_SECONDS) + gRPC grace (GRPC_SHUTDOWN_GRACE_SECONDS) + 5 s
+# for HTTP requests in flight (master-data's __main__), by default.
+STOP_NEEDS_SECONDS = 5 + 5 + 5
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what containers must listen on)
 # Variables compose itself reads (from .env or the environment), not the file.
 COMPOSE_OWN_VARIABLES = {"COMPOSE_PROJECT_NAME"}
@@ -133,7 +152,24 @@ def ports(service: dict[str, Any]) -> list[Port]:
     return result
 
 
-# --- the file is valid and secrets are required ----------------------------------------------
+def _secret_name(entry: str | dict[str, Any]) -> str:
+    return entry if isinstance(entry, str) else str(entry["source"])
+
+
+def compose_script_secrets() -> set[str]:
+    """The SECRETS=(...) list of scripts/compose.sh."""
+    match = re.search(r"^SECRETS=\(([^)]*)\)", COMPOSE_SCRIPT.read_text(), re.MULTILINE)
+    assert match, "scripts/compose.sh has no SECRETS=(...)"
+    return set(match.group(1).split())
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", duration)
+    assert match, f"duration {duration!r}"
+    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[match.group(2)]
+
+
+# --- the file is valid; secrets are files, never variables ----------------------------------------
 
 
 def test_docker_compose_is_installed() -> None:
@@ -145,36 +181,55 @@ def test_valid_with_the_sample_environment(sample: dict[str, Any]) -> None:
     assert set(_services(sample)) == set(ALL_SERVICES)
 
 
-@pytest.mark.parametrize("secret", SECRETS)
-@pytest.mark.parametrize("how", ["missing", "empty"])
-def test_refuses_to_start_without_a_secret(secret: str, how: str, tmp_path: Path) -> None:
-    if how == "missing":
-        env_file = _write_env(tmp_path, drop=(secret,))
-    else:
-        env_file = _write_env(tmp_path, overrides={secret: ""})
-    result = run_config(env_file)
-    assert result.returncode != 0, f"compose accepted a deployment without {secret}"
-    # The message follows the interpolated template (which names every variable).
-    message = result.stderr.strip().rsplit("}", 1)[-1]
-    assert f"{secret} is required" in message, result.stderr
-    others = set(SECRETS) - {secret}
-    assert not any(other in message for other in others), result.stderr
+def _compose_spec_errors(document: dict[str, Any]) -> list[str]:
+    """Errors against the Compose Specification's schema, the format `docker compose` (v2)
+    reads (as vendored by check-jsonschema, pinned in the dev dependencies)."""
+    schema_file = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    schema = json.loads(schema_file.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
 
 
-def test_secrets_reach_both_services_and_only_as_required_variables(
-    sample: dict[str, Any],
-) -> None:
-    values = _env_lines(SAMPLE_ENV)
+def test_valid_for_compose_v2_too() -> None:
+    """docker-compose 1.29 validates above; no compose v2 here, so its schema checks the file
+    as written (interpolation placeholders included, as v2 reads it)."""
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert _compose_spec_errors(document) == []
+    # The check bites: a misspelt key is an error.
+    document["services"]["cart"]["pids_limt"] = 10
+    assert _compose_spec_errors(document)
+
+
+def test_secrets_reach_the_services_as_files_only(sample: dict[str, Any]) -> None:
     for name in APP_SERVICES:
-        environment = _services(sample)[name]["environment"]
-        for secret in SECRETS:
-            assert environment[secret] == values[secret], f"{name}: {secret}"
+        service = _services(sample)[name]
+        environment = service["environment"]
+        mounted = {_secret_name(entry) for entry in service["secrets"]}
+        for setting, secret in APP_SECRETS.items():
+            assert setting not in environment, f"{name}: {setting} as a variable"
+            assert environment[f"{setting}_FILE"] == f"/run/secrets/{secret}", name
+            assert secret in mounted, f"{name} does not mount {secret}"
+    mongo = _services(sample)["mongo"]
+    assert {_secret_name(entry) for entry in mongo["secrets"]} == set(MONGO_SECRETS)
+    assert "MONGO_INITDB_ROOT_PASSWORD" not in mongo["environment"]
+    assert mongo["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"] == (
+        "/run/secrets/mongo_root_password"
+    )
+    # Nothing secret is interpolated into the file from .env or the environment.
     text = COMPOSE_FILE.read_text()
-    for secret in SECRETS:
-        uses = re.findall(rf"\$\{{{secret}([^}}]*)\}}", text)
-        assert uses, f"{secret} is not read from the environment"
-        assert all(use.startswith(":?") for use in uses), f"${{{secret}}} without :?"
-    assert not set(SECRETS) & set(_services(sample)["mongo"].get("environment", {}))
+    for variable in (*APP_SECRETS, "MONGO_INITDB_ROOT_PASSWORD", "PASSWORD"):
+        assert f"${{{variable}" not in text, variable
+
+
+def test_secret_files_come_from_the_secrets_folder(sample: dict[str, Any], tmp_path: Path) -> None:
+    expected = set(APP_SECRETS.values()) | set(MONGO_SECRETS)
+    assert set(sample["secrets"]) == expected
+    for name, secret in sample["secrets"].items():
+        assert secret["file"] == f"{_env_lines(SAMPLE_ENV)['POS_SECRETS_DIR']}/{name}"
+    default = config(_write_env(tmp_path, drop=("POS_SECRETS_DIR",)))
+    for name, secret in default["secrets"].items():
+        assert secret["file"] == str(ROOT / "secrets" / name)
+    assert compose_script_secrets() == expected
 
 
 # --- ports -------------------------------------------------------------------------------------
@@ -196,12 +251,14 @@ def test_master_data_http_is_on_the_host_loopback_with_an_ephemeral_port(
     assert ports(_services(sample)["master-data"]) == [Port("127.0.0.1", "", 8002)]
 
 
-def test_cart_http_is_published_on_the_configured_port(
+def test_cart_http_is_published_on_host_loopback_by_default(
     sample: dict[str, Any], tmp_path: Path
 ) -> None:
-    assert ports(_services(sample)["cart"]) == [Port("", "18003", 8003)]
+    assert ports(_services(sample)["cart"]) == [Port("127.0.0.1", "18003", 8003)]
     default = config(_write_env(tmp_path, drop=("CART_HTTP_PORT",)))
-    assert ports(_services(default)["cart"]) == [Port("", "8003", 8003)]
+    assert ports(_services(default)["cart"]) == [Port("127.0.0.1", "8003", 8003)]
+    everywhere = config(_write_env(tmp_path, overrides={"CART_PUBLISH_ADDRESS": ALL_INTERFACES}))
+    assert ports(_services(everywhere)["cart"]) == [Port(ALL_INTERFACES, "18003", 8003)]
 
 
 def test_mongo_is_not_published(sample: dict[str, Any]) -> None:
@@ -246,7 +303,6 @@ def test_services_run_in_production_mode_on_all_interfaces(sample: dict[str, Any
         environment = _services(sample)[name]["environment"]
         assert environment["APP_ENV"] == "production", name
         assert environment["BIND_HOST"] == ALL_INTERFACES, name
-        assert environment["MONGODB_URI"] == MONGODB_URI, name
     master_data = _services(sample)["master-data"]["environment"]
     assert master_data["GRPC_PORT"] == str(GRPC_PORT)
     assert master_data["MASTER_DATA_HTTP_PORT"] == "8002"
@@ -256,17 +312,17 @@ def test_services_run_in_production_mode_on_all_interfaces(sample: dict[str, Any
 # --- start order and operations ------------------------------------------------------------------
 
 
-def _has_healthcheck(service: dict[str, Any]) -> bool:
+def _compose_healthcheck(service: dict[str, Any]) -> list[str]:
+    """The healthcheck declared in the compose file itself: OCI-format images (podman,
+    buildah) drop a Dockerfile's HEALTHCHECK, and `service_healthy` would never hold."""
     healthcheck = service.get("healthcheck")
-    if healthcheck is not None:
-        test = healthcheck.get("test")
-        return not healthcheck.get("disable") and test not in (["NONE"], "NONE", None)
-    build = service.get("build")
-    if not isinstance(build, dict):
-        return False
-    dockerfile = Path(build["context"]) / build.get("dockerfile", "Dockerfile")
-    lines = [line.strip() for line in dockerfile.read_text().splitlines()]
-    return any(line.startswith("HEALTHCHECK") and line.split()[1:2] != ["NONE"] for line in lines)
+    assert healthcheck, "no healthcheck in the compose file"
+    assert not healthcheck.get("disable")
+    test = healthcheck["test"]
+    assert isinstance(test, list), "exec form, no shell"
+    assert test[0] == "CMD", test
+    assert {"interval", "timeout", "retries"} <= healthcheck.keys()
+    return [str(word) for word in test[1:]]
 
 
 def test_dependencies_wait_for_health(sample: dict[str, Any]) -> None:
@@ -278,9 +334,31 @@ def test_dependencies_wait_for_health(sample: dict[str, Any]) -> None:
         assert set(depends_on) == needed, name
         for dependency, condition in depends_on.items():
             assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
-            assert _has_healthcheck(services[dependency]), f"{dependency} has no healthcheck"
+    for name in ALL_SERVICES:
+        assert _compose_healthcheck(services[name]), name
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=SERVICE_IDS)
+def test_service_healthchecks_are_the_images_own(sample: dict[str, Any], service: Service) -> None:
+    """Python, the same command as the Dockerfile's HEALTHCHECK (which tests/deploy/
+    test_dockerfiles.py runs against a stand-in server)."""
+    declared = _compose_healthcheck(_services(sample)[service.member.split("/")[-1]])
+    assert declared == _healthcheck_command(service)
+    assert declared[:3] == ["python", "-m", "pos_commons.healthcheck"]
+
+
+def test_master_data_replicas_are_in_the_file(sample: dict[str, Any], tmp_path: Path) -> None:
+    """So that `up -d` (a flip of USE_GRPC) keeps them, instead of scaling back to one."""
+    assert _services(sample)["master-data"]["deploy"]["replicas"] == 3
+    default = config(_write_env(tmp_path, drop=("MASTER_DATA_REPLICAS",)))
+    assert _services(default)["master-data"]["deploy"]["replicas"] == 2
+    assert _services(sample)["cart"]["deploy"]["replicas"] == 1
+
+
+def test_containers_get_time_to_drain(sample: dict[str, Any]) -> None:
     for name in APP_SERVICES:
-        assert _has_healthcheck(services[name]), name
+        grace = _seconds(_services(sample)[name]["stop_grace_period"])
+        assert grace >= STOP_NEEDS_SECONDS + 5, f"{name}: stop_grace_period {grace}s"
 
 
 def _bytes(size: str | int) -> int:
@@ -290,16 +368,23 @@ def _bytes(size: str | int) -> int:
     return int(float(match.group(1)) * factor)
 
 
-def test_restart_memory_and_log_rotation(sample: dict[str, Any]) -> None:
+def test_restart_limits_and_log_rotation(sample: dict[str, Any]) -> None:
     for name, service in _services(sample).items():
         assert service.get("restart") in ("always", "unless-stopped"), name
         assert "mem_limit" in service, f"{name} has no memory limit"
         assert 64 * 1024**2 <= _bytes(service["mem_limit"]) <= 8 * 1024**3, name
+        assert 0 < float(service["cpus"]) <= 4, f"{name} has no CPU limit"
+        assert 64 <= int(service["pids_limit"]) <= 4096, f"{name} has no pids_limit"
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
         logging = service.get("logging", {})
         assert logging.get("driver") == "json-file", name
         options = logging.get("options", {})
         assert _bytes(options["max-size"]) > 0, name
         assert int(options["max-file"]) >= 2, name
+    for name in APP_SERVICES:
+        service = _services(sample)[name]
+        assert service["read_only"] is True, name
+        assert service["cap_drop"] == ["ALL"], name
 
 
 def test_app_images_are_built_from_the_repository(sample: dict[str, Any]) -> None:
@@ -311,22 +396,25 @@ def test_app_images_are_built_from_the_repository(sample: dict[str, Any]) -> Non
         assert "container_name" not in _services(sample)[name], f"{name} could not scale"
 
 
+def _mongo_command(mongo: dict[str, Any]) -> str:
+    command = mongo["command"]
+    return command if isinstance(command, str) else " ".join(command)
+
+
 def test_mongo_is_a_pinned_replica_set_with_a_volume(sample: dict[str, Any]) -> None:
     mongo = _services(sample)["mongo"]
     assert re.fullmatch(r"mongo:\d+\.\d+\.\d+", mongo["image"]), mongo["image"]
-    command = mongo["command"]
-    if isinstance(command, str):
-        command = command.split()
-    assert command[command.index("--replSet") + 1] == "rs0"
-    assert "replicaSet=rs0" in MONGODB_URI
+    command = _mongo_command(mongo)
+    assert re.search(r"exec docker-entrypoint\.sh mongod .*--replSet rs0\b", command), command
 
     test = mongo["healthcheck"]["test"]
     script = " ".join(test) if isinstance(test, list) else test
     assert "mongosh" in script
     assert "rs.status()" in script
     assert re.search(r"rs\.initiate\(\s*\{\s*_id:\s*'rs0'", script), script
-    # The member's host must be the name the services connect to.
+    # The member's host must be the name the services connect to (compose.sh's URI).
     assert "host: 'mongo:27017'" in script
+    assert "@mongo:27017/?replicaSet=rs0" in COMPOSE_SCRIPT.read_text()
 
     mounts = {}
     for volume in mongo["volumes"]:
@@ -336,29 +424,112 @@ def test_mongo_is_a_pinned_replica_set_with_a_volume(sample: dict[str, Any]) -> 
             source, target = str(volume).split(":")[:2]
             mounts[target] = source
     assert mounts.get("/data/db") in sample.get("volumes", {}), "data is not on a named volume"
+    assert mounts.get("/data/configdb") in sample.get("volumes", {})
+    assert Path(mounts["/docker-entrypoint-initdb.d"]) == MONGO_INIT
+
+
+def test_mongo_requires_authentication(sample: dict[str, Any]) -> None:
+    mongo = _services(sample)["mongo"]
+    command = _mongo_command(mongo)
+    # A keyfile implies authentication; mongod refuses one that others can read, hence the copy.
+    keyfile = re.search(r"--keyFile (\S+)", command)
+    assert keyfile, command
+    assert f"/run/secrets/mongo_keyfile {keyfile.group(1)}" in command
+    assert "install -m 400 -o mongodb" in command
+    assert keyfile.group(1).startswith("/data/configdb/"), "the copy must survive a restart"
+    environment = mongo["environment"]
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    # The healthcheck logs in as root, reading the password file itself.
+    script = " ".join(mongo["healthcheck"]["test"])
+    assert "auth('root'" in script
+    assert "/run/secrets/mongo_root_password" in script
+
+
+def test_mongo_creates_the_application_user_the_services_connect_as(
+    sample: dict[str, Any],
+) -> None:
+    environment = _services(sample)["mongo"]["environment"]
+    user = environment["POS_MONGO_APP_USER"]
+    assert environment["POS_MONGO_APP_PASSWORD_FILE"] == "/run/secrets/mongo_app_password"
+    scripts = sorted(MONGO_INIT.glob("*.js"))
+    assert scripts, "no init script creates the application user"
+    text = "\n".join(path.read_text() for path in scripts)
+    assert "createUser" in text
+    assert "process.env.POS_MONGO_APP_USER" in text
+    assert "readFileSync(process.env.POS_MONGO_APP_PASSWORD_FILE" in text
+    assert "'readWriteAnyDatabase'" in text
+    assert "root" not in re.findall(r"role:\s*'(\w+)'", text)
+    assert f"mongodb://{user}:%s@mongo" in COMPOSE_SCRIPT.read_text()
 
 
 # --- .env.example and scripts/compose.sh -------------------------------------------------------
 
 
-def test_env_example_lists_every_variable_with_empty_secrets() -> None:
+def test_env_example_lists_every_variable_and_no_secret() -> None:
     read = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", COMPOSE_FILE.read_text()))
     example = _env_lines(ENV_EXAMPLE)
     assert read <= set(example), f"missing from .env.example: {sorted(read - set(example))}"
     assert set(example) - read <= COMPOSE_OWN_VARIABLES, "unused variables in .env.example"
-    for secret in SECRETS:
-        assert example[secret] == "", f"{secret} must be empty in .env.example"
-    assert "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'" in (
-        ENV_EXAMPLE.read_text()
-    )
+    assert not set(example) & set(APP_SECRETS)
+    assert "scripts/compose.sh init-secrets" in ENV_EXAMPLE.read_text()
     assert example["USE_GRPC"] == "false"
+    assert example["CART_PUBLISH_ADDRESS"] == "127.0.0.1"
 
 
-def test_sample_env_secrets_would_satisfy_production() -> None:
-    values = _env_lines(SAMPLE_ENV)
-    assert all(len(values[secret]) >= 32 for secret in SECRETS)
-    assert values["ADMIN_TOKEN"] != values["SERVICE_TOKEN"]
-    assert "USE_GRPC" not in values, "the unset case must stay testable"
+def test_sample_env_leaves_use_grpc_unset() -> None:
+    assert "USE_GRPC" not in _env_lines(SAMPLE_ENV), "the unset case must stay testable"
+
+
+def _init_secrets(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(COMPOSE_SCRIPT), "init-secrets"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(directory), "POS_SECRETS_DIR": str(directory)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_init_secrets_makes_every_secret_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "secrets"
+    result = _init_secrets(folder)
+    assert result.returncode == 0, result.stderr
+    files = {path.name: path for path in folder.iterdir()}
+    assert set(files) == compose_script_secrets()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name, path in files.items():
+        mode = 0o600 if name == "mongo_keyfile" else 0o644  # why: scripts/compose.sh
+        assert stat.S_IMODE(path.stat().st_mode) == mode, name
+    values = {name: path.read_text() for name, path in files.items()}
+    tokens = [values[name] for name in ("admin_token", "service_token", "metrics_token")]
+    assert len(set(tokens)) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens)
+    # mongod's keyfile: 6 to 1024 base64 characters.
+    assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", values["mongo_keyfile"])
+    uri = uri_parser.parse_uri(values["mongodb_uri"])
+    assert uri["username"] == "pos"
+    assert uri["password"] == values["mongo_app_password"]
+    assert uri["nodelist"] == [("mongo", 27017)]
+    assert uri["options"]["replicaSet"] == "rs0"
+    assert uri["options"]["authSource"] == "admin"
+
+    # The services accept them as they are in production.
+    monkeypatch.setenv("APP_ENV", "production")
+    for setting, secret in APP_SECRETS.items():
+        monkeypatch.delenv(setting, raising=False)
+        monkeypatch.setenv(f"{setting}_FILE", str(files[secret]))
+    settings = ServiceSettings()
+    assert settings.mongodb_uri.get_secret_value() == values["mongodb_uri"]
+
+    # Never replaced: MongoDB keeps the passwords it was initialised with.
+    files["admin_token"].unlink()
+    assert _init_secrets(folder).returncode == 0
+    again = {path.name: path.read_text() for path in folder.iterdir()}
+    assert again.pop("admin_token") != values.pop("admin_token")
+    assert again == values
 
 
 def _fake_docker(directory: Path, has_compose_plugin: bool) -> Path:
@@ -378,7 +549,11 @@ def _run_script(bin_dir: Path, cwd: Path, *arguments: str) -> subprocess.Complet
     return subprocess.run(
         ["bash", str(COMPOSE_SCRIPT), *arguments],
         cwd=cwd,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(cwd)},
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "HOME": str(cwd),
+            "POS_SECRETS_DIR": str(cwd / "secrets"),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -388,12 +563,14 @@ def _run_script(bin_dir: Path, cwd: Path, *arguments: str) -> subprocess.Complet
 
 def test_compose_script_prefers_docker_compose_plugin(tmp_path: Path) -> None:
     bin_dir = _fake_docker(tmp_path, has_compose_plugin=True)
+    assert _init_secrets(tmp_path / "secrets").returncode == 0
     logs = _run_script(bin_dir, tmp_path, "logs", "cart")
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout.strip() == (
         "docker compose -f docker-compose.prod.yaml logs --follow --tail=100 cart"
     )
     up = _run_script(bin_dir, tmp_path, "up", "-d", "--scale", "master-data=3")
+    assert up.returncode == 0, up.stderr
     assert up.stdout.strip() == (
         "docker compose -f docker-compose.prod.yaml up -d --scale master-data=3"
     )
@@ -403,20 +580,31 @@ def test_compose_script_prefers_docker_compose_plugin(tmp_path: Path) -> None:
     assert _run_script(bin_dir, tmp_path).returncode != 0  # usage
 
 
+def test_compose_script_refuses_up_without_the_secret_files(tmp_path: Path) -> None:
+    bin_dir = _fake_docker(tmp_path, has_compose_plugin=True)
+    up = _run_script(bin_dir, tmp_path, "up", "-d")
+    assert up.returncode == 1
+    assert up.stdout == "", "compose was called"
+    assert "scripts/compose.sh init-secrets" in up.stderr
+    assert _init_secrets(tmp_path / "secrets").returncode == 0
+    (tmp_path / "secrets" / "mongo_keyfile").write_text("")
+    up = _run_script(bin_dir, tmp_path, "up", "-d")
+    assert up.returncode == 1
+    assert "mongo_keyfile" in up.stderr
+
+
 def test_compose_script_falls_back_to_docker_compose_from_any_directory(
     tmp_path: Path,
 ) -> None:
     docker_compose = _docker_compose()
     bin_dir = _fake_docker(tmp_path, has_compose_plugin=False)
     (bin_dir / "docker-compose").symlink_to(docker_compose)
-    values = _env_lines(SAMPLE_ENV)
     result = subprocess.run(
         ["bash", str(COMPOSE_SCRIPT), "config", "--services"],
         cwd=tmp_path,
         env={
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(tmp_path),
-            **{secret: values[secret] for secret in SECRETS},
         },
         capture_output=True,
         text=True,

@@ -628,6 +628,8 @@ def test_dockerignore_keeps_the_context_small() -> None:
         ".data",
         ".git",
         ".env",
+        "secrets",
+        "secrets/admin_token",
         "tests",
         "tests/deploy/sample.env",
         "loadtest/reports",

@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -67,7 +68,10 @@ class DrillResult:
 
 
 @dataclass
-class _Load:
+class SalesLoad:
+    """Terminals selling nonstop (`terminal` per terminal) until `stop` is set; every cart
+    call and failure counted in `result`."""
+
     codes: list[str]
     result: DrillResult
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -87,6 +91,27 @@ class _Load:
             self.result.failures[what] += 1
             return None
         return response
+
+    @asynccontextmanager
+    async def selling(self, cart_url: str, api_keys: Sequence[str]) -> AsyncIterator[None]:
+        """One terminal per key selling through cart while the block runs; then they finish
+        the call they are in, and `result.seconds` says how long they sold."""
+        clients = [
+            httpx.AsyncClient(base_url=f"{cart_url}/api/v1", headers={"X-API-Key": key}, timeout=15)
+            for key in api_keys
+        ]
+        workers = [
+            asyncio.create_task(self.terminal(client, seed)) for seed, client in enumerate(clients)
+        ]
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.stop.set()
+            await asyncio.gather(*workers)
+            self.result.seconds = time.monotonic() - started
+            for client in clients:
+                await client.aclose()
 
     async def terminal(self, client: httpx.AsyncClient, seed: int) -> None:
         rng = random.Random(seed)
@@ -171,16 +196,8 @@ async def run_drill(
             )
             for number in range(FIRST_TERMINAL_NO, FIRST_TERMINAL_NO + terminals)
         ]
-        load = _Load(catalog.sellable_codes[:100], result)
-        clients = [
-            httpx.AsyncClient(base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15)
-            for key in keys
-        ]
-        started = time.monotonic()
-        workers = [
-            asyncio.create_task(load.terminal(client, seed)) for seed, client in enumerate(clients)
-        ]
-        try:
+        load = SalesLoad(catalog.sellable_codes[:100], result)
+        async with load.selling(cart.url, keys):
             await asyncio.sleep(pause_seconds)
             for _ in range(restarts):
                 target = replicas[0]
@@ -197,12 +214,6 @@ async def run_drill(
                 )
                 await wait_for_status(f"{replicas[0].url}/ready", 200, within=60)
                 await asyncio.sleep(pause_seconds)
-        finally:
-            load.stop.set()
-            await asyncio.gather(*workers)
-            result.seconds = time.monotonic() - started
-            for client in clients:
-                await client.aclose()
     finally:
         if cart is not None:
             cart.process.stop()

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -92,10 +93,15 @@ class ManagedProcess:
     def wait_for_port(self, port: int, timeout: float = 30.0) -> None:
         self.wait_until(lambda: port_open(port), timeout, f"listening on port {port}")
 
-    def wait_for_http(self, url: str, timeout: float = 30.0) -> None:
+    def wait_for_http(
+        self, url: str, timeout: float = 30.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """Until GET `url` answers 200; `verify` is how an https:// URL is trusted (and our
+        certificate under mutual TLS)."""
+
         def answers() -> bool:
             try:
-                return httpx.get(url, timeout=1.0).status_code == 200
+                return httpx.get(url, timeout=1.0, verify=verify).status_code == 200
             except httpx.HTTPError:
                 return False
 

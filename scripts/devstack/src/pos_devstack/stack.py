@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,10 +83,11 @@ class MasterDataProcess:
     process: ManagedProcess
     http_port: int
     grpc_port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.http_port}"
 
     @property
     def grpc_target(self) -> str:
@@ -101,8 +103,10 @@ def start_master_data(
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     name: str = "master-data",
+    tls_client: ssl.SSLContext | None = None,
 ) -> MasterDataProcess:
-    """master-data with HTTP and gRPC, waiting until both answer."""
+    """master-data with HTTP and gRPC, waiting until both answer. With `tls_client` it
+    serves TLS (its TLS_* settings are in `extra_env`) and `tls_client` is how to reach it."""
     http_port = http_port or free_port()
     grpc_port = grpc_port or free_port()
     env = {
@@ -124,8 +128,10 @@ def start_master_data(
         env,
         log_path=log_dir / f"{name}.log" if log_dir else None,
     ).start()
-    running = MasterDataProcess(process, http_port, grpc_port)
-    process.wait_for_http(f"{running.url}/health", timeout=60)
+    running = MasterDataProcess(
+        process, http_port, grpc_port, "http" if tls_client is None else "https"
+    )
+    process.wait_for_http(f"{running.url}/health", timeout=60, verify=tls_client or True)
     if env["USE_GRPC"] == "true":
         process.wait_for_port(grpc_port)
     return running

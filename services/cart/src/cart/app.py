@@ -17,6 +17,7 @@ from cart.api import carts, system, terminals
 from cart.resources import build_resources
 from cart.settings import CartSettings
 from pos_commons.auth import TokenVerifier
+from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.service_app import ServiceApp
@@ -52,6 +53,7 @@ def create_app(settings: CartSettings | None = None) -> ServiceApp:
         access_log=settings.access_log,
         max_request_bytes=settings.max_request_bytes,
         lifecycle=lifecycle,
+        exposure=Exposure.from_settings(settings),
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",

@@ -63,6 +63,8 @@ def build_resources(
         ),
     )
     channels = GrpcChannelPool(ChannelSettings())
+    # master-data over TLS (both transports) when MASTER_DATA_TLS_CA_FILE is set.
+    tls = settings.master_data_tls
     http_clients = HttpClientPool(
         HttpClientSettings(
             kind=settings.master_data_http_client,
@@ -70,6 +72,7 @@ def build_resources(
             # retries by what is left of HTTP_TIMEOUT.
             connect_timeout_seconds=settings.http_connect_timeout,
             read_timeout_seconds=settings.http_timeout,
+            ssl_context=tls.ssl_context() if tls else None,
         )
     )
     master_data = create_master_data_repository(

@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 
 from pos_commons.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
+from pos_commons.tls import ClientTls
 
 
 class CartSettings(ServiceSettings):
@@ -119,6 +120,48 @@ class CartSettings(ServiceSettings):
         if self.http_connect_timeout >= self.http_timeout:
             raise ValueError("HTTP_CONNECT_TIMEOUT must be less than HTTP_TIMEOUT")
         return self
+
+    master_data_tls_ca_file: FilePath | None = Field(
+        default=None,
+        description=(
+            "CA certificates (PEM) master-data's certificate must chain to. Set: gRPC goes "
+            "over TLS and MASTER_DATA_URL must be https://, verified against this CA."
+        ),
+    )
+    master_data_tls_cert_file: FilePath | None = Field(
+        default=None,
+        description="Client certificate (PEM) cart presents to master-data (mutual TLS).",
+    )
+    master_data_tls_key_file: FilePath | None = Field(
+        default=None, description="Private key (PEM) of MASTER_DATA_TLS_CERT_FILE."
+    )
+
+    @model_validator(mode="after")
+    def _tls_is_complete(self) -> Self:
+        if (self.master_data_tls_cert_file is None) != (self.master_data_tls_key_file is None):
+            raise ValueError("MASTER_DATA_TLS_CERT_FILE and MASTER_DATA_TLS_KEY_FILE go together")
+        if self.master_data_tls_ca_file is None:
+            if self.master_data_tls_cert_file is not None:
+                raise ValueError("MASTER_DATA_TLS_CERT_FILE needs MASTER_DATA_TLS_CA_FILE")
+        else:
+            plain = [url for url in self.master_data_urls if not url.startswith("https://")]
+            if plain:
+                # Not the URLs themselves: a setting's value stays out of messages.
+                raise ValueError(
+                    "MASTER_DATA_TLS_CA_FILE is set (master-data speaks TLS) but "
+                    f"{len(plain)} MASTER_DATA_URL entries are plain http:// URLs"
+                )
+        return self
+
+    @property
+    def master_data_tls(self) -> ClientTls | None:
+        if self.master_data_tls_ca_file is None:
+            return None
+        return ClientTls(
+            self.master_data_tls_ca_file,
+            self.master_data_tls_cert_file,
+            self.master_data_tls_key_file,
+        )
 
     terminal_cache_ttl_seconds: float = Field(
         default=30.0,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2
 
@@ -67,17 +68,26 @@ class GrpcChannelPool:
 
     def __init__(self, settings: ChannelSettings | None = None) -> None:
         self.settings = settings or ChannelSettings()
-        self._channels: dict[str, aio.Channel] = {}
+        self._channels: dict[str, tuple[aio.Channel, grpc.ChannelCredentials | None]] = {}
         self._closed = False
 
-    def get(self, target: str) -> aio.Channel:
+    def get(self, target: str, credentials: grpc.ChannelCredentials | None = None) -> aio.Channel:
+        """The channel of `target`: over TLS with `credentials` (pos_commons.tls), else
+        plaintext; fixed when it is first dialled."""
         if self._closed:
             raise RuntimeError("the channel pool is closed")
-        channel = self._channels.get(target)
-        if channel is None:
-            channel = aio.insecure_channel(target, options=channel_options(self.settings))
-            self._channels[target] = channel
-        return channel
+        entry = self._channels.get(target)
+        if entry is None:
+            options = channel_options(self.settings)
+            if credentials is None:
+                channel = aio.insecure_channel(target, options=options)
+            else:
+                channel = aio.secure_channel(target, credentials, options=options)
+            entry = (channel, credentials)
+            self._channels[target] = entry
+        elif entry[1] is not credentials:
+            raise ValueError(f"the channel of {target} was dialled with other credentials")
+        return entry[0]
 
     @property
     def open_channels(self) -> int:
@@ -88,7 +98,7 @@ class GrpcChannelPool:
             return
         self._closed = True
         channels, self._channels = list(self._channels.values()), {}
-        for channel in channels:
+        for channel, _ in channels:
             await channel.close(grace_seconds)
 
 

@@ -10,6 +10,7 @@ or one that broke before a complete answer.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,6 +61,9 @@ class HttpClientSettings:
     read_timeout_seconds: float = 2.0
     max_connections: int = 100
     keepalive_expiry_seconds: float = 30.0
+    ssl_context: ssl.SSLContext | None = None
+    """Whom https:// upstreams are trusted to be, and the certificate we present (see
+    pos_commons.tls); None: the system's CAs, no client certificate."""
 
 
 class HttpClient(Protocol):
@@ -93,7 +97,9 @@ class _AiohttpClient:
             s = self._settings
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=s.max_connections, keepalive_timeout=s.keepalive_expiry_seconds
+                    limit=s.max_connections,
+                    keepalive_timeout=s.keepalive_expiry_seconds,
+                    ssl=s.ssl_context or True,
                 ),
                 timeout=aiohttp.ClientTimeout(
                     total=None, connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
@@ -156,7 +162,10 @@ class _HttpxClient:
                 max_keepalive_connections=s.max_connections,
                 keepalive_expiry=s.keepalive_expiry_seconds,
             ),
-            transport=AiohttpTransport() if over_aiohttp else None,
+            verify=s.ssl_context or True,
+            transport=(
+                AiohttpTransport(verify=s.ssl_context or True) if over_aiohttp else None
+            ),
         )  # fmt: skip
 
     async def request(

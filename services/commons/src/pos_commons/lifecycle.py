@@ -25,6 +25,8 @@ from types import FrameType
 
 import uvicorn
 
+from pos_commons.tls import ServerTls
+
 _log = logging.getLogger(__name__)
 
 
@@ -89,8 +91,10 @@ def serve(
     lifecycle: Lifecycle,
     drain_seconds: float,
     graceful_seconds: float,
+    tls: ServerTls | None = None,
 ) -> None:
-    """Runs `app` until SIGTERM (drained) or SIGINT, with uvicorn on uvloop and httptools."""
+    """Runs `app` until SIGTERM (drained) or SIGINT, with uvicorn on uvloop and httptools;
+    over HTTPS with `tls`."""
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
@@ -103,5 +107,6 @@ def serve(
         # reuses a connection the server is closing at that moment.
         timeout_keep_alive=75,
         timeout_graceful_shutdown=max(1, round(graceful_seconds)),
+        **(tls.uvicorn_options() if tls else {}),
     )
     DrainingServer(config, lifecycle, drain_seconds).run()

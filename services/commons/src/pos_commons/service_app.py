@@ -17,6 +17,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_commons.errors import AppError
+from pos_commons.exposure import Exposure
 from pos_commons.http_errors import error_response_for, install_error_handlers
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
@@ -96,6 +97,7 @@ class ServiceApp(FastAPI):
         access_log: bool,
         max_request_bytes: int,
         lifecycle: Lifecycle,
+        exposure: Exposure,
         hot_routes: Sequence[Route] = (),
         **kwargs: Any,
     ) -> None:
@@ -103,8 +105,10 @@ class ServiceApp(FastAPI):
             # FastAPI's native OpenTelemetry hooks cost ~15 us a request even with no provider
             # configured; these services expose Prometheus metrics instead (/metrics).
             telemetry={"tracing": False, "metrics": False, "logs": False},
+            **exposure.docs_arguments(),
             **kwargs,
         )
+        self.exposure = exposure
         self._metrics = metrics
         self._access_log = access_log
         self._max_request_bytes = max_request_bytes

@@ -9,12 +9,18 @@ from __future__ import annotations
 import logging
 import secrets
 from enum import StrEnum
-from typing import Self
+from pathlib import Path
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_PRODUCTION_TOKEN_LENGTH = 32
+
+FILE_SECRETS = ("admin_token", "service_token", "metrics_token", "mongodb_uri")
+"""Settings that may instead be read from the file `<NAME>_FILE` names (Docker and Kubernetes
+mount secrets as files: unlike environment variables, they do not show in `docker inspect`,
+in `/proc/<pid>/environ` or in a crash report's environment dump)."""
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +69,31 @@ class ServiceSettings(BaseSettings):
     service_token: SecretStr | None = Field(
         default=None, description="Bearer token one service presents to another."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "When set, /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset, "
+            "/metrics is open in development and answers 404 in production."
+        ),
+    )
+    admin_token_file: Path | None = Field(
+        default=None, description="File holding ADMIN_TOKEN (instead of the variable)."
+    )
+    service_token_file: Path | None = Field(
+        default=None, description="File holding SERVICE_TOKEN (instead of the variable)."
+    )
+    metrics_token_file: Path | None = Field(
+        default=None, description="File holding METRICS_TOKEN (instead of the variable)."
+    )
+    mongodb_uri_file: Path | None = Field(
+        default=None, description="File holding MONGODB_URI (instead of the variable)."
+    )
+    docs_enabled: bool | None = Field(
+        default=None,
+        description=(
+            "Serve /docs, /redoc and /openapi.json; unset: on in development, off in production."
+        ),
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_format: str = Field(
         default="json", pattern="^(json|text)$", description="json (one object a line) or text."
@@ -81,9 +112,40 @@ class ServiceSettings(BaseSettings):
         default=1_048_576, ge=1_024, description="Larger request bodies are refused (413)."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """`<NAME>_FILE` stands for `<NAME>`: the file's content, surrounding whitespace (the
+        newline editors and `echo` add) removed. Setting both is refused: which one wins
+        would be a guess."""
+        if not isinstance(data, dict):
+            return data
+        values = dict(data)
+        for name in FILE_SECRETS:
+            path = values.get(f"{name}_file")
+            if path in (None, ""):
+                values[f"{name}_file"] = None  # an empty variable counts as unset
+                continue
+            if values.get(name) not in (None, ""):
+                raise ValueError(f"set {name.upper()} or {name.upper()}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from exc
+        return values
+
+    @property
+    def production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def docs_served(self) -> bool:
+        """DOCS_ENABLED, or by default: in development only."""
+        return not self.production if self.docs_enabled is None else self.docs_enabled
+
     @model_validator(mode="after")
     def _secrets_fit_the_environment(self) -> Self:
-        if self.app_env is AppEnv.PRODUCTION:
+        if self.production:
             problems = [
                 f"{name.upper()} is required in production "
                 f"(at least {MIN_PRODUCTION_TOKEN_LENGTH} characters)"
@@ -92,6 +154,12 @@ class ServiceSettings(BaseSettings):
             ]
             if not problems and _secret(self.admin_token) == _secret(self.service_token):
                 problems.append("ADMIN_TOKEN and SERVICE_TOKEN must differ")
+            metrics = _secret(self.metrics_token)
+            if metrics and len(metrics) < MIN_PRODUCTION_TOKEN_LENGTH:
+                problems.append(
+                    f"METRICS_TOKEN, when set, needs at least {MIN_PRODUCTION_TOKEN_LENGTH} "
+                    "characters in production"
+                )
             if problems:
                 raise ValueError("; ".join(problems))
         return self

@@ -20,6 +20,7 @@ def main() -> None:
         drain_seconds=settings.shutdown_drain_seconds,
         # HTTP requests in flight finish first, then the gRPC server's own grace period runs.
         graceful_seconds=settings.grpc_shutdown_grace_seconds + 5,
+        tls=settings.server_tls,
     )
 
 

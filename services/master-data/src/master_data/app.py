@@ -19,6 +19,7 @@ from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
 from master_data.settings import MasterDataSettings
 from pos_commons.auth import TokenVerifier
+from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics, register_cache_metrics
 from pos_commons.service_app import ServiceApp
@@ -61,6 +62,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         access_log=settings.access_log,
         max_request_bytes=settings.max_request_bytes,
         lifecycle=lifecycle,
+        exposure=Exposure.from_settings(settings),
         hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, FilePath, model_validator
 
 from pos_commons.settings import ServiceSettings
+from pos_commons.tls import ServerTls
 
 
 class MasterDataSettings(ServiceSettings):
@@ -24,3 +27,34 @@ class MasterDataSettings(ServiceSettings):
     item_cache_max_entries: int = Field(
         default=100_000, ge=1, description="Bound of the item-detail cache (oldest go first)."
     )
+    tls_cert_file: FilePath | None = Field(
+        default=None,
+        description=(
+            "Certificate chain (PEM) of HTTPS and gRPC over TLS; with TLS_KEY_FILE, both "
+            "ports speak TLS only."
+        ),
+    )
+    tls_key_file: FilePath | None = Field(
+        default=None, description="Private key (PEM) of TLS_CERT_FILE."
+    )
+    tls_client_ca_file: FilePath | None = Field(
+        default=None,
+        description=(
+            "CA certificates (PEM): every client, on both ports, must present a certificate "
+            "one of them issued (mutual TLS)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _tls_is_complete(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE")
+        return self
+
+    @property
+    def server_tls(self) -> ServerTls | None:
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return None
+        return ServerTls(self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from cart.api.deps import Resources
 from pos_commons.envelope import JsonResponse, error_response, ok
+from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
 
 router = APIRouter(tags=["system"])
@@ -36,6 +37,11 @@ async def ready(request: Request, resources: Resources) -> JsonResponse:
     return error_response(503, "NOT_READY", "A dependency does not answer.", checks)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (METRICS_TOKEN as bearer token when set)",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics(resources: Resources) -> Response:
     return metrics_response(resources.registry)

@@ -25,8 +25,10 @@ def create_master_data_repository(
 ) -> MasterDataRepository:
     repository: MasterDataRepository
     if settings.use_grpc:
+        tls = settings.master_data_tls
+        credentials = tls.grpc_credentials() if tls else None
         repository = GrpcMasterDataRepository(
-            channels.get(settings.master_data_grpc_target),
+            channels.get(settings.master_data_grpc_target, credentials),
             service_token,
             Retrier("grpc", settings.grpc_timeout, RetryPolicy()),
         )

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from master_data.api.deps import Resources
 from pos_commons.auth import require_reader
 from pos_commons.envelope import JsonResponse, error_response, ok
+from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
 
 router = APIRouter(tags=["system"])
@@ -27,7 +28,12 @@ async def ready(request: Request, resources: Resources) -> JsonResponse:
     return error_response(503, "DATABASE_UNAVAILABLE", "MongoDB does not answer.")
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (METRICS_TOKEN as bearer token when set)",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics(resources: Resources) -> Response:
     return metrics_response(resources.registry)
 

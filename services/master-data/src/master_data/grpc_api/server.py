@@ -9,7 +9,9 @@ so grpcurl and buf curl work without the .proto files. Health says two things:
 - each service's name: also NOT_SERVING while MongoDB has no writable server (a cached lookup
   still answers; an uncached one gets UNAVAILABLE with x-error-code DATABASE_UNAVAILABLE).
 
-Stopping gives calls in flight GRPC_SHUTDOWN_GRACE_SECONDS to finish.
+With TLS_CERT_FILE it listens with TLS only (and with TLS_CLIENT_CA_FILE asks every client for
+a certificate), like the HTTP port. Stopping gives calls in flight GRPC_SHUTDOWN_GRACE_SECONDS
+to finish.
 """
 
 from __future__ import annotations
@@ -70,14 +72,23 @@ class GrpcServer:
         self._updates: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        if self.server.add_insecure_port(self.address) == 0:
+        tls = self._resources.settings.server_tls
+        if tls is None:
+            port = self.server.add_insecure_port(self.address)
+        else:
+            port = self.server.add_secure_port(self.address, tls.grpc_credentials())
+        if port == 0:
             raise RuntimeError(f"cannot listen for gRPC on {self.address}")
         await self.server.start()
         self._database_ok = await self._resources.mongo.ping()
         await self._publish()
         self._resources.mongo.availability.subscribe(self._on_database)
         self._lifecycle.on_drain(self._on_drain)
-        _log.info("gRPC server listening on %s", self.address)
+        _log.info(
+            "gRPC server listening on %s (%s)",
+            self.address,
+            "plaintext" if tls is None else "mutual TLS" if tls.mutual else "TLS",
+        )
 
     async def stop(self) -> None:
         await self.health.enter_graceful_shutdown()
