@@ -5,12 +5,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-# tests/deploy validates docker-compose.prod.yaml offline with docker-compose (no engine needed).
-if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-    && [ "$(id -u)" -eq 0 ]; then
-    echo "test: installing docker-compose (Debian package) for tests/deploy" >&2
+# tests/deploy validates docker-compose.prod.yaml offline with docker-compose (no engine
+# needed); tests/tooling/test_readme_sale.py runs the README's sale with curl.
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "test: installing ${missing[*]} (Debian packages)" >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # tests/deploy renders deploy/k8s with `kubectl kustomize` (no cluster needed): install the

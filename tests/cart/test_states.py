@@ -6,6 +6,7 @@ The expected table is written out here by hand, independently of cart.domain.sta
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -131,8 +132,27 @@ def test_refused_transition(state: CartState, action: Action) -> None:
     assert error.details["action"] == action.value
     assert set(error.details["allowedActions"]) == EXPECTED_ALLOWED[state]
     assert len(error.details["allowedActions"]) == len(EXPECTED_ALLOWED[state])
-    assert action.value in error.message
-    assert state.value in error.message
+    # Said in the API's words, not the code's ("addItems", "EnteringItem" stay out of it).
+    assert not re.search(r"[a-z][A-Z]", error.message), error.message
+    assert error.message.endswith(".")
+    assert error.message[0].isupper()
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "message"),
+    [
+        (S.COMPLETED, A.ADD_ITEMS, "Items cannot be added to a completed cart."),
+        (S.ENTERING_ITEM, A.BILL, "A cart in item entry cannot be billed."),
+        (S.IDLE, A.SUBTOTAL, "An empty cart cannot go to payment."),
+        (S.PAYING, A.CHANGE_QUANTITY, "Quantities cannot be changed in a cart in payment."),
+        (S.CANCELLED, A.CANCEL, "A cancelled cart cannot be cancelled."),
+        (S.ENTERING_ITEM, A.ADD_PAYMENT, "A cart in item entry cannot take payments."),
+    ],
+)
+def test_refusals_read_in_the_apis_words(state: CartState, action: Action, message: str) -> None:
+    with pytest.raises(ActionNotAllowedError) as info:
+        next_state(state, action)
+    assert info.value.message == message
 
 
 @pytest.mark.parametrize(

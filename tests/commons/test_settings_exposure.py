@@ -110,7 +110,9 @@ def test_the_pages_default_to_the_environment(
     exposure = Exposure.from_settings(ServiceSettings())
     assert exposure.docs is served
     arguments = exposure.docs_arguments()
-    assert arguments == ({} if served else dict.fromkeys(("docs_url", "redoc_url", "openapi_url")))
+    # FastAPI's own (CDN) pages never; /openapi.json with the (local) pages only.
+    pages = dict.fromkeys(("docs_url", "redoc_url"))
+    assert arguments == (pages if served else {**pages, "openapi_url": None})
 
 
 def _exposure(monkeypatch: pytest.MonkeyPatch, app_env: str, token: str | None) -> Exposure:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import grpc
+import httpx
 import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
@@ -181,3 +183,33 @@ def test_reflection_lets_buf_curl_call_without_protos(
     )  # fmt: skip
     assert '"itemCode": "ITEM0007"' in called.stdout
     assert '"storePrice"' in called.stdout
+
+
+@pytest.mark.parametrize(
+    ("tenant", "store", "item"),
+    [("Bad Tenant", "S001", "ITEM0001"), ("demo", "bad store!", "ITEM0001"),
+     ("demo", "S001", "bad item!"), ("demo", "S999", "ITEM0001"), ("demo", "S001", "NOPE")],
+)  # fmt: skip
+async def test_a_refused_lookup_reads_the_same_over_http(
+    grpc_channel: aio.Channel,
+    reader: httpx.AsyncClient,
+    tokens: Tokens,
+    demo: DemoCatalog,
+    tenant: str,
+    store: str,
+    item: str,
+) -> None:
+    """Same code and same words on both transports (HTTP's path escapes what it must)."""
+    stub = item_service_pb2_grpc.ItemServiceStub(grpc_channel)
+    request = item_service_pb2.GetItemDetailRequest(
+        tenant_id=tenant, store_code=store, item_code=item
+    )
+    with pytest.raises(aio.AioRpcError) as over_grpc:
+        await stub.GetItemDetail(request, metadata=_auth(tokens), timeout=5)
+    path = f"/api/v1/tenants/{quote(tenant)}/stores/{quote(store)}/itemDetails/{quote(item)}"
+    over_http = (await reader.get(path)).json()["error"]
+    trailing = dict(over_grpc.value.trailing_metadata() or ())
+    assert (trailing["x-error-code"], over_grpc.value.details()) == (
+        over_http["code"],
+        over_http["message"],
+    )

@@ -20,6 +20,7 @@ from pos_devstack.processes import ManagedProcess, port_open
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import (
     Tokens,
+    key_works,
     start_cart,
     start_master_data,
     start_secantus,
@@ -28,6 +29,7 @@ from pos_devstack.stack import (
 
 DEMO_STORE = "S001"
 DEMO_TERMINAL = 1
+DEMO_KEY_FILE = DATA_DIR / "demo-terminal.key"
 
 
 def _env_port(name: str, default: int) -> int:
@@ -50,6 +52,20 @@ def _tokens() -> Tokens:
     if admin and service:
         return Tokens(admin=admin, service=service)
     return Tokens.load_or_create(DATA_DIR / "dev-tokens.env")
+
+
+def _demo_key(cart_url: str, tokens: Tokens, tenant_id: str) -> str:
+    """The demo terminal's key: the one kept from the last run while cart still accepts it (a
+    KEY saved in a shell keeps working across restarts), else a new one, kept."""
+    if DEMO_KEY_FILE.exists():
+        kept = DEMO_KEY_FILE.read_text().strip()
+        if kept and key_works(cart_url, kept):
+            return kept
+    api_key = terminal_key(cart_url, tokens.admin, tenant_id, DEMO_STORE, DEMO_TERMINAL)
+    DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_KEY_FILE.write_text(api_key + "\n")
+    DEMO_KEY_FILE.chmod(0o600)
+    return api_key
 
 
 def _check_free(port: int, setting: str) -> None:
@@ -84,7 +100,7 @@ def up(options: argparse.Namespace) -> int:
         # Every other setting (USE_ITEM_CACHE, timeouts...) reaches cart from this environment.
         cart = start_cart(uri, tokens, master, use_grpc=use_grpc, http_port=cart_port)
         running.processes.append(cart.process)
-        api_key = terminal_key(cart.url, tokens.admin, catalog.tenant_id, DEMO_STORE, DEMO_TERMINAL)
+        api_key = _demo_key(cart.url, tokens, catalog.tenant_id)
         print(
             "\n".join(
                 [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-DATA_DIR = REPO_ROOT / ".data"
+DATA_DIR = Path(os.environ.get("POS_DATA_DIR") or REPO_ROOT / ".data")
+"""The dev stack's data (embedded database, tokens, the demo key); POS_DATA_DIR moves it."""

@@ -184,6 +184,13 @@ def start_cart(
     return running
 
 
+def key_works(cart_url: str, api_key: str) -> bool:
+    """Whether cart accepts `api_key` (a receipt number nobody has: 404 if it does, 401 not)."""
+    with httpx.Client(base_url=cart_url, timeout=10) as client:
+        response = client.get("/api/v1/transactions/2147483647", headers={"X-API-Key": api_key})
+    return response.status_code != 401
+
+
 def terminal_key(
     cart_url: str, admin_token: str, tenant_id: str, store_code: str, terminal_no: int
 ) -> str:

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import hmac
 from enum import StrEnum
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
 
 from pos_commons.errors import ForbiddenError, UnauthenticatedError
+from pos_commons.openapi import BEARER
+
+# Declared so OpenAPI (and Swagger's Authorize) knows the scheme; the header itself is
+# checked by TokenVerifier, whose error codes are the API's.
+BearerDeclared = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 
 class Role(StrEnum):
@@ -68,11 +75,11 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-async def require_admin(request: Request) -> None:
+async def require_admin(request: Request, _: BearerDeclared) -> None:
     """FastAPI dependency: the admin token."""
     _verifier(request).authorize(request.headers.get("authorization"), Role.ADMIN)
 
 
-async def require_reader(request: Request) -> None:
+async def require_reader(request: Request, _: BearerDeclared) -> None:
     """FastAPI dependency: the service token or the admin token."""
     _verifier(request).authorize(request.headers.get("authorization"), Role.READER)

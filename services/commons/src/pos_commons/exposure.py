@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-from pos_commons.auth import bearer_token
+from pos_commons.auth import BearerDeclared, bearer_token
 from pos_commons.errors import UnauthenticatedError
 from pos_commons.settings import ServiceSettings
 
@@ -36,10 +36,11 @@ class Exposure:
         )
 
     def docs_arguments(self) -> dict[str, Any]:
-        """FastAPI's arguments for the pages: its defaults when on, none of them when off."""
-        if self.docs:
-            return {}
-        return {"docs_url": None, "redoc_url": None, "openapi_url": None}
+        """FastAPI's arguments for the pages: never its own /docs and /redoc (they load
+        Swagger UI and ReDoc from a CDN; pos_commons.docs_pages serves local copies), and
+        /openapi.json only when the pages are on."""
+        pages = {"docs_url": None, "redoc_url": None}
+        return pages if self.docs else {**pages, "openapi_url": None}
 
     def check_metrics(self, authorization: str | None) -> None:
         if self.metrics_open:
@@ -56,7 +57,7 @@ class Exposure:
             raise UnauthenticatedError("The bearer token is not valid.", code="INVALID_TOKEN")
 
 
-async def require_metrics_access(request: Request) -> None:
+async def require_metrics_access(request: Request, _: BearerDeclared) -> None:
     """FastAPI dependency of both services' /metrics route."""
     exposure: Exposure = request.app.exposure
     exposure.check_metrics(request.headers.get("authorization"))

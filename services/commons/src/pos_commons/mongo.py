@@ -48,6 +48,7 @@ from pos_commons.validation import is_tenant_id
 _log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+HEARTBEAT_TIMEOUT_MS = 10_000
 
 
 class _DecimalCodec(TypeCodec):
@@ -188,7 +189,10 @@ class Mongo:
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
             uri,
             serverSelectionTimeoutMS=timeout_ms,
-            connectTimeoutMS=timeout_ms,
+            # Also the driver's heartbeat timeout: a database that is busy, not gone, must not
+            # be declared down (and answered 503 at once) because one hello took 2 s. A
+            # database that stopped is noticed at once anyway (its connections are refused).
+            connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
             socketTimeoutMS=max(timeout_ms * 2, 10_000),
             appname=database_prefix,
             tz_aware=True,

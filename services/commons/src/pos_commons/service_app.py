@@ -16,12 +16,14 @@ from fastapi import FastAPI
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pos_commons.docs_pages import install_docs_pages
 from pos_commons.errors import AppError
 from pos_commons.exposure import Exposure
 from pos_commons.http_errors import error_response_for, install_error_handlers
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
+from pos_commons.openapi import operation_id
 
 
 class HotPath:
@@ -105,6 +107,7 @@ class ServiceApp(FastAPI):
             # FastAPI's native OpenTelemetry hooks cost ~15 us a request even with no provider
             # configured; these services expose Prometheus metrics instead (/metrics).
             telemetry={"tracing": False, "metrics": False, "logs": False},
+            generate_unique_id_function=operation_id,
             **exposure.docs_arguments(),
             **kwargs,
         )
@@ -116,6 +119,8 @@ class ServiceApp(FastAPI):
         self._hot_routes = list(hot_routes)
         self.router.routes.extend(self._hot_routes)
         install_error_handlers(self)
+        if exposure.docs:
+            install_docs_pages(self)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()

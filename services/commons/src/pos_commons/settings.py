@@ -55,7 +55,7 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=60,
         description=(
-            "Server selection and connect timeout for MongoDB: how long a request that finds "
+            "Server selection timeout for MongoDB: how long a request that finds "
             "the database gone waits before 503 (later ones get 503 at once)."
         ),
     )

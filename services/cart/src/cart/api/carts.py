@@ -20,18 +20,53 @@ from cart.domain.model import Cart
 from cart.domain.operations import ItemRequest
 from cart.storage.transactions import TransactionRecord
 from pos_commons.envelope import Envelope, JsonResponse, ok
+from pos_commons.openapi import error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["cart"])
-CartEnvelope = Envelope[Cart]
 MAX_RECEIPT_NO = 2**31 - 1
 
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["cart"],
+    # What every terminal route can answer: its key, its parameters and Idempotency-Key,
+    # the database.
+    responses=error_responses(
+        401,
+        422,
+        503,
+        504,
+        s422="VALIDATION_FAILED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_KEY_REUSED",
+    ),
+)
+CartEnvelope = Envelope[Cart]
 
-@router.post("/carts", status_code=201, response_model=CartEnvelope, summary="Start a cart")
+MISSING = "CART_NOT_FOUND (not this terminal's cart, or expired)"
+STATE = "<ACTION>_NOT_ALLOWED_IN_<STATE> (the cart's state refuses it), CART_CONFLICT"
+LINE = "CART_NOT_FOUND, LINE_NOT_FOUND"
+MASTER_DATA_DOWN = (
+    "DATABASE_UNAVAILABLE, MASTER_DATA_UNAVAILABLE or MASTER_DATA_DATABASE_UNAVAILABLE"
+)
+MASTER_DATA_SLOW = "DATABASE_TIMEOUT or MASTER_DATA_TIMEOUT"
+# Routes that take a body, and routes that ask master-data, answer these too.
+BODY_ANSWERS = error_responses(400, 413)
+MASTER_DATA_ANSWERS = error_responses(502, 503, 504, s503=MASTER_DATA_DOWN, s504=MASTER_DATA_SLOW)
+
+
+@router.post(
+    "/carts",
+    status_code=201,
+    response_model=CartEnvelope,
+    summary="Start a cart",
+)
 async def create_cart(terminal: CurrentTerminal, resources: Resources, change: Change) -> Response:
     return await change.answer(lambda key: resources.carts.create(terminal, key), status=201)
 
 
-@router.get("/carts/{cart_id}", response_model=CartEnvelope, summary="Get a cart")
+@router.get(
+    "/carts/{cart_id}",
+    response_model=CartEnvelope,
+    summary="Get a cart",
+    responses=error_responses(404, s404=MISSING),
+)
 async def get_cart(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
 ) -> JsonResponse:
@@ -42,6 +77,17 @@ async def get_cart(
     "/carts/{cart_id}/lineItems",
     response_model=CartEnvelope,
     summary="Add items (one line each; master data fetched in one call for all of them)",
+    responses={
+        **BODY_ANSWERS,
+        **MASTER_DATA_ANSWERS,
+        **error_responses(
+            404,
+            409,
+            s404="CART_NOT_FOUND, ITEM_NOT_FOUND (itemCodes in details), or master-data's "
+            "TENANT_NOT_FOUND or STORE_NOT_FOUND",
+            s409=STATE,
+        ),
+    },
 )
 async def add_line_items(
     cart_id: CartIdPath,
@@ -62,6 +108,7 @@ async def add_line_items(
     "/carts/{cart_id}/lineItems/{line_no}/cancel",
     response_model=CartEnvelope,
     summary="Cancel a line",
+    responses=error_responses(404, 409, s404=LINE, s409=f"{STATE}, LINE_CANCELLED"),
 )
 async def cancel_line(
     cart_id: CartIdPath,
@@ -79,6 +126,10 @@ async def cancel_line(
     "/carts/{cart_id}/lineItems/{line_no}/quantity",
     response_model=CartEnvelope,
     summary="Change a line's quantity",
+    responses={
+        **BODY_ANSWERS,
+        **error_responses(404, 409, s404=LINE, s409=f"{STATE}, LINE_CANCELLED"),
+    },
 )
 async def change_quantity(
     cart_id: CartIdPath,
@@ -98,6 +149,10 @@ async def change_quantity(
     "/carts/{cart_id}/lineItems/{line_no}/unitPrice",
     response_model=CartEnvelope,
     summary="Change a line's unit price (the master-data price is kept as the original)",
+    responses={
+        **BODY_ANSWERS,
+        **error_responses(404, 409, s404=LINE, s409=f"{STATE}, LINE_CANCELLED"),
+    },
 )
 async def change_unit_price(
     cart_id: CartIdPath,
@@ -119,6 +174,10 @@ async def change_unit_price(
     "/carts/{cart_id}/lineItems/{line_no}/discounts",
     response_model=CartEnvelope,
     summary="Discount a line (amount or percent; refused on discount-restricted items)",
+    responses={
+        **BODY_ANSWERS,
+        **error_responses(404, 409, s404=LINE, s409=f"{STATE}, LINE_CANCELLED"),
+    },
 )
 async def add_line_discount(
     cart_id: CartIdPath,
@@ -136,7 +195,12 @@ async def add_line_discount(
     )
 
 
-@router.post("/carts/{cart_id}/subtotal", response_model=CartEnvelope, summary="Go to payment")
+@router.post(
+    "/carts/{cart_id}/subtotal",
+    response_model=CartEnvelope,
+    summary="Go to payment",
+    responses=error_responses(404, 409, s404=MISSING, s409=STATE),
+)
 async def subtotal(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
 ) -> Response:
@@ -147,6 +211,10 @@ async def subtotal(
     "/carts/{cart_id}/discounts",
     response_model=CartEnvelope,
     summary="Discount the cart (in payment; spread over the discountable lines)",
+    responses={
+        **BODY_ANSWERS,
+        **error_responses(404, 409, s404=MISSING, s409=f"{STATE}, PAYMENTS_ALREADY_MADE"),
+    },
 )
 async def add_cart_discount(
     cart_id: CartIdPath,
@@ -163,7 +231,21 @@ async def add_cart_discount(
     )
 
 
-@router.post("/carts/{cart_id}/payments", response_model=CartEnvelope, summary="Take a payment")
+@router.post(
+    "/carts/{cart_id}/payments",
+    response_model=CartEnvelope,
+    summary="Take a payment",
+    responses={
+        **BODY_ANSWERS,
+        **MASTER_DATA_ANSWERS,
+        **error_responses(
+            404,
+            409,
+            s404="CART_NOT_FOUND, PAYMENT_METHOD_NOT_FOUND, or master-data's TENANT_NOT_FOUND",
+            s409=f"{STATE}, NOTHING_TO_PAY",
+        ),
+    },
+)
 async def add_payment(
     cart_id: CartIdPath,
     body: PaymentRequest,
@@ -183,6 +265,7 @@ async def add_payment(
     "/carts/{cart_id}/resume-item-entry",
     response_model=CartEnvelope,
     summary="Back from payment to item entry (before any payment)",
+    responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, PAYMENTS_ALREADY_MADE"),
 )
 async def resume_item_entry(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
@@ -197,6 +280,7 @@ async def resume_item_entry(
     response_model=CartEnvelope,
     summary="Complete the sale (balance covered): receipt number and transaction record; "
     "billing a billed cart again without an Idempotency-Key answers it as it is",
+    responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, BALANCE_DUE"),
 )
 async def bill(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
@@ -209,6 +293,7 @@ async def bill(
     response_model=CartEnvelope,
     summary="Cancel the cart: receipt number and a cancel transaction record (payments "
     "taken are to be given back: totals.refundAmount)",
+    responses=error_responses(404, 409, s404=MISSING, s409=STATE),
 )
 async def cancel_cart(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
@@ -220,6 +305,7 @@ async def cancel_cart(
     "/transactions/{receipt_no}",
     response_model=Envelope[TransactionRecord],
     summary="A transaction record of this terminal, by receipt number",
+    responses=error_responses(404, s404="TRANSACTION_NOT_FOUND"),
 )
 async def get_transaction(
     receipt_no: Annotated[int, Path(ge=1, le=MAX_RECEIPT_NO)],

@@ -102,6 +102,8 @@ async def changes(
                 "IDEMPOTENCY_KEY_REUSED). 1 to 255 printable ASCII characters, e.g. a UUID."
             ),
             examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
+            # Documented, not enforced here: _key() checks it and answers its own code.
+            json_schema_extra={"pattern": '^"?[!#-~]{1,255}"?$', "maxLength": 257},
         ),
     ] = None,
 ) -> Changes:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Security
 
 from cart.resources import CartResources
 from cart.storage.terminals import Terminal
+from pos_commons.openapi import TERMINAL_KEY
 
 
 async def get_resources(request: Request) -> CartResources:
@@ -15,10 +16,12 @@ async def get_resources(request: Request) -> CartResources:
     return resources
 
 
-async def current_terminal(request: Request) -> Terminal:
+async def current_terminal(
+    request: Request, api_key: Annotated[str | None, Security(TERMINAL_KEY)]
+) -> Terminal:
     """The terminal whose X-API-Key came with the request (401 without a valid one)."""
     resources: CartResources = request.app.state.resources
-    return await resources.terminals.authenticate(request.headers.get("x-api-key"))
+    return await resources.terminals.authenticate(api_key)
 
 
 Resources = Annotated[CartResources, Depends(get_resources)]

@@ -11,6 +11,7 @@ from cart.api.deps import Resources
 from pos_commons.envelope import JsonResponse, error_response, ok
 from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
+from pos_commons.openapi import error_responses
 
 router = APIRouter(tags=["system"])
 
@@ -20,7 +21,13 @@ async def health(resources: Resources) -> JsonResponse:
     return ok({"status": "ok", "transport": resources.master_data.transport})
 
 
-@router.get("/ready", summary="Readiness: not shutting down, and MongoDB and master-data answer")
+@router.get(
+    "/ready",
+    summary="Readiness: not shutting down, and MongoDB and master-data answer",
+    responses=error_responses(
+        503, s503="SHUTTING_DOWN or NOT_READY (details say which dependency)"
+    ),
+)
 async def ready(request: Request, resources: Resources) -> JsonResponse:
     if request.app.lifecycle.draining:
         return error_response(503, "SHUTTING_DOWN", "cart is shutting down.")
@@ -42,6 +49,10 @@ async def ready(request: Request, resources: Resources) -> JsonResponse:
     summary="Prometheus metrics (METRICS_TOKEN as bearer token when set)",
     response_class=Response,
     dependencies=[Depends(require_metrics_access)],
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(401, 404, s404="ROUTE_NOT_FOUND (production without METRICS_TOKEN)"),
+    },
 )
 async def metrics(resources: Resources) -> Response:
     return metrics_response(resources.registry)

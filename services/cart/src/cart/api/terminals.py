@@ -11,12 +11,22 @@ from cart.api.schemas import TerminalCreate
 from cart.storage.terminals import Terminal
 from pos_commons.auth import require_admin
 from pos_commons.envelope import Envelope, JsonResponse, ok
+from pos_commons.openapi import error_responses
 from pos_commons.validation import TENANT_ID_REGEX
 
 router = APIRouter(
-    prefix="/api/v1/terminals", tags=["terminal"], dependencies=[Depends(require_admin)]
+    prefix="/api/v1/terminals",
+    tags=["terminal"],
+    dependencies=[Depends(require_admin)],
+    responses=error_responses(401, 403, 422, 503, 504),
 )
 TerminalIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+class IssuedTerminal(Terminal):
+    """A terminal with its API key: answered once, when issued or rotated."""
+
+    api_key: str
 
 
 def _issued(terminal: Terminal, api_key: str) -> dict[str, object]:
@@ -26,7 +36,11 @@ def _issued(terminal: Terminal, api_key: str) -> dict[str, object]:
 @router.post(
     "",
     status_code=201,
+    response_model=Envelope[IssuedTerminal],
     summary="Register a terminal; its API key is in the answer, and only there",
+    responses=error_responses(
+        400, 413, 409, s409="TERMINAL_EXISTS (details.terminalId: rotate its key instead)"
+    ),
 )
 async def create_terminal(body: TerminalCreate, resources: Resources) -> JsonResponse:
     terminal, api_key = await resources.terminals.issue(
@@ -35,7 +49,12 @@ async def create_terminal(body: TerminalCreate, resources: Resources) -> JsonRes
     return ok(_issued(terminal, api_key), status_code=201)
 
 
-@router.post("/{terminal_id}/rotate-key", summary="Replace a terminal's API key")
+@router.post(
+    "/{terminal_id}/rotate-key",
+    response_model=Envelope[IssuedTerminal],
+    summary="Replace a terminal's API key",
+    responses=error_responses(404, s404="TERMINAL_NOT_FOUND"),
+)
 async def rotate_key(terminal_id: TerminalIdPath, resources: Resources) -> JsonResponse:
     terminal, api_key = await resources.terminals.rotate(terminal_id)
     return ok(_issued(terminal, api_key))
@@ -50,7 +69,10 @@ async def list_terminals(
 
 
 @router.delete(
-    "/{terminal_id}", status_code=204, summary="Revoke a terminal (its key stops working)"
+    "/{terminal_id}",
+    status_code=204,
+    summary="Revoke a terminal (its key stops working)",
+    responses=error_responses(404, s404="TERMINAL_NOT_FOUND"),
 )
 async def delete_terminal(terminal_id: TerminalIdPath, resources: Resources) -> None:
     await resources.terminals.revoke(terminal_id)

@@ -52,6 +52,34 @@ TRANSITIONS: dict[tuple[CartState, Action], CartState] = {
 }
 
 
+# How a refusal reads, in the API's terms: "Items cannot be added to a completed cart."
+_REFUSED: dict[Action, str] = {
+    A.ADD_ITEMS: "Items cannot be added to {cart}.",
+    A.CANCEL_LINE: "Lines cannot be cancelled in {cart}.",
+    A.CHANGE_QUANTITY: "Quantities cannot be changed in {cart}.",
+    A.CHANGE_UNIT_PRICE: "Unit prices cannot be changed in {cart}.",
+    A.ADD_LINE_DISCOUNT: "Lines cannot be discounted in {cart}.",
+    A.SUBTOTAL: "{Cart} cannot go to payment.",
+    A.ADD_CART_DISCOUNT: "{Cart} cannot take a cart discount.",
+    A.ADD_PAYMENT: "{Cart} cannot take payments.",
+    A.RESUME_ITEM_ENTRY: "{Cart} cannot go back to item entry.",
+    A.BILL: "{Cart} cannot be billed.",
+    A.CANCEL: "{Cart} cannot be cancelled.",
+}
+_CART_IN: dict[CartState, str] = {
+    S.IDLE: "an empty cart",
+    S.ENTERING_ITEM: "a cart in item entry",
+    S.PAYING: "a cart in payment",
+    S.COMPLETED: "a completed cart",
+    S.CANCELLED: "a cancelled cart",
+}
+
+
+def refusal(state: CartState, action: Action) -> str:
+    cart = _CART_IN[state]
+    return _REFUSED[action].format(cart=cart, Cart=cart[0].upper() + cart[1:])
+
+
 def _snake_upper(name: str) -> str:
     return "".join(f"_{c}" if c.isupper() else c for c in name).upper().lstrip("_")
 
@@ -65,7 +93,7 @@ class ActionNotAllowedError(ConflictError):
 
     def __init__(self, state: CartState, action: Action) -> None:
         super().__init__(
-            f"Cannot {action.value} a cart in state {state.value}.",
+            refusal(state, action),
             code=f"{_snake_upper(action.value)}_NOT_ALLOWED_IN_{_snake_upper(state.value)}",
             details={
                 "state": state.value,

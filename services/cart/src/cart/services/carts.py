@@ -41,7 +41,7 @@ from cart.services.locks import KeyedLocks
 from cart.storage.carts import CartStore
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionStore, TransactionType
-from pos_commons.errors import ConflictError, NotFoundError, UnprocessableError
+from pos_commons.errors import ConflictError, NotFoundError
 from pos_commons.mongo import Mongo
 
 MAX_WRITE_ATTEMPTS = 16
@@ -155,6 +155,7 @@ class CartService:
         key: str | None = None,
     ) -> Cart:
         async with self._locked(terminal, cart_id, Action.ADD_ITEMS, key) as cart:
+            ops.check_item_requests(requests)  # before asking master-data anything
             codes = list(dict.fromkeys(request.item_code for request in requests))
             lookup = await self.master_data.get_items(
                 terminal.tenant_id, terminal.store_code, codes
@@ -267,9 +268,10 @@ class CartService:
             except NotFoundError as exc:
                 if exc.code != "PAYMENT_METHOD_NOT_FOUND":
                     raise
-                raise UnprocessableError(
-                    f"Unknown payment method {payment_code!r}.",
-                    code="UNKNOWN_PAYMENT_METHOD",
+                # Said like an unknown item: 404, this service's words, the code in details.
+                raise NotFoundError(
+                    f"No payment method {payment_code}.",
+                    code="PAYMENT_METHOD_NOT_FOUND",
                     details={"paymentCode": payment_code},
                 ) from exc
             return await self._commit(

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from master_data.api.deps import CodePath, LimitQuery, PageQuery, Resources, TenantPath
-from master_data.api.records import record_router
+from master_data.api.records import READ_ANSWERS, WRITE_ANSWERS, record_router
 from master_data.api.schemas import (
     CategoryCreate,
     CategoryUpdate,
@@ -21,6 +21,7 @@ from master_data.api.schemas import (
 from master_data.domain import Category, Item, PaymentMethod, Store, TaxRule
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import Envelope, JsonResponse, PageMeta, ok
+from pos_commons.openapi import error_responses
 from pos_commons.validation import CODE_REGEX
 
 stores = record_router(
@@ -77,6 +78,7 @@ items = record_router(
     response_model=Envelope[list[Item]],
     dependencies=[Depends(require_reader)],
     summary="List items",
+    responses=READ_ANSWERS,
 )
 async def list_items(
     tenant_id: TenantPath,
@@ -100,6 +102,10 @@ async def list_items(
     status_code=204,
     dependencies=[Depends(require_admin)],
     summary="Delete an item: soft by default, for good (with its store prices) with purge=true",
+    responses={
+        **WRITE_ANSWERS,
+        **error_responses(404, s404="TENANT_NOT_FOUND or ITEM_NOT_FOUND"),
+    },
 )
 async def delete_item(
     tenant_id: TenantPath,

@@ -13,19 +13,24 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.requests import Request
 
 from master_data.domain import ItemDetail, ItemDetailBatch
+from master_data.identifiers import check_code, check_tenant_id
 from master_data.resources import MasterDataResources
 from master_data.services.item_details import MAX_BATCH
 from pos_commons.auth import Role
-from pos_commons.envelope import Envelope, JsonResponse, ok, to_wire
+from pos_commons.envelope import Envelope, ErrorEnvelope, JsonResponse, ok, to_wire
 from pos_commons.errors import UnprocessableError
 from pos_commons.observability import TemplatedRoute
-from pos_commons.validation import is_code, is_tenant_id
+from pos_commons.openapi import BEARER, error_responses
+from pos_commons.validation import CODE_REGEX, TENANT_ID_REGEX, is_code
 
 PREFIX = "/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
-MAX_CODES_PARAMETER = 8_000
+# ?codes=: at most MAX_BATCH codes of at most 64 characters, comma-separated.
+MAX_CODES_PARAMETER = MAX_BATCH * 65
+CODES_PATTERN = r"^[A-Za-z0-9_.,-]+$"
 
 
 def _resources(request: Request) -> MasterDataResources:
@@ -37,10 +42,8 @@ def _resources(request: Request) -> MasterDataResources:
 def _path(request: Request) -> tuple[str, str]:
     tenant_id: str = request.path_params["tenant_id"]
     store_code: str = request.path_params["store_code"]
-    if not is_tenant_id(tenant_id):
-        raise UnprocessableError(f"Tenant id {tenant_id!r} is malformed.", code="INVALID_TENANT_ID")
-    if not is_code(store_code):
-        raise UnprocessableError(f"Store code {store_code!r} is malformed.", code="INVALID_CODE")
+    check_tenant_id(tenant_id)
+    check_code("Store code", store_code)
     return tenant_id, store_code
 
 
@@ -52,8 +55,7 @@ async def get_item_detail(request: Request) -> JsonResponse:
     resources = _resources(request)
     tenant_id, store_code = _path(request)
     item_code: str = request.path_params["item_code"]
-    if not is_code(item_code):
-        raise UnprocessableError(f"Item code {item_code!r} is malformed.", code="INVALID_CODE")
+    check_code("Item code", item_code)
     return ok(_json(await resources.item_details.get(tenant_id, store_code, item_code)))
 
 
@@ -94,32 +96,57 @@ ROUTES = [
 ]
 
 
+def _schema_of(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """`model`'s schema, its nested models added to `components` (refs stay resolvable)."""
+    schema = model.model_json_schema(
+        by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
+    )
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
 def document(app: FastAPI) -> None:
     """Adds the two Starlette routes to the app's OpenAPI schema, which only sees FastAPI's."""
 
     def path_parameter(name: str, description: str) -> dict[str, Any]:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-                "description": description}  # fmt: skip
+        return {"name": name, "in": "path", "required": True, "description": description,
+                "schema": {"type": "string", "pattern": CODE_REGEX}}  # fmt: skip
 
-    def operation(summary: str, model: type[Any], extra: list[dict[str, Any]]) -> dict[str, Any]:
+    def operation(
+        operation_id: str,
+        summary: str,
+        model: type[BaseModel],
+        extra: list[dict[str, Any]],
+        components: dict[str, Any],
+    ) -> dict[str, Any]:
+        ok_schema = _schema_of(model, components)
         return {
             "tags": ["item details"],
             "summary": summary,
-            "security": [{"bearer": []}],
+            "operationId": operation_id,
+            "security": [{BEARER.scheme_name: []}],
             "parameters": [
-                path_parameter("tenant_id", "Tenant id."),
+                {"name": "tenant_id", "in": "path", "required": True, "description": "Tenant id.",
+                 "schema": {"type": "string", "pattern": TENANT_ID_REGEX}},
                 path_parameter("store_code", "Store code."),
                 *extra,
             ],
             "responses": {
-                "200": {
-                    "description": "The merged item view.",
-                    "content": {"application/json": {"schema": model.model_json_schema(
-                        by_alias=True, ref_template="#/components/schemas/{model}")}},
+                "200": {"description": "The merged item view.",
+                        "content": {"application/json": {"schema": ok_schema}}},
+                **{
+                    str(status): {
+                        "description": answer["description"],
+                        "content": {"application/json": {"schema": {
+                            "$ref": "#/components/schemas/ErrorEnvelope"}}},
+                    }
+                    for status, answer in error_responses(
+                        401, 404, 422, 503, 504,
+                        s404="TENANT_NOT_FOUND, STORE_NOT_FOUND or ITEM_NOT_FOUND",
+                        s422="INVALID_TENANT_ID, INVALID_CODE, INVALID_ITEM_CODE or "
+                        "INVALID_BATCH_SIZE",
+                    ).items()
                 },
-                "401": {"description": "Missing or invalid service token."},
-                "404": {"description": "TENANT_NOT_FOUND, STORE_NOT_FOUND or ITEM_NOT_FOUND."},
-                "422": {"description": "Malformed id, code or batch."},
             },
         }  # fmt: skip
 
@@ -129,20 +156,28 @@ def document(app: FastAPI) -> None:
                 title=app.title, version=app.version, description=app.description,
                 routes=app.routes,
             )  # fmt: skip
+            components = generated.setdefault("components", {}).setdefault("schemas", {})
+            components["ErrorEnvelope"] = _schema_of(ErrorEnvelope, components)
             paths = generated.setdefault("paths", {})
             paths[f"{PREFIX}/{{item_code}}"] = {
                 "get": operation(
+                    "get_item_detail",
                     "One item's detail",
                     Envelope[ItemDetail],
                     [path_parameter("item_code", "Item code.")],
+                    components,
                 )
             }
             paths[PREFIX] = {
                 "get": operation(
+                    "get_item_details",
                     f"Many items' details in one call (at most {MAX_BATCH} codes)",
                     Envelope[ItemDetailBatch],
                     [{"name": "codes", "in": "query", "required": True,
-                      "schema": {"type": "string"}, "description": "Comma-separated codes."}],
+                      "schema": {"type": "string", "pattern": CODES_PATTERN,
+                                 "maxLength": MAX_CODES_PARAMETER},
+                      "description": f"Comma-separated item codes, 1 to {MAX_BATCH}."}],
+                    components,
                 )
             }  # fmt: skip
             app.openapi_schema = generated

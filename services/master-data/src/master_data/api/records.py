@@ -17,8 +17,13 @@ from master_data.resources import MasterDataResources
 from master_data.services.catalog import RecordService
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import ApiModel, Envelope, JsonResponse, PageMeta, ok
+from pos_commons.openapi import error_responses
 
 ServiceOf = Callable[[MasterDataResources], RecordService[Any]]
+
+# What the routes of every record type can answer, besides their own.
+READ_ANSWERS = error_responses(401, 404, 422, 503, 504, s404="TENANT_NOT_FOUND")
+WRITE_ANSWERS = error_responses(400, 401, 403, 404, 413, 422, 503, 504)
 
 
 def record_router(
@@ -38,6 +43,8 @@ def record_router(
     router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=[label])
     collection = f"/{path}"
     member = f"/{path}/{{code}}"
+    name = label.replace(" ", "_")  # operation ids: create_tax_rule, get_store, ...
+    missing = f"TENANT_NOT_FOUND or {label.upper().replace(' ', '_')}_NOT_FOUND"
 
     @router.post(
         collection,
@@ -45,6 +52,11 @@ def record_router(
         response_model=Envelope[out_model],  # type: ignore[valid-type]
         dependencies=[Depends(require_admin)],
         summary=f"Create a {label}",
+        name=f"create_{name}",
+        responses={
+            **WRITE_ANSWERS,
+            **error_responses(409, s409=f"{label.upper().replace(' ', '_')}_EXISTS"),
+        },
     )
     async def create(
         tenant_id: TenantPath,
@@ -55,13 +67,15 @@ def record_router(
         return ok(await service_of(resources).create(tenant_id, fields), status_code=201)
 
     if with_list:
-        _add_list(router, collection, label, service_of, out_model)
+        _add_list(router, collection, label, name, service_of, out_model)
 
     @router.get(
         member,
         response_model=Envelope[out_model],  # type: ignore[valid-type]
         dependencies=[Depends(require_reader)],
         summary=f"Get a {label}",
+        name=f"get_{name}",
+        responses={**READ_ANSWERS, **error_responses(404, s404=missing)},
     )
     async def get(tenant_id: TenantPath, code: CodePath, resources: Resources) -> JsonResponse:
         return ok(await service_of(resources).get(tenant_id, {key_field: code}))
@@ -71,6 +85,8 @@ def record_router(
         response_model=Envelope[out_model],  # type: ignore[valid-type]
         dependencies=[Depends(require_admin)],
         summary=f"Update a {label}",
+        name=f"update_{name}",
+        responses={**WRITE_ANSWERS, **error_responses(404, s404=missing)},
     )
     async def update(
         tenant_id: TenantPath,
@@ -88,6 +104,16 @@ def record_router(
             status_code=204,
             dependencies=[Depends(require_admin)],
             summary=f"Delete a {label}",
+            name=f"delete_{name}",
+            responses={
+                **WRITE_ANSWERS,
+                **error_responses(
+                    404,
+                    409,
+                    s404=missing,
+                    s409="CATEGORY_IN_USE or TAX_RULE_IN_USE (used by items)",
+                ),
+            },
         )
         async def delete(tenant_id: TenantPath, code: CodePath, resources: Resources) -> None:
             await service_of(resources).delete(tenant_id, {key_field: code})
@@ -99,6 +125,7 @@ def _add_list(
     router: APIRouter,
     collection: str,
     label: str,
+    name: str,
     service_of: ServiceOf,
     out_model: type[Record],
 ) -> None:
@@ -107,6 +134,8 @@ def _add_list(
         response_model=Envelope[list[out_model]],  # type: ignore[valid-type]
         dependencies=[Depends(require_reader)],
         summary=f"List {label}s",
+        name=f"list_{name}s",
+        responses=READ_ANSWERS,
     )
     async def list_records(
         tenant_id: TenantPath, resources: Resources, page: PageQuery = 1, limit: LimitQuery = 50

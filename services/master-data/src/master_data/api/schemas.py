@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from master_data.domain import RoundingMethod, TaxType
 from pos_commons.envelope import ApiModel
@@ -33,11 +33,19 @@ class PatchModel(ApiModel):
 
 
 class TenantCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tenantId": "demo", "name": "Demo tenant"}]}
+    )
+
     tenant_id: TenantId
     name: Name
 
 
 class StoreCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"storeCode": "S001", "name": "Store S001"}]}
+    )
+
     store_code: Code
     name: Name
     is_active: bool = True
@@ -49,6 +57,10 @@ class StoreUpdate(PatchModel):
 
 
 class CategoryCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"categoryCode": "FRUIT", "name": "Fruit"}]}
+    )
+
     category_code: Code
     name: Name
     description: ShortText = ""
@@ -60,6 +72,21 @@ class CategoryUpdate(PatchModel):
 
 
 class TaxRuleCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "taxCode": "RED",
+                    "name": "Reduced rate (added)",
+                    "taxType": "external",
+                    "rate": "8",
+                    "roundingDigits": 2,
+                    "roundingMethod": "halfUp",
+                }
+            ]
+        }
+    )
+
     tax_code: Code
     name: Name
     tax_type: TaxType
@@ -77,6 +104,19 @@ class TaxRuleUpdate(PatchModel):
 
 
 class PaymentMethodCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "paymentCode": "CASH",
+                    "name": "Cash",
+                    "canGiveChange": True,
+                    "canExceedBalance": True,
+                }
+            ]
+        }
+    )
+
     payment_code: Code
     name: Name
     can_give_change: bool
@@ -92,6 +132,21 @@ class PaymentMethodUpdate(PatchModel):
 
 
 class ItemCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "itemCode": "ITEM0001",
+                    "description": "Apples, 1 kg",
+                    "shortDescription": "Apples",
+                    "unitPrice": "3.49",
+                    "categoryCode": "FRUIT",
+                    "taxCode": "RED",
+                }
+            ]
+        }
+    )
+
     item_code: Code
     description: Name
     short_description: ShortText = ""
@@ -111,6 +166,10 @@ class ItemUpdate(PatchModel):
 
 
 class StorePriceCreate(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"itemCode": "ITEM0001", "price": "2.99"}]}
+    )
+
     item_code: Code
     price: Money
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from master_data.api.deps import CodePath, LimitQuery, PageQuery, Resources, StorePath, TenantPath
+from master_data.api.records import READ_ANSWERS, WRITE_ANSWERS
 from master_data.api.schemas import StorePriceCreate, StorePriceUpdate
 from master_data.domain import StorePrice
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import Envelope, JsonResponse, PageMeta, ok
+from pos_commons.openapi import error_responses
 
+MISSING_STORE = "TENANT_NOT_FOUND or STORE_NOT_FOUND"
+MISSING_PRICE = f"{MISSING_STORE} or STORE_PRICE_NOT_FOUND"
 router = APIRouter(prefix="/api/v1/tenants/{tenant_id}/stores/{store_code}", tags=["store price"])
 
 
@@ -19,6 +23,12 @@ router = APIRouter(prefix="/api/v1/tenants/{tenant_id}/stores/{store_code}", tag
     response_model=Envelope[StorePrice],
     dependencies=[Depends(require_admin)],
     summary="Set a store's price for an item (0 is a price)",
+    responses={
+        **WRITE_ANSWERS,
+        **error_responses(
+            404, 409, s404=f"{MISSING_STORE} or ITEM_NOT_FOUND", s409="STORE_PRICE_EXISTS"
+        ),
+    },
 )
 async def create_store_price(
     tenant_id: TenantPath, store_code: StorePath, body: StorePriceCreate, resources: Resources
@@ -32,6 +42,7 @@ async def create_store_price(
     response_model=Envelope[list[StorePrice]],
     dependencies=[Depends(require_reader)],
     summary="List a store's prices",
+    responses={**READ_ANSWERS, **error_responses(404, s404=MISSING_STORE)},
 )
 async def list_store_prices(
     tenant_id: TenantPath,
@@ -51,6 +62,7 @@ async def list_store_prices(
     response_model=Envelope[StorePrice],
     dependencies=[Depends(require_reader)],
     summary="Get a store's price for an item",
+    responses={**READ_ANSWERS, **error_responses(404, s404=MISSING_PRICE)},
 )
 async def get_store_price(
     tenant_id: TenantPath, store_code: StorePath, item_code: CodePath, resources: Resources
@@ -64,6 +76,7 @@ async def get_store_price(
     response_model=Envelope[StorePrice],
     dependencies=[Depends(require_admin)],
     summary="Change a store's price for an item",
+    responses={**WRITE_ANSWERS, **error_responses(404, s404=MISSING_PRICE)},
 )
 async def update_store_price(
     tenant_id: TenantPath,
@@ -81,6 +94,7 @@ async def update_store_price(
     status_code=204,
     dependencies=[Depends(require_admin)],
     summary="Remove a store's price override (the item falls back to its unit price)",
+    responses={**WRITE_ANSWERS, **error_responses(404, s404=MISSING_PRICE)},
 )
 async def delete_store_price(
     tenant_id: TenantPath, store_code: StorePath, item_code: CodePath, resources: Resources

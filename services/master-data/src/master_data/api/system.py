@@ -10,6 +10,7 @@ from pos_commons.auth import require_reader
 from pos_commons.envelope import JsonResponse, error_response, ok
 from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
+from pos_commons.openapi import error_responses
 
 router = APIRouter(tags=["system"])
 
@@ -19,7 +20,11 @@ async def health() -> JsonResponse:
     return ok({"status": "ok"})
 
 
-@router.get("/ready", summary="Readiness: not shutting down, and MongoDB answers")
+@router.get(
+    "/ready",
+    summary="Readiness: not shutting down, and MongoDB answers",
+    responses=error_responses(503, s503="SHUTTING_DOWN or DATABASE_UNAVAILABLE"),
+)
 async def ready(request: Request, resources: Resources) -> JsonResponse:
     if request.app.lifecycle.draining:
         return error_response(503, "SHUTTING_DOWN", "master-data is shutting down.")
@@ -33,6 +38,10 @@ async def ready(request: Request, resources: Resources) -> JsonResponse:
     summary="Prometheus metrics (METRICS_TOKEN as bearer token when set)",
     response_class=Response,
     dependencies=[Depends(require_metrics_access)],
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(401, 404, s404="ROUTE_NOT_FOUND (production without METRICS_TOKEN)"),
+    },
 )
 async def metrics(resources: Resources) -> Response:
     return metrics_response(resources.registry)
@@ -42,6 +51,7 @@ async def metrics(resources: Resources) -> Response:
     "/api/v1/stats/cache",
     dependencies=[Depends(require_reader)],
     summary="Item-detail cache statistics",
+    responses=error_responses(401),
 )
 async def cache_stats(resources: Resources) -> JsonResponse:
     cache = resources.detail_cache

@@ -13,6 +13,7 @@ from typing_extensions import override
 
 from master_data.domain import ItemDetail
 from master_data.grpc_api.mapping import item_detail_message, payment_method_message
+from master_data.identifiers import check_code, check_tenant_id
 from master_data.services.catalog import PaymentMethodService
 from master_data.services.item_details import MAX_BATCH, ItemDetailService
 from pos_commons.auth import TokenVerifier
@@ -25,7 +26,6 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2_grpc,
 )
 from pos_commons.mongo import database_error
-from pos_commons.validation import is_code, is_tenant_id
 
 _log = logging.getLogger(__name__)
 
@@ -34,11 +34,9 @@ Context = aio.ServicerContext[Any, Any]
 
 
 def _check_ids(tenant_id: str, **codes: str) -> None:
-    if not is_tenant_id(tenant_id):
-        raise UnprocessableError(f"Tenant id {tenant_id!r} is malformed.", code="INVALID_TENANT_ID")
+    check_tenant_id(tenant_id)
     for field, value in codes.items():
-        if not is_code(value):
-            raise UnprocessableError(f"{field} {value!r} is malformed.", code="INVALID_CODE")
+        check_code(field.replace("_", " ").capitalize(), value)  # store_code: "Store code"
 
 
 class GrpcCallMetrics:
