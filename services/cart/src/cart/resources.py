@@ -57,6 +57,7 @@ def build_resources(
         settings.mongodb_uri.get_secret_value(),
         database_prefix="cart",
         timeout_seconds=settings.mongodb_timeout_seconds,
+        max_idle_seconds=settings.mongodb_max_idle_seconds,
         concerns=Concerns(
             write=WriteConcern(w=settings.write_concern_w, j=settings.mongodb_journal),
             read=ReadConcern(settings.mongodb_read_concern),

@@ -182,6 +182,7 @@ class Mongo:
         *,
         database_prefix: str,
         timeout_seconds: float,
+        max_idle_seconds: float,
         concerns: Concerns | None = None,
     ) -> None:
         timeout_ms = int(timeout_seconds * 1000)
@@ -194,6 +195,9 @@ class Mongo:
             # database that stopped is noticed at once anyway (its connections are refused).
             connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
             socketTimeoutMS=max(timeout_ms * 2, 10_000),
+            # The async driver cannot see that the far end closed an idle pooled connection
+            # (it does not read from it): retiring it first keeps a write from failing on it.
+            maxIdleTimeMS=int(max_idle_seconds * 1000),
             appname=database_prefix,
             tz_aware=True,
             event_listeners=[self.availability],

@@ -59,6 +59,16 @@ class ServiceSettings(BaseSettings):
             "the database gone waits before 503 (later ones get 503 at once)."
         ),
     )
+    mongodb_max_idle_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A pooled MongoDB connection idle this long is closed rather than reused. Keep "
+            "it below any idle timeout on the way (load balancer, NAT, SecantusDB's 300 s): "
+            "a connection closed by the far end fails the write that next uses it."
+        ),
+    )
     use_grpc: bool = Field(
         default=False,
         description="master-data: also serve gRPC. cart: fetch master data over gRPC, not HTTP.",

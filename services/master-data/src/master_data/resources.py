@@ -34,6 +34,7 @@ def build_resources(
         settings.mongodb_uri.get_secret_value(),
         database_prefix="masterdata",
         timeout_seconds=settings.mongodb_timeout_seconds,
+        max_idle_seconds=settings.mongodb_max_idle_seconds,
     )
     tenants = TenantService(mongo)
     detail_cache: TtlCache[tuple[str, str], CachedDetail] = TtlCache(
