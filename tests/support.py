@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from pos_devstack.stack import MasterDataProcess, Tokens
 
@@ -62,3 +63,17 @@ async def register_terminal(
         response = await client.post("/api/v1/terminals", json=body)
         created = data(response, 201)
         return str(created["apiKey"])
+
+
+async def metric_value(url: str, sample: str, labels: dict[str, str] | None = None) -> float:
+    """The sum of `sample` (a name as exposed, e.g. `..._total`) in a process's /metrics,
+    over the series whose labels include `labels`."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    wanted = (labels or {}).items()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == sample and wanted <= s.labels.items()
+    )

@@ -32,6 +32,7 @@ from pos_devstack.paths import REPO_ROOT
 from pos_devstack.processes import ManagedProcess
 from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import Tokens, start_cart, start_master_data, start_secantus
+from pos_loadtest.cpu import CounterProbe, CpuProbe, per_request_ms
 from pos_loadtest.environment import describe_environment
 from pos_loadtest.locust_run import LoadSettings, run_locust
 from pos_loadtest.modes import ALL_MODES, Mode, parse_mode
@@ -103,6 +104,7 @@ def run(options: argparse.Namespace) -> Path:
     try:
         uri = os.environ.get("MONGODB_URI")
         embedded = not uri
+        database: ManagedProcess | None = None
         if not uri:
             database, uri = start_secantus(":memory:", log_dir=work)
             processes.append(database)
@@ -158,16 +160,29 @@ def run(options: argparse.Namespace) -> Path:
                     extra_env=mode.cart_env(), name=f"cart-{mode.name}-{round_number}",
                 )  # fmt: skip
                 processes.append(cart.process)
+                watched = {"cart": cart.process.pid, "master-data": master.process.pid}
+                if database is not None:
+                    watched["database"] = database.pid
+                cpu = CpuProbe(watched)
+                commands = CounterProbe(f"{cart.url}/metrics", "mongodb_commands")
                 try:
                     rows = run_locust(
                         cart.url, keys_file, items_file, load,
                         work / f"{mode.name}-{round_number}", seed=round_number,
-                        idempotency_keys=mode.idempotency_keys,
+                        idempotency_keys=mode.idempotency_keys, probes=[cpu, commands],
                     )  # fmt: skip
                 finally:
                     cart.process.stop()
                     processes.remove(cart.process)
-                comparison.runs.append(RunResult(mode.name, round_number, rows))
+                run = RunResult(mode.name, round_number, rows, cpu.used, commands.grown)
+                comparison.runs.append(run)
+                costs = per_request_ms(cpu.used, run.requests)
+                print(
+                    f"    {run.requests} requests; CPU-ms per request: "
+                    + ", ".join(f"{name} {ms:.2f}" for name, ms in costs.items())
+                    + f"; database commands per request {commands.grown / (run.requests or 1):.2f}",
+                    flush=True,
+                )
         summary = write_report(comparison, folder)
         print(f"\nreport: {summary}\n        {folder / 'report.html'}", flush=True)
         shutil.rmtree(work, ignore_errors=True)

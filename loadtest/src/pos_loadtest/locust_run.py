@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pos_devstack.paths import REPO_ROOT
 from pos_devstack.processes import ManagedProcess
@@ -64,6 +67,18 @@ def read_stats(path: Path) -> list[EndpointStats]:
     ]
 
 
+class Probe(Protocol):
+    """Something measured over exactly the counted seconds of a run (CPU time, counters)."""
+
+    def open(self, pids: Mapping[str, int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
 def run_locust(
     host: str,
     keys_file: Path,
@@ -72,9 +87,11 @@ def run_locust(
     out_prefix: Path,
     seed: int,
     idempotency_keys: bool = False,
+    probes: Sequence[Probe] = (),
 ) -> list[EndpointStats]:
     """One bounded locust run. Users start over the warm-up, then statistics are reset, so
-    only the `load.seconds` that follow count."""
+    only the `load.seconds` that follow count; `probes` are opened and closed on that same
+    window (given locust's own pid as "locust")."""
     spawn_rate = max(1.0, load.users / max(load.warmup_seconds, 0.1))
     run_time = max(1, round(load.warmup_seconds + load.seconds))
     argv = [
@@ -93,9 +110,17 @@ def run_locust(
         "locust", argv, env={}, log_path=out_prefix.with_suffix(".log")
     ).start()
     assert process.popen is not None
+    started = time.monotonic()
     try:
+        if probes:
+            _sleep_until(started + load.warmup_seconds)
+            for probe in probes:
+                probe.open({"locust": process.pid})
+            _sleep_until(started + load.warmup_seconds + load.seconds)
+            for probe in probes:
+                probe.close()
         # Bounded: locust stops itself after run_time; this is the safety net.
-        process.popen.wait(timeout=run_time + 60)
+        process.popen.wait(timeout=max(1.0, started + run_time + 60 - time.monotonic()))
     except subprocess.TimeoutExpired:
         process.stop()
         raise RuntimeError(f"locust did not stop by itself:\n{process.log_tail()}") from None

@@ -42,6 +42,15 @@ class RunResult:
     mode: str
     round: int
     rows: list[EndpointStats]
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process used over the counted window (cart, master-data, database,
+    locust); divided by the requests counted, CPU-ms per request."""
+    database_commands: float | None = None
+    """MongoDB commands cart sent over the counted window."""
+
+    @property
+    def requests(self) -> int:
+        return sum(row.requests for row in self.rows if row.kind != MASTER_DATA)
 
 
 @dataclass
@@ -379,7 +388,13 @@ def load_comparison(path: Path) -> Comparison:
     """A comparison back from its results.json (to render a report again)."""
     raw = json.loads(path.read_text())
     runs = [
-        RunResult(run["mode"], run["round"], [EndpointStats(**row) for row in run["rows"]])
+        RunResult(
+            run["mode"],
+            run["round"],
+            [EndpointStats(**row) for row in run["rows"]],
+            run.get("cpu_seconds", {}),
+            run.get("database_commands"),
+        )
         for run in raw.pop("runs")
     ]
     return Comparison(**raw, runs=runs)

@@ -15,6 +15,7 @@ from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
 from cart.services.terminals import TerminalService
 from cart.settings import CartSettings
+from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CartStore, TenantDatabases
 from cart.storage.idempotency import IdempotencyRecords
 from cart.storage.terminals import Terminal, TerminalStore
@@ -23,6 +24,7 @@ from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
 from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
 from pos_commons.http_clients import HttpClientPool, HttpClientSettings
+from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Concerns, Mongo
 
 
@@ -63,6 +65,7 @@ def build_resources(
             read=ReadConcern(settings.mongodb_read_concern),
         ),
     )
+    register_command_metrics(registry, mongo.commands.counts)
     channels = GrpcChannelPool(ChannelSettings())
     # master-data over TLS (both transports) when MASTER_DATA_TLS_CA_FILE is set.
     tls = settings.master_data_tls
@@ -84,7 +87,7 @@ def build_resources(
     terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
     carts = CartService(
         mongo,
-        CartStore(databases),
+        CartStore(databases, RecentCarts(settings.cart_cache_size, registry)),
         TransactionStore(databases),
         master_data,
         PricingPolicy(

@@ -89,6 +89,13 @@ class CartSettings(ServiceSettings):
         description="How long a bill or cancel may retry its transaction (transient errors, "
         "a commit whose outcome is unknown) before it answers 503/504.",
     )
+    cart_cache_size: int = Field(
+        default=2_000,
+        ge=0,
+        le=100_000,
+        description="Open carts a process keeps its own copy of, to change them without reading "
+        "them first (0: none).",
+    )
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
     )

@@ -63,6 +63,24 @@ class _CacheCollector:
         yield GaugeMetricFamily(f"{prefix}_entries", "Entries held.", value=len(self._cache))
 
 
+class _CommandCollector:
+    def __init__(self, counts: dict[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "mongodb_commands", "MongoDB commands sent, by command name.", labels=["command"]
+        )
+        for name, count in sorted(self._counts.items()):
+            family.add_metric([name], count)
+        yield family
+
+
+def register_command_metrics(registry: CollectorRegistry, counts: dict[str, int]) -> None:
+    """Exposes the database commands this process sent (pos_commons.mongo.CommandCounter)."""
+    registry.register(_CommandCollector(counts))
+
+
 def register_cache_metrics(
     registry: CollectorRegistry, name: str, cache: TtlCache[Any, Any]
 ) -> None:

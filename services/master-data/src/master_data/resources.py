@@ -12,6 +12,7 @@ from master_data.services.tenants import TenantService
 from master_data.settings import MasterDataSettings
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
+from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Mongo
 
 
@@ -36,6 +37,7 @@ def build_resources(
         timeout_seconds=settings.mongodb_timeout_seconds,
         max_idle_seconds=settings.mongodb_max_idle_seconds,
     )
+    register_command_metrics(registry, mongo.commands.counts)
     tenants = TenantService(mongo)
     detail_cache: TtlCache[tuple[str, str], CachedDetail] = TtlCache(
         settings.item_cache_ttl_seconds, settings.item_cache_max_entries

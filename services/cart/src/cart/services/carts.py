@@ -24,6 +24,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -35,13 +36,13 @@ from pymongo.errors import DuplicateKeyError
 from cart.domain import operations as ops
 from cart.domain.model import Cart, DiscountType, now_ms
 from cart.domain.operations import ItemRequest, PricingPolicy
-from cart.domain.states import Action, CartState, next_state
+from cart.domain.states import TRANSITIONS, Action, CartState, next_state
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.locks import KeyedLocks
 from cart.storage.carts import CartStore
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionStore, TransactionType
-from pos_commons.errors import ConflictError, NotFoundError
+from pos_commons.errors import AppError, ConflictError, NotFoundError
 from pos_commons.mongo import Mongo
 
 MAX_WRITE_ATTEMPTS = 16
@@ -51,6 +52,13 @@ KEYS_KEPT = 32
 """Idempotency keys a cart remembers (its last changes'): a terminal retries its latest call."""
 
 Change = Callable[[Cart], Cart]
+
+
+@dataclass(frozen=True)
+class _Read:
+    cart: Cart
+    fresh: bool
+    """Read from the database just now; else this process's copy, maybe stale."""
 
 
 class _VersionConflictError(Exception):
@@ -154,7 +162,7 @@ class CartService:
         requests: Sequence[ItemRequest],
         key: str | None = None,
     ) -> Cart:
-        async with self._locked(terminal, cart_id, Action.ADD_ITEMS, key) as cart:
+        async with self._locked(terminal, cart_id, Action.ADD_ITEMS, key) as read:
             ops.check_item_requests(requests)  # before asking master-data anything
             codes = list(dict.fromkeys(request.item_code for request in requests))
             lookup = await self.master_data.get_items(
@@ -168,7 +176,7 @@ class CartService:
                 )
             return await self._commit(
                 terminal,
-                cart,
+                read,
                 lambda c: ops.add_items(c, requests, lookup.found, self._policy),
                 key,
             )
@@ -262,7 +270,7 @@ class CartService:
         amount: Decimal,
         key: str | None = None,
     ) -> Cart:
-        async with self._locked(terminal, cart_id, Action.ADD_PAYMENT, key) as cart:
+        async with self._locked(terminal, cart_id, Action.ADD_PAYMENT, key) as read:
             try:
                 method = await self.master_data.get_payment_method(terminal.tenant_id, payment_code)
             except NotFoundError as exc:
@@ -275,7 +283,7 @@ class CartService:
                     details={"paymentCode": payment_code},
                 ) from exc
             return await self._commit(
-                terminal, cart, lambda c: ops.add_payment(c, method, amount, self._policy), key
+                terminal, read, lambda c: ops.add_payment(c, method, amount, self._policy), key
             )
 
     async def resume_item_entry(
@@ -305,21 +313,35 @@ class CartService:
     @asynccontextmanager
     async def _locked(
         self, terminal: Terminal, cart_id: str, action: Action, key: str | None = None
-    ) -> AsyncIterator[Cart]:
-        """The cart, loaded under its lock, after checking that `key` (if any) was not applied
+    ) -> AsyncIterator[_Read]:
+        """The cart, under its lock, after checking that `key` (if any) was not applied
         already and that `action` is allowed in its state (a cart that cannot take the action
-        is refused before anything else happens: no master-data call)."""
+        is refused before anything else happens: no master-data call).
+
+        The cart is this process's copy when it has one that allows the action (see
+        cart/storage/cart_cache.py); a refusal is only ever decided on a fresh read.
+        """
         async with self._locks.hold(cart_id):
+            copy = self._carts.recent(
+                terminal.tenant_id, terminal.store_code, terminal.terminal_no, cart_id
+            )
+            if (
+                copy is not None
+                and (copy.state, action) in TRANSITIONS
+                and not (key is not None and key in copy.idempotency_keys)
+            ):
+                yield _Read(copy, fresh=False)
+                return
             cart = await self._load(terminal, cart_id)
             _applied(cart, key)
             next_state(cart.state, action)
-            yield cart
+            yield _Read(cart, fresh=True)
 
     async def _apply(
         self, terminal: Terminal, cart_id: str, action: Action, change: Change, key: str | None
     ) -> Cart:
-        async with self._locked(terminal, cart_id, action, key) as cart:
-            return await self._commit(terminal, cart, change, key)
+        async with self._locked(terminal, cart_id, action, key) as read:
+            return await self._commit(terminal, read, change, key)
 
     def _stamped(self, changed: Cart, read: Cart, key: str | None) -> Cart:
         now = now_ms()
@@ -329,20 +351,34 @@ class CartService:
         return _with_key(stamped, key)
 
     async def _commit(
-        self, terminal: Terminal, cart: Cart, change: Change, key: str | None
+        self, terminal: Terminal, read: _Read, change: Change, key: str | None
     ) -> Cart:
         """Applies `change` and swaps the result in; on a version conflict, reloads and
-        applies it again to the fresh cart (its rules are checked again too)."""
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            updated = self._stamped(change(cart), cart, key)
-            if await self._carts.replace(updated, cart.version):
-                return updated
-            self._conflicts.inc()
-            if attempt < MAX_WRITE_ATTEMPTS:
-                await _pause(attempt)
-                cart = await self._load(terminal, cart.cart_id)
-                _applied(cart, key)
-        raise CartConflictError("The cart is being changed elsewhere; try again.")
+        applies it again to the fresh cart (its rules are checked again too).
+
+        Started from this process's copy, a refusal or a failed swap means only that the
+        copy was stale: the change is decided again on a fresh read, at once.
+        """
+        cart, fresh = read.cart, read.fresh
+        attempt = 1
+        while True:
+            try:
+                updated: Cart | None = self._stamped(change(cart), cart, key)
+            except AppError:
+                if fresh:
+                    raise
+                updated = None
+            if updated is not None:
+                if await self._carts.replace(updated, cart.version):
+                    return updated
+                if fresh:
+                    self._conflicts.inc()
+                    if attempt == MAX_WRITE_ATTEMPTS:
+                        raise CartConflictError("The cart is being changed elsewhere; try again.")
+                    await _pause(attempt)
+                    attempt += 1
+            cart, fresh = await self._load(terminal, cart.cart_id), True
+            _applied(cart, key)
 
     async def _close(
         self,

@@ -1,0 +1,99 @@
+"""The carts this process wrote last, so that its next change to one need not read it first.
+
+A change is a read and a compare-and-swap; a terminal's next change usually reaches the
+replica that made its last one, and that replica holds the cart as it wrote it. Starting from
+that copy saves the read, and stays safe without trusting it:
+
+- the swap still compares the version, so a copy that another process made stale is caught
+  by MongoDB, and the change is made again from a fresh read (no change is lost);
+- a cart another process wrote is marked shared and no longer kept here, so without replica
+  affinity each cart costs one wasted swap, once, and then goes the uncached way;
+- the service decides a refusal (a state the action is not allowed in, an unknown line, a
+  key applied already) only on a fresh read, never on a copy;
+- reads the API answers (GET of a cart) always go to the database.
+
+Only open carts are kept (a closed cart takes no more changes), at most `capacity` of them,
+least recently written first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter
+
+from cart.domain.model import Cart
+from cart.domain.states import CartState
+
+_CLOSED = frozenset({CartState.COMPLETED, CartState.CANCELLED})
+_SHARED = None  # the marker of a cart another process writes too
+
+
+class RecentCarts:
+    def __init__(self, capacity: int, registry: CollectorRegistry) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, Cart | None] = OrderedDict()
+        self._lookups = Counter(
+            "cart_cache_lookups",
+            "Changes that started from this process's own copy of the cart (hit) or read it.",
+            ["result"],
+            registry=registry,
+        )
+        self._hits = self._lookups.labels(result="hit")
+        self._misses = self._lookups.labels(result="miss")
+        self._stale = Counter(
+            "cart_cache_stale",
+            "Copies another process had changed meanwhile (the swap failed; the cart is shared).",
+            registry=registry,
+        )
+
+    def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart | None:
+        """The copy of this terminal's cart, if one is kept and has not expired."""
+        cart = self._entries.get(cart_id)
+        if (
+            cart is None
+            or cart.tenant_id != tenant_id
+            or cart.store_code != store_code
+            or cart.terminal_no != terminal_no
+            or cart.expires_at <= datetime.now(UTC)
+        ):
+            self._misses.inc()
+            return None
+        self._hits.inc()
+        return cart
+
+    def written(self, cart: Cart) -> None:
+        """`cart` is what the database holds now, as this process wrote it."""
+        if self._capacity == 0 or (cart.cart_id in self._entries and self._is_shared(cart.cart_id)):
+            return
+        if cart.state in _CLOSED:
+            self._entries.pop(cart.cart_id, None)
+            return
+        self._keep(cart.cart_id, cart)
+
+    def stale(self, cart_id: str) -> None:
+        """A swap from the copy failed: another process writes this cart too."""
+        if self._capacity == 0:
+            return
+        if self._entries.get(cart_id) is not None:
+            self._stale.inc()
+        self._keep(cart_id, _SHARED)
+
+    def forget(self, cart_id: str) -> None:
+        """Whether the database holds this process's last write is not known (it failed
+        midway, or a transaction has yet to commit it): no copy."""
+        if self._entries.get(cart_id, _SHARED) is not _SHARED:
+            del self._entries[cart_id]
+
+    def _is_shared(self, cart_id: str) -> bool:
+        return self._entries[cart_id] is _SHARED
+
+    def _keep(self, cart_id: str, entry: Cart | None) -> None:
+        self._entries[cart_id] = entry
+        self._entries.move_to_end(cart_id)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

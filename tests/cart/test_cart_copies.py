@@ -1,0 +1,209 @@
+"""A cart process changes a cart from its own copy (the last it wrote) without reading it first,
+and that copy never decides an answer: another replica's change is neither lost nor ignored,
+a refusal is decided on the stored cart, and reads always come from the database.
+
+The two session cart processes (one per transport) share the database, so each plays the
+other's "second replica"; every case runs in both directions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from pos_devstack.seed import DemoCatalog
+from pos_devstack.stack import CartProcess
+from tests.support import (
+    Stack,
+    TerminalNumbers,
+    data,
+    error_code,
+    metric_value,
+    register_terminal,
+)
+
+DIRECTIONS = [("http", "grpc"), ("grpc", "http")]
+
+
+@asynccontextmanager
+async def _terminal(
+    stack: Stack, carts: dict[str, CartProcess], demo: DemoCatalog, numbers: TerminalNumbers
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """One terminal's client to each cart process."""
+    key = await register_terminal(
+        carts["http"].url, stack.tokens.admin, demo.tenant_id, "S001", numbers.take()
+    )
+    clients = {
+        name: httpx.AsyncClient(base_url=process.url, headers={"X-API-Key": key}, timeout=30)
+        for name, process in carts.items()
+    }
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+async def _new_cart(client: httpx.AsyncClient, codes: list[str]) -> str:
+    cart_id: str = data(await client.post("/api/v1/carts"), 201)["cartId"]
+    for code in codes:
+        await _add(client, cart_id, code)
+    return cart_id
+
+
+async def _add(client: httpx.AsyncClient, cart_id: str, code: str) -> Any:
+    return data(await client.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": code}]))
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_changes_start_from_the_process_s_copy_without_a_read(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    transport: str,
+) -> None:
+    url = carts[transport].url
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        client = clients[transport]
+        codes = demo.sellable_codes[:3]
+        cart_id = await _new_cart(client, codes[:1])
+        finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
+        hits = await metric_value(url, "cart_cache_lookups_total", {"result": "hit"})
+
+        await _add(client, cart_id, codes[1])
+        await _add(client, cart_id, codes[2])
+        data(await client.patch(f"/api/v1/carts/{cart_id}/lineItems/1/quantity",
+                                json={"quantity": 2}))  # fmt: skip
+        paying = data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+
+        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
+        assert await metric_value(url, "cart_cache_lookups_total", {"result": "hit"}) == hits + 4
+        assert paying["state"] == "Paying"
+        assert [line["quantity"] for line in paying["lines"]] == [2, 1, 1]
+        # A read is answered from the database, never from the copy.
+        assert data(await client.get(f"/api/v1/carts/{cart_id}")) == paying
+        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds + 1
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    url = carts[mine].url
+    codes = demo.sellable_codes[10:15]
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        cart_id = await _new_cart(clients[mine], codes[:1])
+        stale = await metric_value(url, "cart_cache_stale_total")
+
+        await _add(clients[other], cart_id, codes[1])
+        after = await _add(clients[mine], cart_id, codes[2])  # from a copy without line 2
+
+        assert [line["itemCode"] for line in after["lines"]] == codes[:3]
+        assert after["version"] == 4
+        assert await metric_value(url, "cart_cache_stale_total") == stale + 1
+
+        # Shared now: the next changes read first, and no copy goes stale again.
+        await _add(clients[other], cart_id, codes[3])
+        final = await _add(clients[mine], cart_id, codes[4])
+        assert [line["itemCode"] for line in final["lines"]] == codes
+        assert await metric_value(url, "cart_cache_stale_total") == stale + 1
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    codes = demo.sellable_codes[20:22]
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        cart_id = await _new_cart(clients[mine], codes[:1])
+        data(await clients[other].post(f"/api/v1/carts/{cart_id}/cancel"))
+
+        response = await clients[mine].post(
+            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": codes[1]}]
+        )
+        assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_CANCELLED"
+        stored = data(await clients[mine].get(f"/api/v1/carts/{cart_id}"))
+        assert stored["state"] == "Cancelled"
+        assert len(stored["lines"]) == 1
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    codes = demo.sellable_codes[30:33]
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        cart_id = await _new_cart(clients[mine], codes[:1])
+        data(await clients[mine].post(f"/api/v1/carts/{cart_id}/subtotal"))  # my copy: Paying
+        data(await clients[other].post(f"/api/v1/carts/{cart_id}/resume-item-entry"))
+
+        # The state my copy would refuse in...
+        after = await _add(clients[mine], cart_id, codes[1])
+        assert after["state"] == "EnteringItem"
+        # ...and a line my copy does not have.
+        await _add(clients[other], cart_id, codes[2])
+        changed = data(
+            await clients[mine].patch(
+                f"/api/v1/carts/{cart_id}/lineItems/3/quantity", json={"quantity": 4}
+            )
+        )
+        assert [line["quantity"] for line in changed["lines"]] == [1, 1, 4]
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_a_change_the_copy_refuses_is_refused_before_master_data_is_asked(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    transport: str,
+) -> None:
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        client = clients[transport]
+        cart_id = await _new_cart(client, demo.sellable_codes[40:41])
+        data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+        response = await client.post(
+            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "NO-SUCH-ITEM"}]
+        )
+        # The state answers first (409), not the unknown item (404).
+        assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_PAYING"
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_a_kept_cart_is_not_found_by_another_terminal(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    transport: str,
+) -> None:
+    async with (
+        _terminal(stack, carts, demo, terminal_numbers) as mine,
+        _terminal(stack, carts, demo, terminal_numbers) as theirs,
+    ):
+        cart_id = await _new_cart(mine[transport], demo.sellable_codes[50:51])
+        response = await theirs[transport].post(
+            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": demo.sellable_codes[51]}]
+        )
+        assert error_code(response, 404) == "CART_NOT_FOUND"
+        assert len(data(await mine[transport].get(f"/api/v1/carts/{cart_id}"))["lines"]) == 1
