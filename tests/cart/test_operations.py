@@ -179,6 +179,34 @@ def test_new_cart_is_idle_and_empty() -> None:
     assert cart.transaction_id is None
 
 
+MONEY_TOTALS = (
+    "gross_amount",
+    "line_discount_total",
+    "cart_discount_total",
+    "net_amount",
+    "external_tax_total",
+    "internal_tax_total",
+    "total_amount",
+    "paid_amount",
+    "change_amount",
+    "balance_due",
+    "refund_amount",
+)
+
+
+def money_totals(cart: Cart) -> dict[str, str]:
+    """The cart's money totals as the wire shows them."""
+    return {name: format_decimal(getattr(cart.totals, name)) for name in MONEY_TOTALS}
+
+
+@pytest.mark.parametrize(("money_digits", "zero"), [(2, "0.00"), (3, "0.000"), (0, "0")])
+def test_a_new_cart_shows_zero_at_the_money_precision(money_digits: int, zero: str) -> None:
+    # Compared as text: "0" and "0.00" are equal numbers but not the same on the wire.
+    policy = PricingPolicy(money_digits=money_digits)
+    cart = new_cart("cart-1", "tenant-1", "store-1", 7, NOW, LATER, policy)
+    assert money_totals(cart) == dict.fromkeys(MONEY_TOTALS, zero)
+
+
 # --- add_items -----------------------------------------------------------------------------
 
 
@@ -285,6 +313,50 @@ def test_add_items_in_one_request_beyond_the_limit() -> None:
     assert info.value.code == "CART_LINE_LIMIT"
 
 
+def test_add_items_refuses_unknown_items() -> None:
+    cart = basket()
+    before = cart.model_dump()
+    with pytest.raises(NotFoundError) as info:
+        add_items(cart, [req("ZZZ"), req("APPLE"), req("NOPE"), req("ZZZ")], ITEMS, POLICY)
+    assert info.value.code == "ITEM_NOT_FOUND"
+    assert info.value.status_code == 404
+    assert info.value.details == {"itemCodes": ["NOPE", "ZZZ"]}  # sorted, once each
+    assert cart.model_dump() == before
+
+
+def test_an_unknown_item_is_reported_before_anything_else_in_the_request() -> None:
+    # NOPE is unknown (and its quantity invalid), GONE is no longer sold: the unknown code
+    # is what the terminal must correct first.
+    with pytest.raises(NotFoundError) as info:
+        add_items(basket(), [req("GONE"), req("NOPE", 0)], ITEMS, POLICY)
+    assert info.value.code == "ITEM_NOT_FOUND"
+    assert info.value.details == {"itemCodes": ["NOPE"]}
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 10_000])
+def test_a_quantity_outside_1_to_9999_is_refused(quantity: int) -> None:
+    cart = basket()
+    before = cart.model_dump()
+    with pytest.raises(UnprocessableError) as added:
+        add_items(cart, [req("MILK", quantity)], ITEMS, POLICY)
+    with pytest.raises(UnprocessableError) as changed:
+        change_quantity(cart, 1, quantity, POLICY)
+    for info in (added, changed):
+        assert info.value.code == "INVALID_QUANTITY"
+        assert info.value.status_code == 422
+    assert cart.model_dump() == before
+
+
+def test_the_quantity_limits_1_and_9999_are_allowed() -> None:
+    cart = entering(req("MILK", 9_999))
+    assert line(cart, 1).amount == Decimal("9899.01")  # 9999 x 0.99 = 9900 - 0.99
+    cart = change_quantity(cart, 1, 1, POLICY)
+    assert line(cart, 1).amount == Decimal("0.99")
+    cart = change_quantity(cart, 1, 9_999, POLICY)
+    assert cart.totals.item_count == 9_999
+    assert cart.totals.total_amount == Decimal("9899.01")
+
+
 @pytest.mark.parametrize(
     ("make", "code"),
     [
@@ -330,6 +402,29 @@ def test_cancel_a_cancelled_line() -> None:
     assert info.value.code == "LINE_CANCELLED"
     assert info.value.status_code == 409
     assert info.value.details == {"lineNo": 2}
+
+
+def test_a_cancelled_line_keeps_no_discount() -> None:
+    cart = add_line_discount(basket(), 2, AMOUNT, Decimal("0.50"), POLICY)  # 2.50 - 0.50
+    assert line(cart, 2).discount_amount == Decimal("0.50")
+    cart = cancel_line(cart, 2, POLICY)
+    bread = line(cart, 2)
+    # A cancelled line counts for nothing: no discount, no cart-discount share, no net.
+    assert [
+        format_decimal(bread.discount_amount),
+        format_decimal(bread.cart_discount_amount),
+        format_decimal(bread.net_amount),
+    ] == ["0.00", "0.00", "0.00"]
+    assert format_decimal(cart.totals.line_discount_total) == "0.00"
+    assert cart.totals.total_amount == Decimal("2.40")  # the apples only: 2 x 1.20
+
+
+def test_cancelling_every_line_brings_the_totals_back_to_zero() -> None:
+    cart = add_line_discount(basket(), 1, PERCENT, Decimal("50"), POLICY)  # 50% of 2.40
+    cart = cancel_line(cancel_line(cart, 1, POLICY), 2, POLICY)
+    assert cart.totals.line_count == 0
+    assert cart.totals.item_count == 0
+    assert money_totals(cart) == dict.fromkeys(MONEY_TOTALS, "0.00")
 
 
 LINE_OPERATIONS: list[tuple[str, Callable[[Cart, int], Cart]]] = [
@@ -525,6 +620,50 @@ def test_line_discount_exceeding_the_line_is_refused() -> None:
         add_line_discount(cart, 2, AMOUNT, Decimal("0.51"), POLICY)  # 2.00 + 0.51 > 2.50
     assert info.value.code == "DISCOUNT_EXCEEDS_AMOUNT"
     assert info.value.status_code == 422
+
+
+def test_an_amount_discount_is_money_and_a_percentage_keeps_its_places() -> None:
+    cart = add_line_discount(basket(), 2, AMOUNT, Decimal("1"), POLICY)
+    cart = add_line_discount(cart, 1, PERCENT, Decimal("10"), POLICY)
+    cart = add_line_discount(cart, 1, PERCENT, Decimal("12.345"), POLICY)
+    # an amount is written at the money precision, a rate as it was given
+    assert format_decimal(line(cart, 2).discounts[0].value) == "1.00"
+    assert [format_decimal(d.value) for d in line(cart, 1).discounts] == ["10", "12.345"]
+    # 10% of 2.40 = 0.24; 12.345% of 2.40 = 0.29628 -> 0.30 (a rate may be finer than money)
+    assert [d.amount for d in line(cart, 1).discounts] == [Decimal("0.24"), Decimal("0.30")]
+    assert cart.totals.total_amount == Decimal("3.36")  # 4.90 - 1.00 - 0.24 - 0.30
+
+
+@pytest.mark.parametrize("value", ["0.005", "1.001", "0.0001"])
+def test_an_amount_discount_finer_than_the_money_precision_is_refused(value: str) -> None:
+    cart = basket()
+    before = cart.model_dump()
+    with pytest.raises(UnprocessableError) as on_line:
+        add_line_discount(cart, 1, AMOUNT, Decimal(value), POLICY)
+    with pytest.raises(UnprocessableError) as on_cart:
+        add_cart_discount(paying(), AMOUNT, Decimal(value), POLICY)
+    for info in (on_line, on_cart):
+        assert info.value.code == "INVALID_DISCOUNT"
+        assert info.value.status_code == 422
+    assert cart.model_dump() == before
+
+
+def test_an_amount_discount_has_the_places_of_a_finer_money_precision() -> None:
+    policy = PricingPolicy(money_digits=3)
+    cart = entering(req("APPLE", 2), policy=policy)  # 2 x 1.20 = 2.400
+    cart = add_line_discount(cart, 1, AMOUNT, Decimal("0.005"), policy)
+    assert format_decimal(line(cart, 1).net_amount) == "2.395"  # 2.400 - 0.005
+
+
+def test_an_amount_discount_above_the_limit_is_refused() -> None:
+    limited = PricingPolicy(max_amount=Decimal("100"))
+    cart = entering(req("TEA", 50), policy=limited)  # 50 x 4.00 = 200.00
+    at_the_limit = add_line_discount(cart, 1, AMOUNT, Decimal("100"), limited)
+    assert line(at_the_limit, 1).net_amount == Decimal("100.00")  # 200.00 - 100
+    with pytest.raises(UnprocessableError) as info:
+        add_line_discount(cart, 1, AMOUNT, Decimal("100.01"), limited)
+    assert info.value.code == "AMOUNT_TOO_LARGE"
+    assert info.value.details == {"maxAmount": Decimal("100")}
 
 
 # --- subtotal ------------------------------------------------------------------------------
@@ -771,6 +910,73 @@ def test_payment_of_a_taxed_cart() -> None:
     assert cart.totals.balance_due == Decimal("0")
 
 
+def basket_at(policy: PricingPolicy) -> Cart:
+    """Paying: 2 x APPLE 1.20 and 1 x BREAD 2.50, priced at the policy's money precision."""
+    return subtotal(entering(req("APPLE", 2), req("BREAD"), policy=policy), policy)
+
+
+@pytest.mark.parametrize(
+    ("money_digits", "amount", "taken", "balance"),
+    [
+        (2, "1.05", "1.05", "3.85"),  # 4.90 - 1.05
+        (2, "1.5", "1.50", "3.40"),  # fewer places are fine: 4.90 - 1.50
+        (3, "1.005", "1.005", "3.895"),  # 4.900 - 1.005
+        (0, "2", "2", "3"),  # 2.40 -> 2 and 2.50 -> 3 (half-up) = 5; 5 - 2
+    ],
+)
+def test_a_payment_with_at_most_the_money_places_is_taken(
+    money_digits: int, amount: str, taken: str, balance: str
+) -> None:
+    policy = PricingPolicy(money_digits=money_digits)
+    cart = add_payment(basket_at(policy), CARD, Decimal(amount), policy)
+    assert format_decimal(cart.payments[0].amount) == taken
+    assert format_decimal(cart.totals.balance_due) == balance
+
+
+@pytest.mark.parametrize(
+    ("money_digits", "amount"), [(2, "1.005"), (2, "0.001"), (3, "0.0001"), (0, "1.5")]
+)
+def test_a_payment_finer_than_the_money_precision_is_refused(
+    money_digits: int, amount: str
+) -> None:
+    policy = PricingPolicy(money_digits=money_digits)
+    cart = basket_at(policy)
+    before = cart.model_dump()
+    for payment_method in (CASH, CARD):
+        with pytest.raises(UnprocessableError) as info:
+            add_payment(cart, payment_method, Decimal(amount), policy)
+        assert info.value.code == "INVALID_PAYMENT_AMOUNT"
+        assert info.value.status_code == 422
+    assert cart.model_dump() == before
+
+
+def test_a_balance_below_one_unit_blocks_the_bill_and_can_be_paid() -> None:
+    cart = add_payment(paying(), CARD, Decimal("4.89"), POLICY)
+    assert format_decimal(cart.totals.balance_due) == "0.01"  # 4.90 - 4.89
+    with pytest.raises(ConflictError) as info:
+        bill(cart, 1, "tx-1")
+    assert info.value.code == "BALANCE_DUE"
+    assert info.value.details == {"balanceDue": Decimal("0.01")}
+    cart = add_payment(cart, CASH, Decimal("0.01"), POLICY)
+    assert format_decimal(cart.totals.balance_due) == "0.00"
+    assert bill(cart, 1, "tx-1").state is CartState.COMPLETED
+
+
+def test_an_amount_above_the_limit_is_refused_naming_the_limit() -> None:
+    limited = PricingPolicy(max_amount=Decimal("1000"))
+    refusals: list[Callable[[], object]] = [
+        lambda: add_payment(paying(), CASH, Decimal("1000.01"), limited),
+        lambda: change_unit_price(basket(), 1, Decimal("1000.01"), limited),
+        lambda: add_items(basket(), [req("MILK", 1, "1000.01")], ITEMS, limited),
+    ]
+    for refused in refusals:
+        with pytest.raises(UnprocessableError) as info:
+            refused()
+        assert info.value.code == "AMOUNT_TOO_LARGE"
+        assert info.value.status_code == 422
+        assert info.value.details == {"maxAmount": Decimal("1000")}
+
+
 # --- resume_item_entry ---------------------------------------------------------------------
 
 
@@ -902,6 +1108,28 @@ def test_cancel_an_open_cart(make: Callable[[], Cart]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("make", "refund"),
+    [
+        (empty, "0.00"),
+        (basket, "0.00"),  # nothing was taken
+        (lambda: add_payment(paying(), CARD, Decimal("1.00"), POLICY), "1.00"),
+        (paid, "4.90"),
+        # 10.00 tendered, 5.10 given back as change: 4.90 was kept, 4.90 goes back
+        (lambda: add_payment(paying(), CASH, Decimal("10.00"), POLICY), "4.90"),
+        # a voucher gives no change: all of its 5.00 was kept
+        (lambda: add_payment(paying(), VOUCHER, Decimal("5.00"), POLICY), "5.00"),
+    ],
+)
+def test_cancel_records_what_must_be_given_back(make: Callable[[], Cart], refund: str) -> None:
+    cart = make()
+    result = cancel(cart, 2001, "tx-2001")
+    assert format_decimal(result.totals.refund_amount) == refund
+    # the rest of the totals is what the cart showed
+    unchanged = result.totals.model_copy(update={"refund_amount": cart.totals.refund_amount})
+    assert unchanged == cart.totals
+
+
+@pytest.mark.parametrize(
     ("make", "code"),
     [
         (completed, "CANCEL_NOT_ALLOWED_IN_COMPLETED"),
@@ -1024,6 +1252,130 @@ def test_a_refused_operation_never_mutates_the_cart(
         operation(cart)
     assert info.value.code == code, name
     assert cart.model_dump() == before
+
+
+def without_lines() -> Cart:
+    """EnteringItem with both lines of the basket cancelled."""
+    return cancel_line(cancel_line(basket(), 1, POLICY), 2, POLICY)
+
+
+# The message is what the terminal shows the cashier: it names what is wrong, with the line,
+# item codes and amounts concerned.
+MESSAGES: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "ITEM_NOT_FOUND",
+        lambda: add_items(basket(), [req("ZZZ"), req("NOPE")], ITEMS, POLICY),
+        "No item NOPE, ZZZ.",
+    ),
+    (
+        "ITEM_NOT_SELLABLE",
+        lambda: add_items(basket(), [req("GONE_TOO"), req("GONE")], ITEMS, POLICY),
+        "Items no longer sold: GONE, GONE_TOO.",
+    ),
+    (
+        "CART_LINE_LIMIT",
+        lambda: add_items(basket(), [req("MILK")], ITEMS, PricingPolicy(max_lines=2)),
+        "A cart holds at most 2 lines.",
+    ),
+    (
+        "INVALID_QUANTITY",
+        lambda: change_quantity(basket(), 1, 0, POLICY),
+        "A quantity is between 1 and 9999 (cancel the line to remove it).",
+    ),
+    ("LINE_NOT_FOUND", lambda: cancel_line(basket(), 9, POLICY), "No line 9."),
+    ("LINE_CANCELLED", lambda: cancel_line(without_lines(), 2, POLICY), "Line 2 is cancelled."),
+    (
+        "AMOUNT_TOO_LARGE",
+        lambda: change_unit_price(basket(), 1, Decimal("1000000.01"), POLICY),
+        "1000000.01 is more than the largest amount accepted (1000000).",
+    ),
+    (
+        "DISCOUNT_RESTRICTED_ITEM",
+        lambda: add_line_discount(entering(req("TOBACCO")), 1, AMOUNT, Decimal("1.00"), POLICY),
+        "Item TOBACCO (line 1) cannot be discounted.",
+    ),
+    (
+        "INVALID_DISCOUNT",
+        lambda: add_line_discount(basket(), 1, PERCENT, Decimal("101"), POLICY),
+        "A discount is a positive amount, or a percentage above 0 and at most 100.",
+    ),
+    (
+        "INVALID_DISCOUNT",
+        lambda: add_line_discount(basket(), 1, AMOUNT, Decimal("0.005"), POLICY),
+        "0.005 has more than 2 decimal places.",
+    ),
+    (
+        "DISCOUNT_EXCEEDS_AMOUNT",
+        lambda: add_line_discount(basket(), 2, AMOUNT, Decimal("2.51"), POLICY),
+        "Line 2: discounts of 2.51 exceed its amount of 2.50.",
+    ),
+    (
+        "NO_ACTIVE_LINES",
+        lambda: subtotal(without_lines(), POLICY),
+        "The cart has no items to pay for.",
+    ),
+    (
+        "DISCOUNT_EXCEEDS_AMOUNT",
+        lambda: add_cart_discount(paying(), AMOUNT, Decimal("4.91"), POLICY),
+        "Cart discounts of 4.91 exceed the discountable amount of 4.90.",
+    ),
+    (
+        "NO_DISCOUNTABLE_LINES",
+        lambda: add_cart_discount(
+            subtotal(entering(req("TOBACCO")), POLICY), AMOUNT, Decimal("1.00"), POLICY
+        ),
+        "No line of this cart can be discounted.",
+    ),
+    (
+        "PAYMENTS_ALREADY_MADE",
+        lambda: add_cart_discount(paying_with_card(), AMOUNT, Decimal("0.50"), POLICY),
+        "Payments were already taken; a cart discount is no longer possible.",
+    ),
+    (
+        "PAYMENTS_ALREADY_MADE",
+        lambda: resume_item_entry(paying_with_card(), POLICY),
+        "Payments were already taken; resuming item entry is no longer possible.",
+    ),
+    (
+        "PAYMENT_METHOD_INACTIVE",
+        lambda: add_payment(paying(), CHEQUE, Decimal("1.00"), POLICY),
+        "Payment method 04 is not active.",
+    ),
+    (
+        "INVALID_PAYMENT_AMOUNT",
+        lambda: add_payment(paying(), CASH, Decimal("0"), POLICY),
+        "A payment is a positive amount.",
+    ),
+    (
+        "INVALID_PAYMENT_AMOUNT",
+        lambda: add_payment(paying(), CASH, Decimal("1.005"), POLICY),
+        "1.005 has more than 2 decimal places.",
+    ),
+    (
+        "NOTHING_TO_PAY",
+        lambda: add_payment(paid(), CASH, Decimal("1.00"), POLICY),
+        "The balance is already covered.",
+    ),
+    (
+        "PAYMENT_EXCEEDS_BALANCE",
+        lambda: add_payment(paying(), CARD, Decimal("5.00"), POLICY),
+        "Card cannot pay more than the balance of 4.90.",
+    ),
+    (
+        "BALANCE_DUE",
+        lambda: bill(paying_with_card(), 1, "tx"),
+        "A balance of 3.90 is still due.",  # 4.90 - 1.00
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "operation", "message"), MESSAGES)
+def test_every_refusal_tells_the_cashier_what_is_wrong(
+    code: str, operation: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(AppError) as info:
+        operation()
+    assert (info.value.code, info.value.message) == (code, message)
 
 
 def test_a_successful_operation_does_not_mutate_its_input_either() -> None:

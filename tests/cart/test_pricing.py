@@ -208,6 +208,8 @@ def dec(*values: str) -> list[Decimal]:
         ("6.00", ("1.00", "2.00", "3.00"), ("1.00", "2.00", "3.00")),
         # smallest weights: 0.02 over 3 x 0.01 -> 0.00666.. each, ties -> indexes 0 and 1
         ("0.02", ("0.01", "0.01", "0.01"), ("0.01", "0.01", "0.00")),
+        # weights summing to exactly 1.00: 0.50 x 0.40 = 0.20, 0.50 x 0.60 = 0.30
+        ("0.50", ("0.40", "0.60"), ("0.20", "0.30")),
     ],
 )
 def test_allocate_worked_examples(
@@ -629,6 +631,15 @@ def test_cart_discount_exceeding_the_eligible_net_is_refused() -> None:
     assert info.value.status_code == 422
     assert info.value.details["discountable"] == Decimal("6.00")
     assert info.value.details["discounts"] == Decimal("6.01")
+
+
+def test_cart_discount_with_nothing_discountable_is_refused_at_the_money_precision() -> None:
+    cart = cart_of((item("R", "50.00", restricted=True), 1), (item("F", "0.00"), 1))
+    with pytest.raises(DiscountExceedsAmountError) as info:
+        price(with_cart_discounts(cart, amount_off("1.00")), 2)
+    # nothing is eligible (restricted, net 0): the discountable amount is "0.00", not "0"
+    details = {name: format_decimal(value) for name, value in info.value.details.items()}
+    assert details == {"discountable": "0.00", "discounts": "1.00"}
 
 
 def test_repricing_recomputes_the_cart_discount_shares_from_scratch() -> None:
