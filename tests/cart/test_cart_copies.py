@@ -207,3 +207,106 @@ async def test_a_kept_cart_is_not_found_by_another_terminal(
         )
         assert error_code(response, 404) == "CART_NOT_FOUND"
         assert len(data(await mine[transport].get(f"/api/v1/carts/{cart_id}"))["lines"]) == 1
+
+
+async def _paying(client: httpx.AsyncClient, codes: list[str]) -> tuple[str, Any]:
+    """A cart with `codes`, subtotalled: its id and totals."""
+    cart_id = await _new_cart(client, codes)
+    return cart_id, data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))["totals"]
+
+
+async def _pay(client: httpx.AsyncClient, cart_id: str, amount: str) -> Any:
+    payment = {"paymentCode": "CASH", "amount": amount}
+    return data(await client.post(f"/api/v1/carts/{cart_id}/payments", json=payment))
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    transport: str,
+) -> None:
+    url = carts[transport].url
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        client = clients[transport]
+        cart_id, totals = await _paying(client, demo.sellable_codes[60:62])
+        await _pay(client, cart_id, totals["balanceDue"])
+        finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
+
+        billed = data(await client.post(f"/api/v1/carts/{cart_id}/bill"))
+
+        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
+        assert billed["state"] == "Completed"
+        record = data(await client.get(f"/api/v1/transactions/{billed['receiptNo']}"))
+        assert record["cartId"] == cart_id
+        # Closed carts are not kept: a retried bill reads the stored cart and answers it.
+        assert data(await client.post(f"/api/v1/carts/{cart_id}/bill")) == billed
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_receipt_number(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    codes = demo.sellable_codes[70:72]
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        first, totals = await _paying(clients[mine], codes[:1])
+        await _pay(clients[mine], first, totals["balanceDue"])
+        first_receipt = data(await clients[mine].post(f"/api/v1/carts/{first}/bill"))["receiptNo"]
+
+        cart_id, totals = await _paying(clients[mine], codes)
+        await _pay(clients[mine], cart_id, "1.00")
+        await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy lacks this one
+        billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
+
+        assert [payment["amount"] for payment in billed["payments"]] == [
+            "1.00",
+            totals["balanceDue"],
+        ]
+        # The attempt from the stale copy was rolled back with its receipt number.
+        assert billed["receiptNo"] == first_receipt + 1
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        cart_id, totals = await _paying(clients[mine], demo.sellable_codes[80:81])
+        await _pay(clients[mine], cart_id, totals["balanceDue"])
+        data(await clients[other].post(f"/api/v1/carts/{cart_id}/cancel"))
+
+        response = await clients[mine].post(f"/api/v1/carts/{cart_id}/bill")
+
+        assert error_code(response, 409) == "BILL_NOT_ALLOWED_IN_CANCELLED"
+        assert data(await clients[mine].get(f"/api/v1/carts/{cart_id}"))["state"] == "Cancelled"
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_bill_the_copy_refuses_and_the_stored_cart_allows_is_billed(
+    stack: Stack,
+    carts: dict[str, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: str,
+    other: str,
+) -> None:
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])
+        await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy: nothing paid
+
+        billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
+
+        assert billed["state"] == "Completed"
+        assert billed["totals"]["balanceDue"] == "0.00"

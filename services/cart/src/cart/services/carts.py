@@ -322,20 +322,30 @@ class CartService:
         cart/storage/cart_cache.py); a refusal is only ever decided on a fresh read.
         """
         async with self._locks.hold(cart_id):
-            copy = self._carts.recent(
-                terminal.tenant_id, terminal.store_code, terminal.terminal_no, cart_id
-            )
-            if (
-                copy is not None
-                and (copy.state, action) in TRANSITIONS
-                and not (key is not None and key in copy.idempotency_keys)
-            ):
+            copy = self._usable_copy(terminal, cart_id, action, key)
+            if copy is not None:
                 yield _Read(copy, fresh=False)
                 return
             cart = await self._load(terminal, cart_id)
             _applied(cart, key)
             next_state(cart.state, action)
             yield _Read(cart, fresh=True)
+
+    def _usable_copy(
+        self, terminal: Terminal, cart_id: str, action: Action, key: str | None
+    ) -> Cart | None:
+        """This process's copy of the cart, if it has one that allows `action` and has not
+        applied `key`: anything else is decided on a fresh read."""
+        copy = self._carts.recent(
+            terminal.tenant_id, terminal.store_code, terminal.terminal_no, cart_id
+        )
+        if (
+            copy is None
+            or (copy.state, action) not in TRANSITIONS
+            or (key is not None and key in copy.idempotency_keys)
+        ):
+            return None
+        return copy
 
     async def _apply(
         self, terminal: Terminal, cart_id: str, action: Action, change: Change, key: str | None
@@ -389,30 +399,43 @@ class CartService:
     ) -> Cart:
         """Bills or cancels: receipt number, cart and transaction record in one transaction.
 
-        On a version conflict (another replica changed the cart) it reloads and decides
-        again; a cart already closed the same way answers as it is when no key came with
-        the request (a retry), else the state machine refuses (409).
+        Starts from this process's copy when it has a usable one (a stale copy fails the
+        versioned write, which rolls the transaction back: then it goes on from a fresh read
+        at once). On a version conflict with a fresh read (another replica changed the cart) it
+        reloads and decides again; a cart already closed the same way answers as it is when
+        no key came with the request (a retry), else the state machine refuses (409).
         """
         sale = transaction_type is TransactionType.SALE
         action = Action.BILL if sale else Action.CANCEL
         done = CartState.COMPLETED if sale else CartState.CANCELLED
+        check = ops.check_billable if sale else ops.check_cancellable
         async with self._locks.hold(cart_id):
-            cart = await self._load(terminal, cart_id)
-            for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-                _applied(cart, key)
-                if key is None and cart.state is done:
-                    return cart
-                if sale:
-                    ops.check_billable(cart)
-                else:
-                    ops.check_cancellable(cart)
+            copy = self._usable_copy(terminal, cart_id, action, key)
+            if copy is not None:
+                read = _Read(copy, fresh=False)
+            else:
+                read = _Read(await self._load(terminal, cart_id), fresh=True)
+            attempt = 1
+            while True:
+                cart = read.cart
+                if read.fresh:
+                    _applied(cart, key)
+                    if key is None and cart.state is done:
+                        return cart
                 try:
+                    check(cart)
                     return await self._close_once(cart, transaction_type, key)
+                except AppError:
+                    if read.fresh:
+                        raise
                 except _VersionConflictError:
-                    self._conflicts.inc()
-                if attempt < MAX_WRITE_ATTEMPTS:
-                    await _pause(attempt)
-                    cart = await self._load(terminal, cart_id)
+                    if read.fresh:
+                        self._conflicts.inc()
+                        if attempt == MAX_WRITE_ATTEMPTS:
+                            break
+                        await _pause(attempt)
+                        attempt += 1
+                read = _Read(await self._load(terminal, cart_id), fresh=True)
             next_state(cart.state, action)
         raise CartConflictError("The cart is being changed elsewhere; try again.")
 
