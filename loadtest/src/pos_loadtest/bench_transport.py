@@ -49,7 +49,7 @@ from pos_loadtest.measure import Sample, closed_loop, median, spread
 
 TENANT, STORE, ITEM = "demo", "S001", "ITEM0007"
 GOAL_CONCURRENCY = 8
-GOAL_RATIO = 0.7
+GOAL_RATIO = 0.8
 
 
 @dataclass
