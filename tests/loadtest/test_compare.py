@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,12 @@ def test_baseline_ref_runs_cart_from_a_temporary_worktree(tmp_path: Path) -> Non
     assert sorted(run["mode"] for run in results["runs"]) == ["grpc", "grpc@HEAD"]
     for run in results["runs"]:
         _assert_costs_measured(run)
+    # The older cart ran from the worktree's code (the runner checked it imports from there).
+    code = {run["mode"]: run["cart_pythonpath"] for run in results["runs"]}
+    assert code["grpc"] == os.environ.get("PYTHONPATH")  # what it inherited, if anything
+    worktree_code = code["grpc@HEAD"].split(":")
+    assert worktree_code[0].endswith("/services/cart/src"), worktree_code
+    assert "/baseline-" in worktree_code[0]
     assert results["open_loop"] == []
     assert results["unloaded"] == []
     summary = (out / "summary.md").read_text()

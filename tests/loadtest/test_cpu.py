@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pos_loadtest import cpu
+from pos_loadtest import cpu, procfs
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -22,11 +22,12 @@ def _process(
     (proc / str(pid) / "stat").write_text(f"{pid} (odd) name) " + " ".join(fields))
     (proc / str(pid) / "task" / str(pid) / "children").write_text(" ".join(map(str, children)))
     (proc / str(pid) / "cmdline").write_bytes(command.replace(" ", "\0").encode() + b"\0")
+    (proc / str(pid) / "environ").write_bytes(b"HOME=/root\0PYTHONPATH=/a:/b\0")
 
 
 @pytest.fixture
 def proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(cpu, "_PROC", tmp_path)
+    monkeypatch.setattr(procfs, "PROC", tmp_path)
     return tmp_path
 
 
@@ -38,7 +39,13 @@ def test_a_tree_is_the_process_its_descendants_and_what_it_reaped(proc: Path) ->
     assert sorted(cpu.process_tree(100)) == [100, 101, 102]
     assert cpu.tree_cpu_seconds(100) == {100: 20 / TICKS, 101: 30 / TICKS, 102: 2 / TICKS}
     assert cpu.cpu_seconds(100) == 15 / TICKS  # its own only
-    assert cpu.command_line(200) == "python -m cart"
+    assert procfs.command_line(200) == "python -m cart"
+
+
+def test_an_environment_variable_of_a_process(proc: Path) -> None:
+    _process(proc, 100, (0, 0, 0, 0), [], "python -m cart")
+    assert procfs.environment_variable(100, "PYTHONPATH") == "/a:/b"
+    assert procfs.environment_variable(100, "PYTHON") is None
 
 
 def test_growth_counts_newborns_from_zero() -> None:

@@ -84,7 +84,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         help="also run every mode with cart's code as of this git ref (<mode>@REF)",
     )  # fmt: skip
     parser.add_argument("--no-open-loop", action="store_true", help="skip the open-loop phase")
-    parser.add_argument("--open-loop-seconds", type=float, default=8.0)
+    parser.add_argument("--open-loop-seconds", type=float, default=6.0)
     parser.add_argument(
         "--open-loop-shares", type=_shares, default=[0.5, 0.8],
         help="arrival rates as shares of each mode's closed-loop capacity (default 0.5,0.8)",
@@ -94,7 +94,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         help="terminals the arrivals are spread over (default: twice --users)",
     )  # fmt: skip
     parser.add_argument("--no-unloaded", action="store_true", help="skip the one-terminal phase")
-    parser.add_argument("--unloaded-seconds", type=float, default=6.0)
+    parser.add_argument("--unloaded-seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     options = parser.parse_args(argv)
     try:

@@ -15,42 +15,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
+from pos_loadtest.procfs import children, command_line, stat_fields
+
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-_PROC = Path("/proc")
-
-
-def _stat_fields(pid: int) -> list[str]:
-    text = (_PROC / str(pid) / "stat").read_text()
-    # Counting from the state after the command's closing parenthesis (a command may hold
-    # spaces and parentheses itself).
-    return text.rsplit(")", 1)[1].split()
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used so far (its own, not its children's)."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
 
 
 def _own_and_reaped_seconds(pid: int) -> float:
-    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), 12 to 15 after the state.
-    fields = _stat_fields(pid)
+    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), 11 to 14 after the command.
+    fields = stat_fields(pid)
     return sum(int(value) for value in fields[11:15]) / _TICKS_PER_SECOND
-
-
-def children(pid: int) -> list[int]:
-    """The live children of a process (of every one of its threads)."""
-    found: list[int] = []
-    for task in (_PROC / str(pid) / "task").iterdir():
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except FileNotFoundError:  # the thread ended meanwhile
-            continue
-    return found
 
 
 def process_tree(pid: int) -> list[int]:
@@ -75,12 +57,6 @@ def tree_cpu_seconds(pid: int) -> dict[int, float]:
         except FileNotFoundError:
             continue
     return used
-
-
-def command_line(pid: int) -> str:
-    """What the process runs, as `ps` shows it (for the record of what was measured)."""
-    raw = (_PROC / str(pid) / "cmdline").read_bytes()
-    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
 def grown(start: Mapping[int, float], end: Mapping[int, float]) -> float:

@@ -141,12 +141,13 @@ def start_locust(
     `host` to answer, so it can start while cart is still starting (both take seconds)."""
     settle_seconds = load.warmup_seconds / 2
     spawn_rate = max(1.0, load.users / max(settle_seconds, 0.05))
-    # Only a safety net: the locustfile stops locust when its window closes.
+    # Only a safety net: the locustfile stops locust when its window closes. By then the
+    # window's figures are written, so the users' last calls are cut (--stop-timeout 0).
     run_time = round(load.warmup_seconds + load.seconds + _START_SLACK_SECONDS)
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "--host", host, "-u", str(load.users), "-r", f"{spawn_rate:g}",
-        "-t", f"{run_time}s", "--stop-timeout", "2",
+        "-t", f"{run_time}s", "--stop-timeout", "0",
         "--csv", str(out_prefix), "--only-summary", "--loglevel", "WARNING",
         "--exit-code-on-error", "0",
         "--keys-file", str(keys_file), "--items-file", str(items_file),

@@ -16,6 +16,7 @@ from pos_loadtest.fresh_state import reset_cart_data, stored_carts
 from pos_loadtest.harness import Harness
 from pos_loadtest.locust_run import LoadSettings, Probe, measure_window, start_locust
 from pos_loadtest.modes import Mode
+from pos_loadtest.procfs import environment_variable
 from pos_loadtest.results import RunResult
 
 COMMANDS_FAMILY = "mongodb_commands"
@@ -52,6 +53,8 @@ def measure(
     )  # fmt: skip
     try:
         with harness.cart(plan.mode, name=f"cart-{plan.label}", http_port=port) as cart:
+            # Where cart's code came from: a baseline's checkout, or (unset) the installed one.
+            cart_code = environment_variable(cart.process.pid, "PYTHONPATH")
             watched = {"cart": cart.process.pid, "master-data": harness.master.process.pid}
             if harness.database is not None:
                 watched["database"] = harness.database.pid
@@ -75,6 +78,7 @@ def measure(
         else cart_operations(operations.grown, master_data_commands.grown),
         master_data_commands=master_data_commands.grown,
         stored_carts_at_start=carts_at_start,
+        cart_pythonpath=cart_code,
         seconds=window.seconds,
         users=plan.load.users,
     )

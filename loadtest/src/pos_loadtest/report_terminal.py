@@ -25,7 +25,8 @@ OPEN_LOOP_NOTE = (
     "A sale's calls follow one another as a terminal makes them. "
     "When every terminal is busy the next sale starts late: the start delay below says by "
     "how much, and achieved below offered says the schedule was not kept. Moments missed "
-    "while the terminals were being started are dropped when the window opens."
+    "while the terminals were being started are dropped when the window opens. One run per "
+    "mode and share: no interval."
 )
 ENDPOINTS_NOTE = (
     "Latency of each call from the terminal's side (locust), and of the master-data call "
@@ -121,7 +122,7 @@ def claim_paragraphs(comparison: Comparison) -> list[str]:
     )
     paragraphs = [
         f'**Against the claim "{SEED_CLAIM}"** (HTTP {low:.0f} to {high:.0f} times gRPC): '
-        f"measured here with one terminal and nothing else running: {measured}."
+        f"measured here with one terminal (one run per mode, so no interval): {measured}."
     ]
     parsed = {mode: parse_mode(mode) for mode in current}
     for http_mode, http in parsed.items():

@@ -31,6 +31,8 @@ class RunResult:
     master-data's commands and the probe's own)."""
     master_data_commands: float | None = None
     stored_carts_at_start: int | None = None
+    cart_pythonpath: str | None = None
+    """PYTHONPATH cart ran with (None: unset): a baseline checkout's folders come first."""
     seconds: float | None = None
     """The measured window's length."""
     users: int | None = None
