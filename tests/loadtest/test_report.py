@@ -31,3 +31,20 @@ def test_results_of_the_earlier_format_still_render(tmp_path: Path) -> None:
     summary = write_report(load_comparison(recorded), tmp_path).read_text()
     assert "## Cost per request: CPU (closed loop)" in summary
     assert "## Open loop" not in summary
+
+
+def test_every_phase_renders_again_from_results_json(tmp_path: Path) -> None:
+    closed = [run(mode, r) for r in (1, 2) for mode in ("http-aiohttp", "grpc")]
+    compared = comparison(["http-aiohttp", "grpc"], closed)
+    for mode in ("http-aiohttp", "grpc"):
+        open_run = run(mode, 1)
+        open_run.load_share = 0.5
+        open_run.offered_sales_per_second = 10.0
+        open_run.offered_requests_per_second = 88.0
+        compared.open_loop.append(open_run)
+        compared.unloaded.append(run(mode, 1))
+    summary = write_report(compared, tmp_path).read_text()
+    assert "| grpc | 50% | 16 | 10.00 | 10.00 | 88.0 | 70.0 |" in summary
+    assert "http-aiohttp against grpc: the add-item call x1.00 at p50" in summary
+    write_report(load_comparison(tmp_path / "results.json"), tmp_path)
+    assert (tmp_path / "summary.md").read_text() == summary
