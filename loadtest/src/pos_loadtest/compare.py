@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from pos_loadtest.measured_run import RunPlan, describe, measure
 from pos_loadtest.modes import ALL_MODES, Mode, parse_mode
 from pos_loadtest.open_loop import capacity, offered_load
 from pos_loadtest.report import write_report
-from pos_loadtest.results import Comparison
+from pos_loadtest.results import Comparison, RunResult
 from pos_loadtest.scenario import calls_per_sale
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
@@ -183,6 +183,66 @@ class _Progress:
         print(f"[{self.done}/{self.total}] {what}", flush=True)
 
 
+@dataclass
+class _Session:
+    """What every run of one comparison shares."""
+
+    options: argparse.Namespace
+    harness: Harness
+    database: MongoClient[dict[str, Any]]
+    modes: list[Mode]
+    comparison: Comparison
+    progress: _Progress
+
+    def measure(self, plan: RunPlan, what: str) -> RunResult:
+        self.progress.step(what)
+        result = measure(self.harness, self.database, plan)
+        print(describe(result), flush=True)
+        return result
+
+
+def _closed_loop(session: _Session, load: LoadSettings) -> None:
+    """Every mode in turn, each round; the order alternates so no mode always goes first."""
+    for round_number in range(1, session.options.rounds + 1):
+        order = session.modes if round_number % 2 else list(reversed(session.modes))
+        for mode in order:
+            plan = RunPlan(mode, load, f"{mode.name}-{round_number}", round_number, round_number)
+            result = session.measure(plan, f"round {round_number}: {mode.name}")
+            session.comparison.runs.append(result)
+
+
+def _open_loop(session: _Session, closed: LoadSettings, shares: list[float]) -> None:
+    """Every mode offered each share of its own closed-loop capacity, as sales per second."""
+    options = session.options
+    sale_calls = calls_per_sale(options.items_per_cart, options.cancel_share)
+    for share in shares:
+        for mode in session.modes:
+            offered = offered_load(capacity(session.comparison, mode.name), share, sale_calls)
+            load = replace(
+                closed, users=options.open_loop_users, seconds=options.open_loop_seconds,
+                arrival_rate=offered.sales_per_second,
+            )  # fmt: skip
+            what = (
+                f"open loop at {share:.0%} of capacity: {mode.name}, "
+                f"{offered.sales_per_second:.1f} sales/s (~{offered.requests_per_second:.0f} req/s)"
+            )
+            result = session.measure(RunPlan(mode, load, f"{mode.name}-open-{share:g}"), what)
+            result.load_share = share
+            result.offered_sales_per_second = offered.sales_per_second
+            result.offered_requests_per_second = offered.requests_per_second
+            session.comparison.open_loop.append(result)
+
+
+def _unloaded(session: _Session, closed: LoadSettings) -> None:
+    """One terminal per mode, no think time: nothing queues."""
+    single = replace(closed, users=1, seconds=session.options.unloaded_seconds, think_time=0.0)
+    for mode in session.modes:
+        plan = RunPlan(mode, single, f"{mode.name}-unloaded")
+        session.comparison.unloaded.append(
+            session.measure(plan, f"unloaded (one terminal): {mode.name}")
+        )
+
+
 def _phases(
     options: argparse.Namespace,
     harness: Harness,
@@ -190,44 +250,17 @@ def _phases(
     modes: list[Mode],
     comparison: Comparison,
 ) -> None:
-    open_loop_shares = [] if options.no_open_loop else options.open_loop_shares
-    progress = _Progress(
-        len(modes) * (options.rounds + len(open_loop_shares) + (0 if options.no_unloaded else 1))
+    shares = [] if options.no_open_loop else options.open_loop_shares
+    runs_per_mode = options.rounds + len(shares) + (0 if options.no_unloaded else 1)
+    session = _Session(
+        options, harness, database, modes, comparison, _Progress(len(modes) * runs_per_mode)
     )
     closed = _closed_loop_load(options)
-    sale_calls = calls_per_sale(options.items_per_cart, options.cancel_share)
-    for round_number in range(1, options.rounds + 1):
-        for mode in modes if round_number % 2 else list(reversed(modes)):
-            progress.step(f"round {round_number}: {mode.name}")
-            plan = RunPlan(mode, closed, f"{mode.name}-{round_number}", round_number, round_number)
-            comparison.runs.append(measure(harness, database, plan))
-            print(describe(comparison.runs[-1]), flush=True)
-
-    for share in open_loop_shares:
-        for mode in modes:
-            offered = offered_load(capacity(comparison, mode.name), share, sale_calls)
-            progress.step(
-                f"open loop at {share:.0%} of capacity: {mode.name}, "
-                f"{offered.sales_per_second:.1f} sales/s (~{offered.requests_per_second:.0f} req/s)"
-            )
-            load = replace(
-                closed, users=options.open_loop_users, seconds=options.open_loop_seconds,
-                arrival_rate=offered.sales_per_second,
-            )  # fmt: skip
-            run = measure(harness, database, RunPlan(mode, load, f"{mode.name}-open-{share:g}"))
-            run.load_share = share
-            run.offered_sales_per_second = offered.sales_per_second
-            run.offered_requests_per_second = offered.requests_per_second
-            comparison.open_loop.append(run)
-            print(describe(run), flush=True)
-
+    _closed_loop(session, closed)
+    if shares:
+        _open_loop(session, closed, shares)
     if not options.no_unloaded:
-        single = replace(closed, users=1, seconds=options.unloaded_seconds, think_time=0.0)
-        for mode in modes:
-            progress.step(f"unloaded (one terminal): {mode.name}")
-            run = measure(harness, database, RunPlan(mode, single, f"{mode.name}-unloaded"))
-            comparison.unloaded.append(run)
-            print(describe(run), flush=True)
+        _unloaded(session, closed)
 
 
 def run(options: argparse.Namespace) -> Path:
