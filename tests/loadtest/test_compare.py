@@ -3,31 +3,58 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from pos_devstack.paths import REPO_ROOT
 from pos_loadtest.report import ENDPOINT_ORDER, load_comparison, write_report
 
 # The second mode also has the terminals send Idempotency-Key (what the comparison can weigh).
 MODES = ["http-aiohttp", "grpc+keys"]
+TINY = ["--users", "2", "--seconds", "2", "--warmup", "1", "--items-per-cart", "2",
+        "--cancel-share", "0.5"]  # fmt: skip
+# Which process each CPU figure was read from: a swapped pid shows here.
+PROCESS_COMMANDS = {
+    "cart": "-m cart",
+    "master-data": "-m master_data",
+    "database": "secantusd",
+    "locust": "-m locust",
+}
 
 
-def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Path) -> None:
-    out = tmp_path / "report"
+def _compare(*args: str) -> None:
     result = subprocess.run(
-        [
-            sys.executable, "-m", "pos_loadtest.compare",
-            "--modes", ",".join(MODES), "--rounds", "2", "--users", "2",
-            "--seconds", "3", "--warmup", "1", "--items-per-cart", "2",
-            "--cancel-share", "0.5", "--out", str(out),
-        ],
+        [sys.executable, "-m", "pos_loadtest.compare", *args],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
+
+def _section(summary: str, heading: str) -> str:
+    assert f"## {heading}" in summary, heading
+    return summary.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
+def _assert_costs_measured(run: dict[str, Any]) -> None:
+    for process, command in PROCESS_COMMANDS.items():
+        assert run["cpu_seconds"][process] > 0, (run["mode"], process)
+        assert command in run["cpu_processes"][process], (process, run["cpu_processes"])
+    assert run["database_operations"] > 0, run["mode"]
+    assert run["stored_carts_at_start"] == 0, run["mode"]
+
+
+def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    _compare(
+        "--modes", ",".join(MODES), "--rounds", "2", *TINY, "--open-loop-seconds", "2",
+        "--open-loop-shares", "0.5", "--unloaded-seconds", "2", "--out", str(out),
+    )  # fmt: skip
+
     for name in ("summary.md", "report.html", "results.json", "throughput.png", "latency.png",
-                 "masterdata.png", "ratios.png"):  # fmt: skip
+                 "masterdata.png", "ratios.png", "cost.png"):  # fmt: skip
         assert (out / name).exists(), name
     for chart in out.glob("*.png"):
         assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), chart
@@ -47,14 +74,92 @@ def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Pat
         timing = [row for row in run["rows"] if row["kind"] == "masterdata"]
         transport = "grpc" if run["mode"].startswith("grpc") else "http"
         assert {row["name"].split(":")[0] for row in timing} == {transport}
+        _assert_costs_measured(run)
+        # The cross-check: cart's own count of the commands it sent, where its code has one.
+        assert run["database_commands"] > 0
 
     summary = (out / "summary.md").read_text()
     assert "**grpc+keys** against **http-aiohttp**" in summary
+    assert "each run starts with 0 stored carts" in summary
     for endpoint in ENDPOINT_ORDER:
         for mode in MODES:
             assert f"| {endpoint} | {mode} |" in summary
+    cpu_table = _section(summary, "Cost per request: CPU (closed loop)")
+    operations_table = _section(summary, "Cost per request: database operations (closed loop)")
+    for mode in MODES:
+        cells = next(line for line in cpu_table.splitlines() if line.startswith(f"| {mode} |"))
+        # req/s, add-item p50, then CPU-ms/request of cart, master-data, database, locust
+        # and the services together: every one a positive number.
+        figures = [cell.strip().split(" ")[0] for cell in cells.split("|")[2:-1]]
+        assert len(figures) == 7, cells
+        assert all(float(figure) > 0 for figure in figures), cells
+        cells = next(line for line in operations_table.splitlines() if f"| {mode} |" in line)
+        assert float(cells.split("|")[2].split()[0]) > 0, cells
+
+    # Open loop: each mode offered half its capacity, and what it achieved.
+    assert sorted(run["mode"] for run in results["open_loop"]) == sorted(MODES)
+    for run in results["open_loop"]:
+        assert run["load_share"] == 0.5
+        assert run["offered_sales_per_second"] > 0
+        assert run["users"] == 4  # twice the closed loop's terminals
+        assert any(row["kind"] == "arrival" and row["requests"] > 0 for row in run["rows"])
+        _assert_costs_measured(run)
+    offered = _section(summary, "Open loop: offered and achieved arrival rates")
+    open_latency = _section(summary, "Open loop: what a terminal sees per call")
+    for mode in MODES:
+        assert f"| {mode} | 50% | 4 |" in offered
+        assert f"| POST /carts/{{id}}/lineItems | {mode} | 50% |" in open_latency
+
+    # Unloaded: one terminal per mode, and the claim put next to it.
+    assert sorted(run["mode"] for run in results["unloaded"]) == sorted(MODES)
+    assert all(run["users"] == 1 for run in results["unloaded"])
+    unloaded = _section(summary, "Unloaded hop: one terminal, no think time")
+    for mode in MODES:
+        row = next(line for line in unloaded.splitlines() if line.startswith(
+            f"| POST /carts/{{id}}/lineItems | {mode} | one terminal |"))  # fmt: skip
+        assert float(row.split("|")[4]) > 0, row  # NaN is not either
+    assert 'Against the claim "HTTP 130-150 ms, gRPC 2-5 ms per call"' in unloaded
+
     html = (out / "report.html").read_text()
-    assert '<img src="throughput.png"' in html
+    assert '<img src="cost.png"' in html
+    assert "Open loop: offered and achieved arrival rates" in html
     # A report renders again from its results.json, to the same summary.
     write_report(load_comparison(out / "results.json"), out)
     assert (out / "summary.md").read_text() == summary
+
+
+def _worktrees() -> set[str]:
+    listing = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "worktree", "list", "--porcelain"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {line for line in listing.splitlines() if line.startswith("worktree ")}
+
+
+def test_baseline_ref_runs_cart_from_a_temporary_worktree(tmp_path: Path) -> None:
+    before = _worktrees()
+    out = tmp_path / "report"
+    _compare(
+        "--modes", "grpc", "--rounds", "1", *TINY, "--no-open-loop", "--no-unloaded",
+        "--baseline-ref", "HEAD", "--out", str(out),
+    )  # fmt: skip
+    assert _worktrees() == before  # the baseline's checkout is gone
+
+    results = json.loads((out / "results.json").read_text())
+    modes = {mode["name"]: mode["description"] for mode in results["modes"]}
+    assert list(modes) == ["grpc", "grpc@HEAD"]
+    assert modes["grpc@HEAD"].endswith("cart's code as of HEAD")
+    assert sorted(run["mode"] for run in results["runs"]) == ["grpc", "grpc@HEAD"]
+    for run in results["runs"]:
+        _assert_costs_measured(run)
+    # The older cart ran from the worktree's code (the runner checked it imports from there).
+    code = {run["mode"]: run["cart_pythonpath"] for run in results["runs"]}
+    assert code["grpc"] == os.environ.get("PYTHONPATH")  # what it inherited, if anything
+    worktree_code = code["grpc@HEAD"].split(":")
+    assert worktree_code[0].endswith("/services/cart/src"), worktree_code
+    assert "/baseline-" in worktree_code[0]
+    assert results["open_loop"] == []
+    assert results["unloaded"] == []
+    summary = (out / "summary.md").read_text()
+    assert "**grpc@HEAD** against **grpc**" in summary
+    assert "| database operations/request (at the database) | grpc@HEAD |" in summary

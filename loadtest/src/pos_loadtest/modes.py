@@ -5,6 +5,9 @@ A mode is written as ``grpc`` or ``http-<client>``, where <client> is one of the
 web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp; a ``+keys``
 suffix (``http-aiohttp+keys``) has every terminal send a new Idempotency-Key with each change,
 so a comparison shows what they cost.
+
+``<mode>@<ref>`` is the same configuration running cart's code as of a git ref
+(``--baseline-ref``): its ratios are to ``<mode>``, the current code.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pos_commons.http_clients import HttpClientKind
 
 KEYS_SUFFIX = "+keys"
+REF_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,18 @@ class Mode:
     use_grpc: bool
     http_client: HttpClientKind | None
     idempotency_keys: bool = False
+    code_ref: str | None = None
+    """The git ref whose cart code this mode runs; None: the current code."""
+
+    def at_ref(self, ref: str) -> Mode:
+        """This configuration, running cart's code as of `ref`."""
+        return Mode(
+            f"{self.name}{REF_SEPARATOR}{ref}",
+            self.use_grpc,
+            self.http_client,
+            self.idempotency_keys,
+            ref,
+        )
 
     @property
     def transport(self) -> str:
@@ -36,13 +52,21 @@ class Mode:
     @property
     def description(self) -> str:
         keys = ", terminals send Idempotency-Key" if self.idempotency_keys else ""
+        code = f"; cart's code as of {self.code_ref}" if self.code_ref else ""
         if self.use_grpc:
-            return f"USE_GRPC=true (grpc.aio){keys}"
+            return f"USE_GRPC=true (grpc.aio){keys}{code}"
         assert self.http_client is not None
-        return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}{keys}"
+        return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}{keys}{code}"
+
+
+def current_mode_name(name: str) -> str:
+    """The mode running the current code that `name` compares with (itself if current)."""
+    return name.split(REF_SEPARATOR, 1)[0]
 
 
 def parse_mode(text: str) -> Mode:
+    if REF_SEPARATOR in text:
+        raise ValueError(f"{text!r}: modes of older code come from --baseline-ref")
     base = text.removesuffix(KEYS_SUFFIX)
     keys = base != text
     if base == "grpc":

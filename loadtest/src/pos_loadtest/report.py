@@ -1,8 +1,10 @@
 """The comparison report: results.json, summary.md, report.html and PNG charts in one folder.
 
 Per endpoint and mode: requests/s, p50, p95, p99 and failures (medians over rounds); the
-master-data call latency as cart saw it (Server-Timing); and every mode's ratio to the
-baseline mode for each figure, with a 95 % interval across rounds and a plain verdict.
+master-data call latency as cart saw it (Server-Timing); what each request cost (report_cost);
+what a terminal sees when cart is not saturated, and unloaded (report_terminal); and every
+mode's ratio to its baseline for each figure, with a 95 % interval across rounds and a plain
+verdict.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,75 +24,29 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from pos_loadtest.locust_run import EndpointStats
+from pos_loadtest import cost, report_cost, report_terminal
+from pos_loadtest.report_format import (
+    Section,
+    fmt,
+    html_section,
+    markdown_section,
+    ratio_text,
+)
+from pos_loadtest.results import Comparison, RunResult, keys_of, load_comparison
+from pos_loadtest.scenario import ENDPOINT_ORDER, HEADLINE_ENDPOINT, MASTER_DATA_KIND
 from pos_loadtest.stats import Ratio, paired_ratio
 
-ENDPOINT_ORDER = (
-    "POST /carts",
-    "POST /carts/{id}/lineItems",
-    "POST /carts/{id}/subtotal",
-    "POST /carts/{id}/payments",
-    "POST /carts/{id}/bill",
-    "POST /carts/{id}/cancel",
-)
-MASTER_DATA = "masterdata"
-HEADLINE_ENDPOINT = "POST /carts/{id}/lineItems"
+__all__ = ["ENDPOINT_ORDER", "Comparison", "RunResult", "load_comparison", "write_report"]
 
-
-@dataclass
-class RunResult:
-    mode: str
-    round: int
-    rows: list[EndpointStats]
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
-    """CPU seconds each process used over the counted window (cart, master-data, database,
-    locust); divided by the requests counted, CPU-ms per request."""
-    database_commands: float | None = None
-    """MongoDB commands cart sent over the counted window."""
-
-    @property
-    def requests(self) -> int:
-        return sum(row.requests for row in self.rows if row.kind != MASTER_DATA)
-
-
-@dataclass
-class Comparison:
-    started_at: str
-    command: str
-    modes: list[dict[str, str]]
-    baseline: str
-    settings: dict[str, Any]
-    environment: dict[str, Any]
-    runs: list[RunResult] = field(default_factory=list)
-
-    @property
-    def mode_names(self) -> list[str]:
-        return [mode["name"] for mode in self.modes]
-
-    @property
-    def rounds(self) -> int:
-        return max((run.round for run in self.runs), default=0)
-
-
-def _key(row: EndpointStats) -> tuple[str, str]:
-    # master-data entries are named "<transport>: <endpoint>"; compare them across transports.
-    if row.kind == MASTER_DATA:
-        return MASTER_DATA, row.name.split(": ", 1)[-1]
-    return "cart", row.name
+MASTER_DATA = MASTER_DATA_KIND
 
 
 def _series(comparison: Comparison, mode: str, key: tuple[str, str], figure: str) -> list[float]:
     values = []
-    for run in sorted((r for r in comparison.runs if r.mode == mode), key=lambda r: r.round):
-        matching = [row for row in run.rows if _key(row) == key]
-        values.append(float(getattr(matching[0], figure)) if matching else math.nan)
+    for run in comparison.runs_of(mode):
+        row = run.row(*key)
+        values.append(float(getattr(row, figure)) if row else math.nan)
     return values
-
-
-def _keys(comparison: Comparison) -> list[tuple[str, str]]:
-    seen = {_key(row) for run in comparison.runs for row in run.rows}
-    order = {name: i for i, name in enumerate(ENDPOINT_ORDER)}
-    return sorted(seen, key=lambda k: (k[0] != "cart", order.get(k[1], 99), k[1]))
 
 
 def _median(values: Sequence[float]) -> float:
@@ -100,10 +56,7 @@ def _median(values: Sequence[float]) -> float:
 
 def _total_rps(comparison: Comparison, mode: str) -> list[float]:
     """Requests/s of all cart endpoints together, per round: the whole flow's throughput."""
-    totals = []
-    for run in sorted((r for r in comparison.runs if r.mode == mode), key=lambda r: r.round):
-        totals.append(sum(row.rps for row in run.rows if row.kind != MASTER_DATA))
-    return totals
+    return [run.requests_per_second for run in comparison.runs_of(mode)]
 
 
 @dataclass(frozen=True)
@@ -116,8 +69,8 @@ class RatioRow:
 
 def ratio_rows(comparison: Comparison) -> list[RatioRow]:
     rows: list[RatioRow] = []
-    base = comparison.baseline
     for mode in comparison.mode_names:
+        base = comparison.baseline_of(mode)
         if mode == base:
             continue
         rows.append(
@@ -128,41 +81,35 @@ def ratio_rows(comparison: Comparison) -> list[RatioRow]:
                 lower_is_better=False,
             )
         )
-        for key in _keys(comparison):
+        for figure in cost.COST_FIGURES:
+            ratio = cost.ratio_to_baseline(comparison, mode, figure)
+            if not math.isnan(ratio.value):
+                rows.append(RatioRow(figure.label, mode, ratio, lower_is_better=True))
+        for key in keys_of(comparison.runs):
             label = f"{'master-data call during ' if key[0] == MASTER_DATA else ''}{key[1]}"
             figures = ("p50_ms", "p95_ms", "p99_ms") if key[0] == MASTER_DATA else (
                 "rps", "p50_ms", "p95_ms", "p99_ms"
             )  # fmt: skip
-            for figure in figures:
+            for figure_name in figures:
                 ratio = paired_ratio(
-                    _series(comparison, mode, key, figure), _series(comparison, base, key, figure)
+                    _series(comparison, mode, key, figure_name),
+                    _series(comparison, base, key, figure_name),
                 )
-                rows.append(RatioRow(f"{label}: {_FIGURE_LABELS[figure]}", mode, ratio,
-                                     lower_is_better=figure != "rps"))  # fmt: skip
+                rows.append(RatioRow(f"{label}: {_FIGURE_LABELS[figure_name]}", mode, ratio,
+                                     lower_is_better=figure_name != "rps"))  # fmt: skip
     return rows
 
 
 _FIGURE_LABELS = {"rps": "req/s", "p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _ratio_text(ratio: Ratio) -> tuple[str, str]:
-    if math.isnan(ratio.value):
-        return "-", "-"
-    interval = "-" if math.isnan(ratio.low) else f"{ratio.low:.2f} to {ratio.high:.2f}"
-    return f"{ratio.value:.2f}", interval
-
-
 def headline(comparison: Comparison) -> list[str]:
-    """Plain sentences: each mode against the baseline, on what matters most."""
+    """Plain sentences: each mode against its baseline, on what matters most."""
     sentences = []
-    base = comparison.baseline
     add_key = ("cart", HEADLINE_ENDPOINT)
     md_key = (MASTER_DATA, HEADLINE_ENDPOINT)
     for mode in comparison.mode_names:
+        base = comparison.baseline_of(mode)
         if mode == base:
             continue
         throughput = paired_ratio(_total_rps(comparison, mode), _total_rps(comparison, base))
@@ -173,13 +120,21 @@ def headline(comparison: Comparison) -> list[str]:
         md_p50 = paired_ratio(
             _series(comparison, mode, md_key, "p50_ms"), _series(comparison, base, md_key, "p50_ms")
         )
-        parts = []
-        for what, ratio, lower_better in (
+        figures = [
             ("throughput of the whole flow", throughput, False),
             ("median add-item latency", add_p50, True),
             ("median master-data call inside add-item", md_p50, True),
+        ]
+        for what, figure in (
+            ("services' CPU-ms per request", cost.SERVICES_FIGURE),
+            ("database operations per request", cost.DATABASE_OPERATIONS),
         ):
-            value, interval = _ratio_text(ratio)
+            ratio = cost.ratio_to_baseline(comparison, mode, figure)
+            if not math.isnan(ratio.value):  # results of older runs do not have it
+                figures.append((what, ratio, True))
+        parts = []
+        for what, ratio, lower_better in figures:
+            value, interval = ratio_text(ratio)
             parts.append(f"{what} x{value} (95 % CI {interval}): {ratio.describe(lower_better)}")
         sentences.append(f"**{mode}** against **{base}**: " + "; ".join(parts) + ".")
     return sentences
@@ -187,7 +142,7 @@ def headline(comparison: Comparison) -> list[str]:
 
 def _endpoint_table(comparison: Comparison, kind: str) -> list[list[str]]:
     table = []
-    for key in _keys(comparison):
+    for key in keys_of(comparison.runs):
         if key[0] != kind:
             continue
         for mode in comparison.mode_names:
@@ -195,7 +150,7 @@ def _endpoint_table(comparison: Comparison, kind: str) -> list[list[str]]:
             figures = ("rps", "p50_ms", "p95_ms", "p99_ms") if kind == "cart" else (
                 "p50_ms", "p95_ms", "p99_ms", "average_ms"
             )  # fmt: skip
-            row += [_fmt(_median(_series(comparison, mode, key, f))) for f in figures]
+            row += [fmt(_median(_series(comparison, mode, key, f))) for f in figures]
             failures = sum(
                 int(v) for v in _series(comparison, mode, key, "failures") if not math.isnan(v)
             )
@@ -215,34 +170,22 @@ RATIO_HEADER = ["figure", "mode", "ratio to baseline", "95 % CI", "verdict"]
 def _ratio_table(comparison: Comparison) -> list[list[str]]:
     table = []
     for row in ratio_rows(comparison):
-        value, interval = _ratio_text(row.ratio)
+        value, interval = ratio_text(row.ratio)
         table.append(
             [row.figure, row.mode, value, interval, row.ratio.describe(row.lower_is_better)]
         )
     return table
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(lines)
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-CHARTS = ("throughput.png", "latency.png", "masterdata.png", "ratios.png")
+CHARTS = (
+    "throughput.png", "latency.png", "masterdata.png", "ratios.png", report_cost.CHART,
+)  # fmt: skip
 
 
 def _charts(comparison: Comparison, folder: Path) -> None:
     modes = comparison.mode_names
-    cart_keys = [k for k in _keys(comparison) if k[0] == "cart"]
-    md_keys = [k for k in _keys(comparison) if k[0] == MASTER_DATA]
+    cart_keys = [k for k in keys_of(comparison.runs) if k[0] == "cart"]
+    md_keys = [k for k in keys_of(comparison.runs) if k[0] == MASTER_DATA]
     width = 0.8 / max(len(modes), 1)
 
     def grouped(ax: Any, keys: list[tuple[str, str]], figure: str, title: str) -> None:
@@ -290,6 +233,7 @@ def _charts(comparison: Comparison, folder: Path) -> None:
         for row in ratio_rows(comparison)
         if row.figure.startswith("all cart endpoints")
         or row.figure.endswith(f"{HEADLINE_ENDPOINT}: p50")
+        or row.figure == cost.SERVICES_FIGURE.label
     ]
     fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * max(len(picked), 1)))
     for y, row in enumerate(picked):
@@ -302,17 +246,26 @@ def _charts(comparison: Comparison, folder: Path) -> None:
     ax.set_xscale("log")
     ax.set_yticks(range(len(picked)))
     ax.set_yticklabels([f"{row.mode}: {row.figure}" for row in picked], fontsize=8)
-    ax.set_title(f"Ratio to {comparison.baseline} with 95 % CI (1 = same)", fontsize=10)
+    ax.set_title("Ratio to each mode's baseline with 95 % CI (1 = same)", fontsize=10)
     fig.tight_layout()
     fig.savefig(folder / "ratios.png", dpi=110)
     plt.close(fig)
 
+    report_cost.chart(comparison, folder / report_cost.CHART)
 
-def write_report(comparison: Comparison, folder: Path) -> Path:
-    """Writes every file of the report into `folder`; returns the Markdown summary's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(asdict(comparison), indent=2, default=str))
-    _charts(comparison, folder)
+
+def _ratio_note(comparison: Comparison) -> str:
+    older = [m for m in comparison.mode_names if comparison.baseline_of(m) != comparison.baseline]
+    against = f"Each mode is compared with {comparison.baseline}"
+    if older:
+        against += ", and each mode of older code (<mode>@<ref>) with <mode> on the current code"
+    return (
+        f"{against}. Paired by round (the modes ran interleaved). For req/s above 1 is better; "
+        "for latencies and costs below 1 is better. An interval that contains 1 is noise."
+    )
+
+
+def sections(comparison: Comparison) -> list[Section]:
     settings_rows = [[k, str(v)] for k, v in comparison.settings.items()]
     mode_rows = [[m["name"], m["description"]] for m in comparison.modes]
     env = comparison.environment
@@ -323,36 +276,44 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
         ["database", str(env.get("database"))],
         *([name, str(version)] for name, version in env.get("packages", {}).items()),
     ]
-    sections: list[tuple[str, str, list[str], list[list[str]]]] = [
-        ("Modes", "", ["mode", "cart configuration"], mode_rows),
-        ("Load", "", ["setting", "value"], settings_rows),
-        (
-            "Per endpoint (medians over rounds)",
+    return [
+        Section("Modes", "", ["mode", "cart configuration"], mode_rows),
+        Section("Load", "", ["setting", "value"], settings_rows),
+        Section(
+            "Per endpoint (closed loop, medians over rounds)",
             "",
             CART_HEADER,
             _endpoint_table(comparison, "cart"),
         ),
-        (
+        Section(
             "master-data calls as cart saw them (Server-Timing)",
             "Time cart spent waiting for master-data inside each call, per transport.",
             MD_HEADER,
             _endpoint_table(comparison, MASTER_DATA),
         ),
-        (
-            f"Ratios to {comparison.baseline} (geometric mean over rounds, 95 % CI)",
-            "Paired by round (the modes ran interleaved). For req/s above 1 is better; for "
-            "latencies below 1 is better. An interval that contains 1 is noise.",
+        *report_cost.sections(comparison),
+        *report_terminal.sections(comparison),
+        Section(
+            "Ratios (geometric mean over rounds, 95 % CI)",
+            _ratio_note(comparison),
             RATIO_HEADER,
             _ratio_table(comparison),
         ),
-        ("Environment", "", ["", ""], env_rows),
+        Section("Environment", "", ["", ""], env_rows),
     ]
+
+
+def write_report(comparison: Comparison, folder: Path) -> Path:
+    """Writes every file of the report into `folder`; returns the Markdown summary's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(asdict(comparison), indent=2, default=str))
+    _charts(comparison, folder)
+    parts = sections(comparison)
     title = f"HTTP vs gRPC comparison, {comparison.started_at}"
     md = [f"# {title}", "", f"Command: `{comparison.command}`", "", "## Headline", ""]
     md += [f"- {sentence}" for sentence in headline(comparison)]
-    for heading, note, header, rows in sections:
-        md += ["", f"## {heading}", ""] + ([note, ""] if note else [])
-        md.append(_markdown_table(header, rows))
+    for section in parts:
+        md += markdown_section(section)
     md += ["", "## Charts", ""] + [f"![{name}]({name})" for name in CHARTS] + [""]
     summary = folder / "summary.md"
     summary.write_text("\n".join(md))
@@ -364,11 +325,7 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
     ]
     body += [f"<li>{html.escape(s).replace('**', '')}</li>" for s in headline(comparison)]
     body.append("</ul>")
-    for heading, note, header, rows in sections:
-        body.append(f"<h2>{html.escape(heading)}</h2>")
-        if note:
-            body.append(f"<p>{html.escape(note)}</p>")
-        body.append(_html_table(header, rows))
+    body += [html_section(section) for section in parts]
     body.append("<h2>Charts</h2>")
     body += [f'<p><img src="{name}" alt="{name}"></p>' for name in CHARTS]
     style = (
@@ -382,22 +339,6 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
     )
     return summary
-
-
-def load_comparison(path: Path) -> Comparison:
-    """A comparison back from its results.json (to render a report again)."""
-    raw = json.loads(path.read_text())
-    runs = [
-        RunResult(
-            run["mode"],
-            run["round"],
-            [EndpointStats(**row) for row in run["rows"]],
-            run.get("cpu_seconds", {}),
-            run.get("database_commands"),
-        )
-        for run in raw.pop("runs")
-    ]
-    return Comparison(**raw, runs=runs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,3 +63,30 @@ def paired_ratio(values: Sequence[float], baseline: Sequence[float]) -> Ratio:
     return Ratio(
         math.exp(mean), math.exp(mean - half_width), math.exp(mean + half_width), len(logs)
     )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One figure of a mode over its rounds: the median, and the 95 % interval of the mean
+    (Student's t; none from a single round). A figure never negative in any round (a cost)
+    gets no negative bound: a few noisy rounds would otherwise give it one."""
+
+    median: float
+    low: float
+    high: float
+    rounds: int
+
+
+def summarise(values: Sequence[float]) -> Summary:
+    clean = [v for v in values if not math.isnan(v)]
+    if not clean:
+        return Summary(math.nan, math.nan, math.nan, 0)
+    middle = statistics.median(clean)
+    if len(clean) < 2:
+        return Summary(middle, math.nan, math.nan, 1)
+    mean = statistics.fmean(clean)
+    half_width = t95(len(clean) - 1) * statistics.stdev(clean) / math.sqrt(len(clean))
+    low = mean - half_width
+    if min(clean) >= 0:
+        low = max(low, 0.0)
+    return Summary(middle, low, mean + half_width, len(clean))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import ssl
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,7 +159,10 @@ def start_cart(
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     name: str = "cart",
+    import_paths: Sequence[Path] = (),
 ) -> CartProcess:
+    """cart, waiting until it answers. `import_paths` go first on its PYTHONPATH: cart and the
+    code it imports from there (another checkout's), the installed packages after them."""
     http_port = http_port or free_port()
     env = {
         "MONGODB_URI": mongodb_uri,
@@ -173,6 +177,8 @@ def start_cart(
         "LOG_FORMAT": "text",
         **(extra_env or {}),
     }
+    if import_paths:
+        env["PYTHONPATH"] = pythonpath_first(import_paths)
     process = ManagedProcess(
         name,
         python_module("cart"),
@@ -182,6 +188,12 @@ def start_cart(
     running = CartProcess(process, http_port, env)
     process.wait_for_http(f"{running.url}/health", timeout=60)
     return running
+
+
+def pythonpath_first(paths: Sequence[Path]) -> str:
+    """A PYTHONPATH with `paths` ahead of whatever this process was given."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([*map(str, paths), *([inherited] if inherited else [])])
 
 
 def key_works(cart_url: str, api_key: str) -> bool:

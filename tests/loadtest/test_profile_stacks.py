@@ -1,0 +1,46 @@
+"""The profiler's ranking of frames from py-spy's collapsed stacks, and its advice."""
+
+from __future__ import annotations
+
+import pytest
+
+from pos_loadtest.profile import explain
+from pos_loadtest.profile_stacks import describe, parse_collapsed, top_frames
+
+COLLAPSED = """
+process 42:"python -m cart";main (app.py:1);handle (app.py:10);parse (c.py:5) 6
+process 42:"python -m cart";main (app.py:1);handle (app.py:10) 2
+process 42:"python -m cart";main (app.py:1);handle (app.py:10);handle (app.py:10);parse (c.py:5) 2
+""".splitlines()
+
+
+def test_self_samples_are_the_innermost_frame_s_and_total_counts_a_stack_once() -> None:
+    top = top_frames(parse_collapsed(COLLAPSED), count=2)
+    assert top.samples == 10
+    assert [(f.frame, f.samples) for f in top.by_self] == [
+        ("parse (c.py:5)", 8),
+        ("handle (app.py:10)", 2),
+    ]
+    # handle recurses in the third stack: its two samples count once, not twice. py-spy's
+    # process marker at the root is not a frame of code.
+    assert [(f.frame, f.samples, f.share) for f in top.by_total] == [
+        ("handle (app.py:10)", 10, 1.0),
+        ("main (app.py:1)", 10, 1.0),
+    ]
+    text = describe(top)
+    assert "top 2 frames by self samples:" in text
+    assert " 80.0%        8  parse (c.py:5)" in text
+
+
+def test_a_line_that_is_not_a_collapsed_stack_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a collapsed stack line"):
+        parse_collapsed(["main (app.py:1);handle (app.py:10)"])
+
+
+def test_a_ptrace_refusal_is_explained() -> None:
+    advice = explain("Error: Permission denied (os error 13)")
+    assert "ptrace" in advice
+    assert "kernel.yama.ptrace_scope=0" in advice
+    assert "SYS_PTRACE" in advice
+    assert advice.endswith("Permission denied (os error 13)")
+    assert explain("Error: no such process").startswith("py-spy failed:")

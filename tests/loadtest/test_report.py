@@ -1,0 +1,50 @@
+"""The report from made-up results: cost columns, what is not measured, older code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pos_loadtest.report import load_comparison, ratio_rows, write_report
+from tests.loadtest.fabricated import comparison, run
+
+
+def test_cost_columns_say_what_was_not_measured(tmp_path: Path) -> None:
+    runs = []
+    for r in (1, 2):
+        # Behind MONGODB_URI there is no database process to read; old code has no counter.
+        runs.append(run("grpc", r, cpu={"cart": 3.5, "master-data": 0.7, "locust": 0.7}))
+        runs.append(run("grpc@old", r, cpu={"cart": 7.0, "master-data": 0.7}, cart_count=None))
+    summary = write_report(comparison(["grpc", "grpc@old"], runs), tmp_path).read_text()
+    assert "| grpc | 70.0 | 10.0 | 5.00 (5.00 to 5.00) | 1.00 (1.00 to 1.00) | not measured |" in (
+        summary
+    )
+    assert "| grpc@old | 2.00 (2.00 to 2.00) | not exposed by this code | 0.10" in summary
+    assert (tmp_path / "cost.png").read_bytes().startswith(b"\x89PNG")
+    cart_cpu = [row for row in ratio_rows(load_comparison(tmp_path / "results.json"))
+                if row.figure == "cart CPU-ms/request"]  # fmt: skip
+    assert [(row.mode, round(row.ratio.value, 2)) for row in cart_cpu] == [("grpc@old", 2.0)]
+
+
+def test_results_of_the_earlier_format_still_render(tmp_path: Path) -> None:
+    # docs/comparison/results.json predates the cost and terminal sections.
+    recorded = Path(__file__).resolve().parents[2] / "docs" / "comparison" / "results.json"
+    summary = write_report(load_comparison(recorded), tmp_path).read_text()
+    assert "## Cost per request: CPU (closed loop)" in summary
+    assert "## Open loop" not in summary
+
+
+def test_every_phase_renders_again_from_results_json(tmp_path: Path) -> None:
+    closed = [run(mode, r) for r in (1, 2) for mode in ("http-aiohttp", "grpc")]
+    compared = comparison(["http-aiohttp", "grpc"], closed)
+    for mode in ("http-aiohttp", "grpc"):
+        open_run = run(mode, 1)
+        open_run.load_share = 0.5
+        open_run.offered_sales_per_second = 10.0
+        open_run.offered_requests_per_second = 88.0
+        compared.open_loop.append(open_run)
+        compared.unloaded.append(run(mode, 1))
+    summary = write_report(compared, tmp_path).read_text()
+    assert "| grpc | 50% | 16 | 10.00 | 10.00 | 88.0 | 70.0 |" in summary
+    assert "http-aiohttp against grpc: the add-item call x1.00 at p50" in summary
+    write_report(load_comparison(tmp_path / "results.json"), tmp_path)
+    assert (tmp_path / "summary.md").read_text() == summary
