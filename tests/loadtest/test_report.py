@@ -26,11 +26,18 @@ def test_cost_columns_say_what_was_not_measured(tmp_path: Path) -> None:
 
 
 def test_results_of_the_earlier_format_still_render(tmp_path: Path) -> None:
-    # docs/comparison/results.json predates the cost and terminal sections.
-    recorded = Path(__file__).resolve().parents[2] / "docs" / "comparison" / "results.json"
+    # A recorded run from before the cost and terminal sections.
+    recorded = Path(__file__).parent / "data" / "results-before-cost-columns.json"
     summary = write_report(load_comparison(recorded), tmp_path).read_text()
     assert "## Cost per request: CPU (closed loop)" in summary
     assert "## Open loop" not in summary
+
+
+def test_the_recorded_comparison_renders_again_to_its_summary(tmp_path: Path) -> None:
+    recorded = Path(__file__).resolve().parents[2] / "docs" / "comparison"
+    summary = write_report(load_comparison(recorded / "results.json"), tmp_path).read_text()
+    assert summary == (recorded / "summary.md").read_text()
+    assert "## Open loop: what a terminal sees per call" in summary
 
 
 def test_every_phase_renders_again_from_results_json(tmp_path: Path) -> None:
