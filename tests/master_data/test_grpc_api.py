@@ -116,6 +116,11 @@ async def test_batch_size_limits(
         )
         call = stub.BatchGetItemDetails(request, metadata=_auth(tokens), timeout=5)
         assert await _error(call) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_BATCH_SIZE")
+    malformed = item_service_pb2.BatchGetItemDetailsRequest(
+        tenant_id=demo.tenant_id, store_code="S001", item_codes=["ITEM0001", "b c"]
+    )
+    call = stub.BatchGetItemDetails(malformed, metadata=_auth(tokens), timeout=5)
+    assert await _error(call) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CODE")
 
 
 async def test_tokens_are_required(

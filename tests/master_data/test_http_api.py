@@ -68,10 +68,15 @@ async def test_tenant_errors(admin: httpx.AsyncClient, tenant: str) -> None:
     malformed = await admin.post("/api/v1/tenants", json={"tenantId": "Bad Id!", "name": "x"})
     assert error_code(malformed, 422) == "VALIDATION_FAILED"
     assert error_code(await admin.get("/api/v1/tenants/nosuchtenant"), 404) == "TENANT_NOT_FOUND"
+    # A malformed identifier in a path answers the item lookups' codes (identifiers.py).
+    malformed_code = await admin.get(f"/api/v1/tenants/{tenant}/items/bad%20code")
+    assert error_code(malformed_code, 422) == "INVALID_CODE"
+    malformed_store = await admin.get(f"/api/v1/tenants/{tenant}/stores/bad%20store/prices")
+    assert error_code(malformed_store, 422) == "INVALID_CODE"
     assert (
         error_code(await admin.get("/api/v1/tenants/nosuchtenant/items"), 404) == "TENANT_NOT_FOUND"
     )
-    assert error_code(await admin.get("/api/v1/tenants/BAD!/items"), 422) == "VALIDATION_FAILED"
+    assert error_code(await admin.get("/api/v1/tenants/BAD!/items"), 422) == "INVALID_TENANT_ID"
 
 
 async def test_tokens(anonymous: httpx.AsyncClient, reader: httpx.AsyncClient, tenant: str) -> None:
@@ -285,7 +290,7 @@ async def test_item_details(reader: httpx.AsyncClient, demo: DemoCatalog) -> Non
         error_code(await reader.get(base, params={"codes": too_many}), 422) == "INVALID_BATCH_SIZE"
     )
     assert error_code(await reader.get(base, params={"codes": ","}), 422) == "INVALID_BATCH_SIZE"
-    assert error_code(await reader.get(base, params={"codes": "A,b c"}), 422) == "INVALID_ITEM_CODE"
+    assert error_code(await reader.get(base, params={"codes": "A,b c"}), 422) == "INVALID_CODE"
     assert error_code(await reader.get(base), 422) == "INVALID_BATCH_SIZE"
     malformed_tenant = "/api/v1/tenants/Bad!/stores/S001/itemDetails/ITEM0001"
     assert error_code(await reader.get(malformed_tenant), 422) == "INVALID_TENANT_ID"

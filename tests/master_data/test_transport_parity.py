@@ -21,21 +21,10 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2_grpc,
     payment_method_service_pb2,
 )
+from pos_commons.tax import ROUNDING_METHODS, TAX_TYPES
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import Tokens
 from tests.support import data
-
-TAX_TYPES = {
-    common_pb2.TAX_TYPE_EXTERNAL: "external",
-    common_pb2.TAX_TYPE_INTERNAL: "internal",
-    common_pb2.TAX_TYPE_EXEMPT: "exempt",
-}
-ROUNDING = {
-    common_pb2.ROUNDING_METHOD_HALF_UP: "halfUp",
-    common_pb2.ROUNDING_METHOD_DOWN: "down",
-    common_pb2.ROUNDING_METHOD_UP: "up",
-    common_pb2.ROUNDING_METHOD_HALF_EVEN: "halfEven",
-}
 
 
 def from_grpc(item: item_service_pb2.ItemDetail) -> dict[str, Any]:
@@ -59,7 +48,7 @@ def from_grpc(item: item_service_pb2.ItemDetail) -> dict[str, Any]:
             "taxType": TAX_TYPES[rule.tax_type],
             "rate": rule.rate,
             "roundingDigits": rule.rounding_digits,
-            "roundingMethod": ROUNDING[rule.rounding_method],
+            "roundingMethod": ROUNDING_METHODS[rule.rounding_method],
         },
         "createdAt": item.created_at.ToDatetime().isoformat(),
         "updatedAt": item.updated_at.ToDatetime().isoformat(),

@@ -55,7 +55,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         finally:
             if grpc_server is not None:
                 await grpc_server.stop()
-            await resources.mongo.close()
+            await resources.close()
 
     app = ServiceApp(
         metrics=metrics,

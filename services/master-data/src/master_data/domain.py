@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from pos_commons.money import Money, Percentage
-from pos_commons.records import CamelModel
-from pos_commons.records import RoundingMethod as RoundingMethod
-from pos_commons.records import TaxType as TaxType
-from pos_commons.records import now_ms as now_ms
+from pos_commons.clock import now_ms as now_ms
+from pos_commons.models import CamelModel
+from pos_commons.money import Money
+from pos_commons.tax import RoundingMethod as RoundingMethod
+from pos_commons.tax import TaxRuleTerms
+from pos_commons.tax import TaxType as TaxType
 
 T = TypeVar("T")
 
@@ -42,13 +43,8 @@ class Category(Record):
     description: str = ""
 
 
-class TaxRule(Record):
-    tax_code: str
-    name: str
-    tax_type: TaxType
-    rate: Percentage
-    rounding_digits: int
-    rounding_method: RoundingMethod
+class TaxRule(Record, TaxRuleTerms):
+    """A tenant's tax rule as stored: its terms and timestamps."""
 
 
 class PaymentMethod(Record):
@@ -76,17 +72,8 @@ class StorePrice(Record):
     price: Money
 
 
-class TaxRuleView(BaseModel):
+class TaxRuleView(TaxRuleTerms):
     """The tax rule as embedded in an item detail (no timestamps)."""
-
-    model_config = Record.model_config
-
-    tax_code: str
-    name: str
-    tax_type: TaxType
-    rate: Percentage
-    rounding_digits: int
-    rounding_method: RoundingMethod
 
 
 class ItemDetail(BaseModel):

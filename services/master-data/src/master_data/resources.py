@@ -27,6 +27,10 @@ class MasterDataResources:
     verifier: TokenVerifier
     registry: CollectorRegistry
 
+    async def close(self) -> None:
+        """Closes what holds connections: the MongoDB client (caches and services hold none)."""
+        await self.mongo.close()
+
 
 def build_resources(
     settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry

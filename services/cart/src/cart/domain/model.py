@@ -10,14 +10,15 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from cart.domain.states import CartState
+from pos_commons.clock import now_ms as now_ms
+from pos_commons.models import CamelModel
 from pos_commons.money import Money, Percentage, SignedMoney
-from pos_commons.records import CamelModel
-from pos_commons.records import RoundingMethod as RoundingMethod
-from pos_commons.records import TaxType as TaxType
-from pos_commons.records import now_ms as now_ms
+from pos_commons.tax import RoundingMethod as RoundingMethod
+from pos_commons.tax import TaxRuleTerms
+from pos_commons.tax import TaxType as TaxType
 
 ZERO = Decimal(0)
 
@@ -26,17 +27,8 @@ class CartModel(CamelModel):
     """Base of cart's models."""
 
 
-class TaxRule(CartModel):
+class TaxRule(TaxRuleTerms):
     """The item's tax rule as master-data gave it when the line was added."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tax_code: str
-    name: str
-    tax_type: TaxType
-    rate: Percentage
-    rounding_digits: int
-    rounding_method: RoundingMethod
 
 
 class DiscountType(StrEnum):

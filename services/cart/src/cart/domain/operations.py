@@ -28,11 +28,8 @@ class PricingPolicy:
 
 @dataclass(frozen=True)
 class ItemInfo:
-    """An item's master data for one store, as either transport delivers it.
-
-    The first fields are what a line needs; the rest complete master-data's item view so the
-    two transports can be compared field by field.
-    """
+    """What a cart line needs of an item's master data for one store, as either transport
+    delivers it."""
 
     item_code: str
     description: str
@@ -42,11 +39,6 @@ class ItemInfo:
     is_discount_restricted: bool
     is_deleted: bool
     tax_rule: TaxRule
-    store_code: str = ""
-    unit_price: Decimal | None = None
-    store_price: Decimal | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

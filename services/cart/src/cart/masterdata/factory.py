@@ -5,11 +5,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from cart.domain.operations import ItemInfo
-from cart.masterdata.decorators import CachingRepository, MeasuredRepository
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
+from cart.masterdata.wrappers import CachingRepository, MeasuredRepository
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
 from pos_commons.grpc_channels import GrpcChannelPool

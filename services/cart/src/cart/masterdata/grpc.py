@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC
 from typing import TypeVar
 
 from grpc import aio
 
-from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_grpc
-from cart.masterdata.repository import ItemLookup, tax_rule
+from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.grpc_channels import call_metadata, health_status
 from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
-    common_pb2,
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
 from pos_commons.money import parse_decimal
+from pos_commons.tax import ROUNDING_METHODS, TAX_TYPES
 
 T = TypeVar("T")
 
-BATCH_LIMIT = 100
 _SERVING = 1  # grpc.health.v1 HealthCheckResponse.SERVING
-
-TAX_TYPES = {
-    common_pb2.TAX_TYPE_EXTERNAL: TaxType.EXTERNAL,
-    common_pb2.TAX_TYPE_INTERNAL: TaxType.INTERNAL,
-    common_pb2.TAX_TYPE_EXEMPT: TaxType.EXEMPT,
-}
-ROUNDING_METHODS = {
-    common_pb2.ROUNDING_METHOD_HALF_UP: RoundingMethod.HALF_UP,
-    common_pb2.ROUNDING_METHOD_DOWN: RoundingMethod.DOWN,
-    common_pb2.ROUNDING_METHOD_UP: RoundingMethod.UP,
-    common_pb2.ROUNDING_METHOD_HALF_EVEN: RoundingMethod.HALF_EVEN,
-}
 
 
 def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
@@ -60,11 +45,6 @@ def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
             rounding_digits=rule.rounding_digits,
             rounding_method=ROUNDING_METHODS[rule.rounding_method],
         ),
-        store_code=item.store_code,
-        unit_price=parse_decimal(item.unit_price),
-        store_price=parse_decimal(item.store_price) if item.HasField("store_price") else None,
-        created_at=item.created_at.ToDatetime(tzinfo=UTC),
-        updated_at=item.updated_at.ToDatetime(tzinfo=UTC),
     )
 
 
@@ -97,18 +77,12 @@ class GrpcMasterDataRepository:
         return await self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
-        found: dict[str, ItemInfo] = {}
-        missing: list[str] = []
-        for start in range(0, len(codes), BATCH_LIMIT):
+        async def look_up(batch: Sequence[str]) -> ItemLookup:
             request = item_service_pb2.BatchGetItemDetailsRequest(
-                tenant_id=tenant_id,
-                store_code=store_code,
-                item_codes=codes[start : start + BATCH_LIMIT],
+                tenant_id=tenant_id, store_code=store_code, item_codes=batch
             )
 
-            async def send(
-                seconds: float, request: item_service_pb2.BatchGetItemDetailsRequest = request
-            ) -> ItemLookup:
+            async def send(seconds: float) -> ItemLookup:
                 response = await self._items.BatchGetItemDetails(
                     request, timeout=seconds, metadata=call_metadata(self._token)
                 )
@@ -116,13 +90,12 @@ class GrpcMasterDataRepository:
                     items = [item_from_message(item) for item in response.items]
                 except (KeyError, ValueError) as exc:
                     raise bad_answer(f"malformed item detail: {exc!r}") from exc
-                found_here = {info.item_code: info for info in items}
-                return ItemLookup(found_here, list(response.not_found_item_codes))
+                found = {info.item_code: info for info in items}
+                return ItemLookup(found, list(response.not_found_item_codes))
 
-            lookup = await self._call(send)
-            found.update(lookup.found)
-            missing.extend(lookup.missing)
-        return ItemLookup(found, missing)
+            return await self._call(send)
+
+        return await in_batches(codes, look_up)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
         request = payment_method_service_pb2.GetPaymentMethodRequest(

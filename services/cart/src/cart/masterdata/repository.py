@@ -7,13 +7,14 @@ flips: same objects, same values, same errors (failures.py says which, for both)
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
+from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 
 
 @functools.lru_cache(maxsize=1024)
@@ -47,12 +48,27 @@ class ItemLookup:
     missing: list[str]
 
 
+async def in_batches(
+    codes: Sequence[str], look_up: Callable[[Sequence[str]], Awaitable[ItemLookup]]
+) -> ItemLookup:
+    """`codes` looked up in as few calls as master-data's batch limit allows."""
+    if 0 < len(codes) <= MAX_ITEMS_PER_LOOKUP:
+        return await look_up(codes)
+    found: dict[str, ItemInfo] = {}
+    missing: list[str] = []
+    for start in range(0, len(codes), MAX_ITEMS_PER_LOOKUP):
+        lookup = await look_up(codes[start : start + MAX_ITEMS_PER_LOOKUP])
+        found.update(lookup.found)
+        missing.extend(lookup.missing)
+    return ItemLookup(found, missing)
+
+
 class MasterDataRepository(Protocol):
     transport: str
     """"http" or "grpc": shown in Server-Timing and the metrics."""
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
-        """The items of `codes` (one round trip for up to 100), and the codes not found."""
+        """The items of `codes` (one round trip per MAX_ITEMS_PER_LOOKUP), and those not found."""
         ...
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo: ...

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
 from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_http, too_slow, unreachable
-from cart.masterdata.repository import ItemLookup, tax_rule
+from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.http_clients import (
     HttpClient,
@@ -29,12 +28,9 @@ from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
 
 T = TypeVar("T")
 
-BATCH_LIMIT = 100
-
 
 def item_from_json(data: dict[str, Any]) -> ItemInfo:
     rule = data["taxRule"]
-    store_price = data["storePrice"]
     return ItemInfo(
         item_code=data["itemCode"],
         description=data["description"],
@@ -51,11 +47,6 @@ def item_from_json(data: dict[str, Any]) -> ItemInfo:
             rounding_digits=rule["roundingDigits"],
             rounding_method=RoundingMethod(rule["roundingMethod"]),
         ),
-        store_code=data["storeCode"],
-        unit_price=parse_decimal(data["unitPrice"]),
-        store_price=None if store_price is None else parse_decimal(store_price),
-        created_at=datetime.fromisoformat(data["createdAt"]),
-        updated_at=datetime.fromisoformat(data["updatedAt"]),
     )
 
 
@@ -148,17 +139,14 @@ class WebMasterDataRepository:
         return await self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
-        found: dict[str, ItemInfo] = {}
-        missing: list[str] = []
         path = f"/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails?codes="
-        for start in range(0, len(codes), BATCH_LIMIT):
+
+        async def look_up(batch: Sequence[str]) -> ItemLookup:
             # Item codes are [A-Za-z0-9_.-] (validated by cart's API): nothing to escape, so
             # the query is written as is rather than built by the client library.
-            chunk = codes[start : start + BATCH_LIMIT]
-            lookup = await self._get(path + ",".join(chunk), item_lookup_from_json)
-            found.update(lookup.found)
-            missing.extend(lookup.missing)
-        return ItemLookup(found, missing)
+            return await self._get(path + ",".join(batch), item_lookup_from_json)
+
+        return await in_batches(codes, look_up)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
         path = f"/api/v1/tenants/{tenant_id}/paymentMethods/{payment_code}"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Query, Request
 
+from master_data.identifiers import CodePath as CodePath
+from master_data.identifiers import StorePath as StorePath
+from master_data.identifiers import TenantPath as TenantPath
 from master_data.resources import MasterDataResources
-from pos_commons.validation import CODE_REGEX, TENANT_ID_REGEX
 
 
 async def get_resources(request: Request) -> MasterDataResources:
@@ -16,8 +18,5 @@ async def get_resources(request: Request) -> MasterDataResources:
 
 
 Resources = Annotated[MasterDataResources, Depends(get_resources)]
-TenantPath = Annotated[str, Path(pattern=TENANT_ID_REGEX, description="Tenant id.")]
-StorePath = Annotated[str, Path(pattern=CODE_REGEX, description="Store code.")]
-CodePath = Annotated[str, Path(pattern=CODE_REGEX)]
 PageQuery = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size.")]

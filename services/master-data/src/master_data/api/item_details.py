@@ -17,19 +17,19 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from master_data.domain import ItemDetail, ItemDetailBatch
-from master_data.identifiers import check_code, check_tenant_id
+from master_data.identifiers import check_code, check_item_codes, check_tenant_id
 from master_data.resources import MasterDataResources
-from master_data.services.item_details import MAX_BATCH
 from pos_commons.auth import Role
 from pos_commons.envelope import Envelope, ErrorEnvelope, JsonResponse, ok, to_wire
 from pos_commons.errors import UnprocessableError
+from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 from pos_commons.observability import TemplatedRoute
 from pos_commons.openapi import BEARER, error_responses
-from pos_commons.validation import CODE_REGEX, TENANT_ID_REGEX, is_code
+from pos_commons.validation import CODE_REGEX, TENANT_ID_REGEX
 
 PREFIX = "/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
-# ?codes=: at most MAX_BATCH codes of at most 64 characters, comma-separated.
-MAX_CODES_PARAMETER = MAX_BATCH * 65
+# ?codes=: at most MAX_ITEMS_PER_LOOKUP codes of at most 64 characters, comma-separated.
+MAX_CODES_PARAMETER = MAX_ITEMS_PER_LOOKUP * 65
 CODES_PATTERN = r"^[A-Za-z0-9_.,-]+$"
 
 
@@ -68,17 +68,7 @@ async def get_item_details(request: Request) -> JsonResponse:
             "Give the item codes as ?codes=A,B,C (comma-separated).", code="INVALID_BATCH_SIZE"
         )
     item_codes = [code for code in codes.split(",") if code]
-    invalid = [code for code in item_codes if not is_code(code)]
-    if invalid:
-        raise UnprocessableError(
-            f"Malformed item codes: {', '.join(repr(c) for c in invalid[:5])}.",
-            code="INVALID_ITEM_CODE",
-            details={"itemCodes": invalid[:20]},
-        )
-    if not item_codes or len(item_codes) > MAX_BATCH:
-        raise UnprocessableError(
-            f"Give between 1 and {MAX_BATCH} item codes.", code="INVALID_BATCH_SIZE"
-        )
+    check_item_codes(item_codes)
     batch = await resources.item_details.get_many(tenant_id, store_code, item_codes)
     return ok(
         {
@@ -143,7 +133,7 @@ def document(app: FastAPI) -> None:
                     for status, answer in error_responses(
                         401, 404, 422, 503, 504,
                         s404="TENANT_NOT_FOUND, STORE_NOT_FOUND or ITEM_NOT_FOUND",
-                        s422="INVALID_TENANT_ID, INVALID_CODE, INVALID_ITEM_CODE or "
+                        s422="INVALID_TENANT_ID, INVALID_CODE or "
                         "INVALID_BATCH_SIZE",
                     ).items()
                 },
@@ -171,12 +161,12 @@ def document(app: FastAPI) -> None:
             paths[PREFIX] = {
                 "get": operation(
                     "get_item_details",
-                    f"Many items' details in one call (at most {MAX_BATCH} codes)",
+                    f"Many items' details in one call (at most {MAX_ITEMS_PER_LOOKUP} codes)",
                     Envelope[ItemDetailBatch],
                     [{"name": "codes", "in": "query", "required": True,
                       "schema": {"type": "string", "pattern": CODES_PATTERN,
                                  "maxLength": MAX_CODES_PARAMETER},
-                      "description": f"Comma-separated item codes, 1 to {MAX_BATCH}."}],
+                      "description": f"Comma-separated item codes, 1 to {MAX_ITEMS_PER_LOOKUP}."}],
                     components,
                 )
             }  # fmt: skip

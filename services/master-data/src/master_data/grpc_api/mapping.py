@@ -6,25 +6,14 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from master_data.domain import ItemDetail, PaymentMethod, RoundingMethod, TaxRuleView, TaxType
+from master_data.domain import ItemDetail, PaymentMethod, TaxRuleView
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     common_pb2,
     item_service_pb2,
     payment_method_service_pb2,
 )
 from pos_commons.money import format_decimal
-
-TAX_TYPES = {
-    TaxType.EXTERNAL: common_pb2.TAX_TYPE_EXTERNAL,
-    TaxType.INTERNAL: common_pb2.TAX_TYPE_INTERNAL,
-    TaxType.EXEMPT: common_pb2.TAX_TYPE_EXEMPT,
-}
-ROUNDING_METHODS = {
-    RoundingMethod.HALF_UP: common_pb2.ROUNDING_METHOD_HALF_UP,
-    RoundingMethod.DOWN: common_pb2.ROUNDING_METHOD_DOWN,
-    RoundingMethod.UP: common_pb2.ROUNDING_METHOD_UP,
-    RoundingMethod.HALF_EVEN: common_pb2.ROUNDING_METHOD_HALF_EVEN,
-}
+from pos_commons.tax import ROUNDING_METHOD_MESSAGES, TAX_TYPE_MESSAGES
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -37,10 +26,10 @@ def tax_rule_message(rule: TaxRuleView) -> common_pb2.TaxRule:
     return common_pb2.TaxRule(
         tax_code=rule.tax_code,
         name=rule.name,
-        tax_type=TAX_TYPES[rule.tax_type],
+        tax_type=TAX_TYPE_MESSAGES[rule.tax_type],
         rate=format_decimal(rule.rate),
         rounding_digits=rule.rounding_digits,
-        rounding_method=ROUNDING_METHODS[rule.rounding_method],
+        rounding_method=ROUNDING_METHOD_MESSAGES[rule.rounding_method],
     )
 
 

@@ -13,11 +13,11 @@ from typing_extensions import override
 
 from master_data.domain import ItemDetail
 from master_data.grpc_api.mapping import item_detail_message, payment_method_message
-from master_data.identifiers import check_code, check_tenant_id
+from master_data.identifiers import check_code, check_item_codes, check_tenant_id
 from master_data.services.catalog import PaymentMethodService
-from master_data.services.item_details import MAX_BATCH, ItemDetailService
+from master_data.services.item_details import ItemDetailService
 from pos_commons.auth import TokenVerifier
-from pos_commons.errors import AppError, UnprocessableError
+from pos_commons.errors import AppError
 from pos_commons.grpc_server import abort_with, authorize_call, grpc_status_of
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
@@ -127,12 +127,7 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
         async def produce() -> item_service_pb2.BatchGetItemDetailsResponse:
             _check_ids(request.tenant_id, store_code=request.store_code)
             codes = list(request.item_codes)
-            if not codes or len(codes) > MAX_BATCH:
-                raise UnprocessableError(
-                    f"Give between 1 and {MAX_BATCH} item codes.", code="INVALID_BATCH_SIZE"
-                )
-            for code in codes:
-                _check_ids(request.tenant_id, item_code=code)
+            check_item_codes(codes)
             batch = await self._details.get_many(request.tenant_id, request.store_code, codes)
             return item_service_pb2.BatchGetItemDetailsResponse(
                 items=[_message(detail) for detail in batch.items],

@@ -1,1 +1,1 @@
-"""master-data's business rules, between the API layers (HTTP, gRPC) and the repositories."""
+"""master-data's business rules, between the API layers (HTTP, gRPC) and storage (MongoDB)."""

@@ -20,7 +20,8 @@ from master_data.domain import (
     TaxRule,
     now_ms,
 )
-from master_data.repositories.kinds import (
+from master_data.services.tenants import TenantService
+from master_data.storage.kinds import (
     CATEGORIES,
     ITEMS,
     PAYMENT_METHODS,
@@ -28,8 +29,7 @@ from master_data.repositories.kinds import (
     STORES,
     TAX_RULES,
 )
-from master_data.repositories.records import RecordRepository
-from master_data.services.tenants import TenantService
+from master_data.storage.records import RecordStore
 from pos_commons.cache import TtlCache
 from pos_commons.errors import ConflictError, UnprocessableError
 from pos_commons.mongo import Mongo
@@ -42,9 +42,9 @@ Key = Mapping[str, Any]
 
 class RecordService(Generic[R]):
     def __init__(
-        self, repo: RecordRepository[R], tenants: TenantService, invalidate: Invalidate
+        self, records: RecordStore[R], tenants: TenantService, invalidate: Invalidate
     ) -> None:
-        self.repo = repo
+        self.records = records
         self._tenants = tenants
         self._invalidate = invalidate
 
@@ -58,48 +58,48 @@ class RecordService(Generic[R]):
         await self._tenants.require(tenant_id)
         await self.check(tenant_id, fields)
         now = now_ms()
-        record = self.repo.kind.model.model_validate(
+        record = self.records.kind.model.model_validate(
             {**fields, "created_at": now, "updated_at": now}
         )
-        created = await self.repo.insert(tenant_id, record)
+        created = await self.records.insert(tenant_id, record)
         self._invalidate(tenant_id)
         return created
 
     async def get(self, tenant_id: str, key: Key) -> R:
         await self._tenants.require(tenant_id)
-        return await self.repo.get(tenant_id, key)
+        return await self.records.get(tenant_id, key)
 
     async def page(
         self, tenant_id: str, where: Mapping[str, Any], page: int, limit: int
     ) -> tuple[list[R], int]:
         await self._tenants.require(tenant_id)
-        return await self.repo.page(tenant_id, where, page, limit)
+        return await self.records.page(tenant_id, where, page, limit)
 
     async def update(self, tenant_id: str, key: Key, changes: Mapping[str, Any]) -> R:
         await self._tenants.require(tenant_id)
-        await self.repo.get(tenant_id, key)
+        await self.records.get(tenant_id, key)
         await self.check(tenant_id, changes)
-        updated = await self.repo.update(tenant_id, key, changes)
+        updated = await self.records.update(tenant_id, key, changes)
         self._invalidate(tenant_id)
         return updated
 
     async def delete(self, tenant_id: str, key: Key) -> None:
         await self._tenants.require(tenant_id)
-        await self.repo.get(tenant_id, key)
+        await self.records.get(tenant_id, key)
         await self.before_delete(tenant_id, key)
-        await self.repo.delete(tenant_id, key)
+        await self.records.delete(tenant_id, key)
         self._invalidate(tenant_id)
 
 
 class StoreService(RecordService[Store]):
     def __init__(
         self,
-        repo: RecordRepository[Store],
-        prices: RecordRepository[StorePrice],
+        records: RecordStore[Store],
+        prices: RecordStore[StorePrice],
         tenants: TenantService,
         invalidate: Invalidate,
     ) -> None:
-        super().__init__(repo, tenants, invalidate)
+        super().__init__(records, tenants, invalidate)
         self._prices = prices
 
     async def before_delete(self, tenant_id: str, key: Key) -> None:
@@ -111,21 +111,21 @@ class ReferencedByItems(RecordService[R]):
 
     def __init__(
         self,
-        repo: RecordRepository[R],
-        items: RecordRepository[Item],
+        records: RecordStore[R],
+        items: RecordStore[Item],
         tenants: TenantService,
         invalidate: Invalidate,
         in_use_code: str,
     ) -> None:
-        super().__init__(repo, tenants, invalidate)
+        super().__init__(records, tenants, invalidate)
         self._items = items
         self._in_use_code = in_use_code
 
     async def before_delete(self, tenant_id: str, key: Key) -> None:
         if await self._items.exists(tenant_id, dict(key)):
+            kind = self.records.kind
             raise ConflictError(
-                f"The {self.repo.kind.label} {self.repo.kind.describe(key)!r} is used by items; "
-                "change them first.",
+                f"The {kind.label} {kind.describe(key)!r} is used by items; change them first.",
                 code=self._in_use_code,
             )
 
@@ -133,14 +133,14 @@ class ReferencedByItems(RecordService[R]):
 class ItemService(RecordService[Item]):
     def __init__(
         self,
-        repo: RecordRepository[Item],
-        categories: RecordRepository[Category],
-        tax_rules: RecordRepository[TaxRule],
-        prices: RecordRepository[StorePrice],
+        records: RecordStore[Item],
+        categories: RecordStore[Category],
+        tax_rules: RecordStore[TaxRule],
+        prices: RecordStore[StorePrice],
         tenants: TenantService,
         invalidate: Invalidate,
     ) -> None:
-        super().__init__(repo, tenants, invalidate)
+        super().__init__(records, tenants, invalidate)
         self._categories = categories
         self._tax_rules = tax_rules
         self._prices = prices
@@ -162,7 +162,7 @@ class ItemService(RecordService[Item]):
     async def soft_delete(self, tenant_id: str, key: Key) -> Item:
         """Marks the item deleted: it stays readable, flagged, and cart refuses to sell it."""
         await self._tenants.require(tenant_id)
-        item = await self.repo.update(tenant_id, key, {"is_deleted": True})
+        item = await self.records.update(tenant_id, key, {"is_deleted": True})
         self._invalidate(tenant_id)
         return item
 
@@ -173,13 +173,13 @@ class ItemService(RecordService[Item]):
 class StorePriceService(RecordService[StorePrice]):
     def __init__(
         self,
-        repo: RecordRepository[StorePrice],
-        stores: RecordRepository[Store],
-        items: RecordRepository[Item],
+        records: RecordStore[StorePrice],
+        stores: RecordStore[Store],
+        items: RecordStore[Item],
         tenants: TenantService,
         invalidate: Invalidate,
     ) -> None:
-        super().__init__(repo, tenants, invalidate)
+        super().__init__(records, tenants, invalidate)
         self._stores = stores
         self._items = items
 
@@ -194,7 +194,7 @@ class StorePriceService(RecordService[StorePrice]):
     ) -> tuple[list[StorePrice], int]:
         await self._tenants.require(tenant_id)
         await self._stores.get(tenant_id, {"store_code": store_code})
-        return await self.repo.page(tenant_id, {"store_code": store_code}, page, limit)
+        return await self.records.page(tenant_id, {"store_code": store_code}, page, limit)
 
 
 class PaymentMethodService(RecordService[PaymentMethod]):
@@ -203,12 +203,12 @@ class PaymentMethodService(RecordService[PaymentMethod]):
 
     def __init__(
         self,
-        repo: RecordRepository[PaymentMethod],
+        records: RecordStore[PaymentMethod],
         tenants: TenantService,
         invalidate: Invalidate,
         cache: TtlCache[str, object],
     ) -> None:
-        super().__init__(repo, tenants, invalidate)
+        super().__init__(records, tenants, invalidate)
         self._cache = cache
 
     async def get(self, tenant_id: str, key: Key) -> PaymentMethod:
@@ -223,7 +223,7 @@ class PaymentMethodService(RecordService[PaymentMethod]):
 
 
 class Catalog:
-    """All record services of master-data, wired to one repository per kind."""
+    """All record services of master-data, wired to one store per kind."""
 
     def __init__(
         self,
@@ -232,12 +232,12 @@ class Catalog:
         invalidate: Invalidate,
         reference_cache: TtlCache[str, object],
     ) -> None:
-        stores = RecordRepository(mongo, STORES)
-        categories = RecordRepository(mongo, CATEGORIES)
-        tax_rules = RecordRepository(mongo, TAX_RULES)
-        payment_methods = RecordRepository(mongo, PAYMENT_METHODS)
-        items = RecordRepository(mongo, ITEMS)
-        prices = RecordRepository(mongo, STORE_PRICES)
+        stores = RecordStore(mongo, STORES)
+        categories = RecordStore(mongo, CATEGORIES)
+        tax_rules = RecordStore(mongo, TAX_RULES)
+        payment_methods = RecordStore(mongo, PAYMENT_METHODS)
+        items = RecordStore(mongo, ITEMS)
+        prices = RecordStore(mongo, STORE_PRICES)
         self.stores = StoreService(stores, prices, tenants, invalidate)
         self.categories = ReferencedByItems(
             categories, items, tenants, invalidate, "CATEGORY_IN_USE"

@@ -13,14 +13,12 @@ from collections.abc import Sequence
 from typing import Final
 
 from master_data.domain import ItemDetail, ItemDetailBatch, TaxRule
-from master_data.repositories.kinds import ITEMS, STORE_PRICES, STORES, TAX_RULES
-from master_data.repositories.records import RecordRepository
 from master_data.services.tenants import TenantService
+from master_data.storage.kinds import ITEMS, STORE_PRICES, STORES, TAX_RULES
+from master_data.storage.records import RecordStore
 from pos_commons.cache import TtlCache
 from pos_commons.errors import AppError, NotFoundError
 from pos_commons.mongo import Mongo
-
-MAX_BATCH = 100
 
 
 class _Missing:
@@ -41,10 +39,10 @@ class ItemDetailService:
         reference: TtlCache[str, object],
     ) -> None:
         self._tenants = tenants
-        self._stores = RecordRepository(mongo, STORES)
-        self._items = RecordRepository(mongo, ITEMS)
-        self._prices = RecordRepository(mongo, STORE_PRICES)
-        self._tax_rules = RecordRepository(mongo, TAX_RULES)
+        self._stores = RecordStore(mongo, STORES)
+        self._items = RecordStore(mongo, ITEMS)
+        self._prices = RecordStore(mongo, STORE_PRICES)
+        self._tax_rules = RecordStore(mongo, TAX_RULES)
         self._details = details
         self._reference = reference
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from pymongo.errors import DuplicateKeyError
 
 from master_data.domain import RoundingMethod, TaxRule, TaxType, Tenant, now_ms
-from master_data.repositories.kinds import ALL_KINDS, TAX_RULES
-from master_data.repositories.records import RecordRepository
+from master_data.storage.kinds import ALL_KINDS, TAX_RULES
+from master_data.storage.records import RecordStore
 from pos_commons.errors import ConflictError, NotFoundError
 from pos_commons.mongo import Mongo, ensure_indexes
 
@@ -30,7 +30,7 @@ class TenantNotFoundError(NotFoundError):
 class TenantService:
     def __init__(self, mongo: Mongo) -> None:
         self._mongo = mongo
-        self._tax_rules = RecordRepository(mongo, TAX_RULES)
+        self._tax_rules = RecordStore(mongo, TAX_RULES)
         # Tenants are never deleted, so a tenant seen once stays known for the process's life.
         self._known: set[str] = set()
 

@@ -1,4 +1,4 @@
-"""One generic repository for every master-data record type, keyed by its business code(s)."""
+"""One generic store for every master-data record type, keyed by its business code(s)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class RecordKind(Generic[R]):
         return "/".join(str(key[field]) for field in self.key_fields)
 
 
-class RecordRepository(Generic[R]):
+class RecordStore(Generic[R]):
     def __init__(self, mongo: Mongo, kind: RecordKind[R]) -> None:
         self._mongo = mongo
         self.kind = kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING
 
 from master_data.domain import Category, Item, PaymentMethod, Store, StorePrice, TaxRule
-from master_data.repositories.records import RecordKind
+from master_data.storage.records import RecordKind
 from pos_commons.mongo import IndexSpec
 
 STORES = RecordKind("stores", Store, ("store_code",), "store", "STORE_NOT_FOUND", "STORE_EXISTS")
