@@ -15,6 +15,7 @@ import httpx
 import pytest
 from grpc import aio
 
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
@@ -99,30 +100,31 @@ async def tenant(admin: httpx.AsyncClient) -> str:
     return tenant_id
 
 
+def _cart(stack: Stack, transport: Transport) -> CartProcess:
+    return start_cart(
+        stack.mongodb_uri, stack.tokens, stack.master_data, transport=transport,
+        log_dir=stack.log_dir, name=f"cart-{transport}",
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def cart_http(stack: Stack) -> Iterator[CartProcess]:
-    running = start_cart(
-        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=False, log_dir=stack.log_dir,
-        name="cart-http",
-    )  # fmt: skip
+    running = _cart(stack, Transport.HTTP)
     yield running
     running.process.stop()
 
 
 @pytest.fixture(scope="session")
 def cart_grpc(stack: Stack) -> Iterator[CartProcess]:
-    running = start_cart(
-        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=True, log_dir=stack.log_dir,
-        name="cart-grpc",
-    )  # fmt: skip
+    running = _cart(stack, Transport.GRPC)
     yield running
     running.process.stop()
 
 
 @pytest.fixture(scope="session")
-def carts(cart_http: CartProcess, cart_grpc: CartProcess) -> dict[str, CartProcess]:
+def carts(cart_http: CartProcess, cart_grpc: CartProcess) -> dict[Transport, CartProcess]:
     """cart once per transport, both against the same master-data and database."""
-    return {"http": cart_http, "grpc": cart_grpc}
+    return {Transport.HTTP: cart_http, Transport.GRPC: cart_grpc}
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,17 @@ terminal sees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
 from tests.support import TerminalNumbers, register_terminal
+
+Name = TypeVar("Name", bound=str)
 
 VOLATILE = {
     "cartId", "transactionId", "terminalNo", "createdAt", "updatedAt", "expiresAt", "requestId"
@@ -104,13 +107,13 @@ def money(value: str) -> Decimal:
 
 
 async def run_sales(
-    carts: dict[str, CartProcess],
+    carts: Mapping[Name, CartProcess],
     admin_token: str,
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-) -> dict[str, list[Step]]:
+) -> dict[Name, list[Step]]:
     """The flow once through each cart, each with a terminal of its own."""
-    results = {}
+    results: dict[Name, list[Step]] = {}
     for name, cart in carts.items():
         key = await register_terminal(
             cart.url, admin_token, demo.tenant_id, "S001", terminal_numbers.take()
@@ -119,7 +122,7 @@ async def run_sales(
     return results
 
 
-def assert_identical_sales(results: dict[str, list[Step]], demo: DemoCatalog) -> None:
+def assert_identical_sales(results: Mapping[Name, list[Step]], demo: DemoCatalog) -> None:
     """Every run recorded the same steps as the first, and that run is a correct sale."""
     (first_name, first), *others = results.items()
     for name, steps in others:

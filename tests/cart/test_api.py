@@ -11,18 +11,19 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess, start_cart
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
-TRANSPORTS = ["http", "grpc"]
+TRANSPORTS = list(Transport)
 
 
 @pytest.fixture(params=TRANSPORTS)
 async def terminal(
     request: pytest.FixtureRequest,
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
 ) -> AsyncIterator[httpx.AsyncClient]:
@@ -158,7 +159,7 @@ async def test_payment_rules(terminal: httpx.AsyncClient) -> None:
 
 async def test_auth_and_scoping(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal: httpx.AsyncClient,
     terminal_numbers: TerminalNumbers,
@@ -229,10 +230,10 @@ async def test_terminal_key_management(
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_observability(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     cart = carts[transport]
     key = await register_terminal(
@@ -269,8 +270,8 @@ async def test_abandoned_carts_expire(
     stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
 ) -> None:
     cart = start_cart(
-        stack.mongodb_uri, stack.tokens, stack.master_data, use_grpc=False, log_dir=tmp_path,
-        extra_env={"CART_TTL_SECONDS": "2"}, name="cart-short-ttl",
+        stack.mongodb_uri, stack.tokens, stack.master_data, transport=Transport.HTTP,
+        log_dir=tmp_path, extra_env={"CART_TTL_SECONDS": "2"}, name="cart-short-ttl",
     )  # fmt: skip
     try:
         key = await register_terminal(

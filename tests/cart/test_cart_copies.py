@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
 from tests.support import (
@@ -26,16 +27,16 @@ from tests.support import (
     register_terminal,
 )
 
-DIRECTIONS = [("http", "grpc"), ("grpc", "http")]
+DIRECTIONS = [(Transport.HTTP, Transport.GRPC), (Transport.GRPC, Transport.HTTP)]
 
 
 @asynccontextmanager
 async def _terminal(
-    stack: Stack, carts: dict[str, CartProcess], demo: DemoCatalog, numbers: TerminalNumbers
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    stack: Stack, carts: dict[Transport, CartProcess], demo: DemoCatalog, numbers: TerminalNumbers
+) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
     """One terminal's client to each cart process."""
     key = await register_terminal(
-        carts["http"].url, stack.tokens.admin, demo.tenant_id, "S001", numbers.take()
+        carts[Transport.HTTP].url, stack.tokens.admin, demo.tenant_id, "S001", numbers.take()
     )
     clients = {
         name: httpx.AsyncClient(base_url=process.url, headers={"X-API-Key": key}, timeout=30)
@@ -59,13 +60,13 @@ async def _add(client: httpx.AsyncClient, cart_id: str, code: str) -> Any:
     return data(await client.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": code}]))
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_changes_start_from_the_process_s_copy_without_a_read(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     url = carts[transport].url
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
@@ -93,11 +94,11 @@ async def test_changes_start_from_the_process_s_copy_without_a_read(
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     url = carts[mine].url
     codes = demo.sellable_codes[10:15]
@@ -122,11 +123,11 @@ async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     codes = demo.sellable_codes[20:22]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
@@ -145,11 +146,11 @@ async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     codes = demo.sellable_codes[30:33]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
@@ -170,13 +171,13 @@ async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refu
         assert [line["quantity"] for line in changed["lines"]] == [1, 1, 4]
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_a_change_the_copy_refuses_is_refused_before_master_data_is_asked(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         client = clients[transport]
@@ -189,13 +190,13 @@ async def test_a_change_the_copy_refuses_is_refused_before_master_data_is_asked(
         assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_PAYING"
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_a_kept_cart_is_not_found_by_another_terminal(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     async with (
         _terminal(stack, carts, demo, terminal_numbers) as mine,
@@ -220,13 +221,13 @@ async def _pay(client: httpx.AsyncClient, cart_id: str, amount: str) -> Any:
     return data(await client.post(f"/api/v1/carts/{cart_id}/payments", json=payment))
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     url = carts[transport].url
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
@@ -248,11 +249,11 @@ async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_receipt_number(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     codes = demo.sellable_codes[70:72]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
@@ -276,11 +277,11 @@ async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_recei
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id, totals = await _paying(clients[mine], demo.sellable_codes[80:81])
@@ -296,11 +297,11 @@ async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_the_copy_refuses_and_the_stored_cart_allows_is_billed(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
-    mine: str,
-    other: str,
+    mine: Transport,
+    other: Transport,
 ) -> None:
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess, free_port, wait_for_status
 from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
@@ -30,7 +31,7 @@ from pos_devstack.stack import (
 from tests.support import Stack, TerminalNumbers, register_terminal
 
 TIMEOUT = 1.0
-TRANSPORTS = ("http", "grpc")
+TRANSPORTS = tuple(Transport)
 Outcome = tuple[int, str, str]
 REFUSED_TOKEN = "master-data refused cart's service token (SERVICE_TOKEN)."
 
@@ -41,7 +42,7 @@ class World:
     database_port: int
     database_uri: str
     master: MasterDataProcess
-    carts: dict[str, CartProcess]
+    carts: dict[Transport, CartProcess]
     log_dir: Path
 
 
@@ -56,7 +57,7 @@ def world(stack: Stack, tmp_path: Path) -> Iterator[World]:
             stack.mongodb_uri,
             stack.tokens,
             master,
-            use_grpc=transport == "grpc",
+            transport=transport,
             log_dir=tmp_path,
             extra_env=timeouts,
             name=f"cart-{transport}",
@@ -102,13 +103,13 @@ async def _add(terminal: Terminal, code: str) -> tuple[Outcome | int, float]:
     return (response.status_code, error["code"], error["message"]), elapsed
 
 
-async def _both(terminals: dict[str, Terminal], code: str) -> dict[str, tuple[object, float]]:
+async def _both(terminals: dict[Transport, Terminal], code: str) -> dict[str, tuple[object, float]]:
     return {transport: await _add(terminals[transport], code) for transport in TRANSPORTS}
 
 
 def _same(answers: dict[str, tuple[object, float]], expected: object, within: float) -> None:
     outcomes = {transport: outcome for transport, (outcome, _) in answers.items()}
-    assert outcomes == {"http": expected, "grpc": expected}
+    assert outcomes == dict.fromkeys(Transport, expected)
     for transport, (_, elapsed) in answers.items():
         assert elapsed < within, f"{transport} took {elapsed:.2f}s"
 
@@ -144,7 +145,7 @@ async def test_every_failure_kind_reads_the_same_on_both_transports(
     await load_demo_catalog(world.master.url, tokens.admin, demo_catalog(30))
     await _insert_broken_item(world.database_uri)
 
-    async def terminals(tenant: str, store: str) -> dict[str, Terminal]:
+    async def terminals(tenant: str, store: str) -> dict[Transport, Terminal]:
         return {
             transport: await _terminal(
                 world.carts[transport], tokens, tenant, store, terminal_numbers.take()
@@ -232,7 +233,7 @@ async def test_a_wrong_service_token_reads_the_same_on_both_transports(
             stack.mongodb_uri,
             wrong,
             master_data,
-            use_grpc=transport == "grpc",
+            transport=transport,
             log_dir=tmp_path,
             name=f"cart-wrong-token-{transport}",
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, start_cart, start_master_data
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
@@ -29,18 +30,18 @@ def own_master_data(stack: Stack, demo: DemoCatalog, tmp_path: Path) -> Iterator
     running.process.stop()
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+@pytest.mark.parametrize("transport", list(Transport))
 async def test_outage_slowness_and_recovery(
     stack: Stack,
     demo: DemoCatalog,
     own_master_data: MasterDataProcess,
     terminal_numbers: TerminalNumbers,
     tmp_path: Path,
-    transport: str,
+    transport: Transport,
 ) -> None:
     master = own_master_data
     cart = start_cart(
-        stack.mongodb_uri, stack.tokens, master, use_grpc=transport == "grpc", log_dir=tmp_path,
+        stack.mongodb_uri, stack.tokens, master, transport=transport, log_dir=tmp_path,
         extra_env={"HTTP_TIMEOUT": str(TIMEOUT_SECONDS), "GRPC_TIMEOUT": str(TIMEOUT_SECONDS)},
     )  # fmt: skip
     try:

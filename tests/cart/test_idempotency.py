@@ -12,6 +12,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess, wait_for_status
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import (
@@ -23,7 +24,7 @@ from pos_devstack.stack import (
 )
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
-TRANSPORTS = ("http", "grpc")
+TRANSPORTS = tuple(Transport)
 # A freeze well inside the driver's 2 s heartbeat timeout (MONGODB_TIMEOUT_SECONDS): a longer
 # one makes cart call the database gone, rightly, until its next heartbeat sees it back.
 HOLD_SECONDS = 0.6
@@ -37,7 +38,7 @@ class SlowWorld:
 
     cart_database: ManagedProcess
     master: MasterDataProcess
-    carts: dict[str, CartProcess]
+    carts: dict[Transport, CartProcess]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def slow_world(
     patient = {"HTTP_TIMEOUT": "5", "GRPC_TIMEOUT": "5"}
     carts = {
         transport: start_cart(
-            uri, stack.tokens, master, use_grpc=transport == "grpc", log_dir=logs,
+            uri, stack.tokens, master, transport=transport, log_dir=logs,
             extra_env=patient, name=f"cart-{transport}",
         )
         for transport in TRANSPORTS
@@ -212,7 +213,11 @@ async def test_keys_belong_to_their_terminal(
     key = _key()
     mine = data(await terminal.post("/carts", headers=key), 201)["cartId"]
     other_key = await register_terminal(
-        slow_world.carts["http"].url, stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+        slow_world.carts[Transport.HTTP].url,
+        stack.tokens.admin,
+        "demo",
+        "S001",
+        terminal_numbers.take(),
     )
     theirs = await terminal.post("/carts", headers={**key, "X-API-Key": other_key})
     assert data(theirs, 201)["cartId"] != mine

@@ -15,6 +15,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, start_cart, start_master_data
@@ -131,7 +132,7 @@ async def test_cart_writes_after_its_pooled_connections_went_idle(
         uri,
         stack.tokens,
         master_data,
-        use_grpc=False,
+        transport=Transport.HTTP,
         log_dir=tmp_path,
         extra_env={"MONGODB_MAX_IDLE_SECONDS": str(PROXY_IDLE_SECONDS / 3)},
     )

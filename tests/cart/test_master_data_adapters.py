@@ -22,6 +22,7 @@ from pos_commons.errors import AppError
 from pos_commons.grpc_channels import GrpcChannelPool
 from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
 from pos_commons.http_clients import HttpClientPool, HttpClientSettings
+from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, free_port
 from tests.scripted import (
     RESET,
@@ -87,7 +88,7 @@ async def http_repository(*scripts: list[HttpAnswer]) -> AsyncIterator[Scripted]
         pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
         stack.push_async_callback(pool.close)
         repository = WebMasterDataRepository(
-            [pool.get(server.url) for server in servers], Retrier("http", BUDGET, FAST)
+            [pool.get(server.url) for server in servers], Retrier(Transport.HTTP, BUDGET, FAST)
         )
         yield Scripted(repository, lambda: sum(len(server.seen) for server in servers))
 
@@ -101,7 +102,7 @@ async def grpc_repository(*scripts: list[GrpcAnswer]) -> AsyncIterator[Scripted]
         channels = GrpcChannelPool()
         stack.push_async_callback(channels.close)
         repository = GrpcMasterDataRepository(
-            channels.get(target), "token", Retrier("grpc", BUDGET, FAST)
+            channels.get(target), "token", Retrier(Transport.GRPC, BUDGET, FAST)
         )
         yield Scripted(repository, lambda: sum(service.calls for service in services))
 
@@ -258,7 +259,7 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
     async with scripted_http([HTTP_NOT_FOUND_ONLY]) as alive:
         pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
         web = WebMasterDataRepository(
-            [pool.get(f"http://{dead}"), pool.get(alive.url)], Retrier("http", BUDGET, FAST)
+            [pool.get(f"http://{dead}"), pool.get(alive.url)], Retrier(Transport.HTTP, BUDGET, FAST)
         )
         try:
             for _ in range(10):
@@ -268,7 +269,9 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
     async with scripted_grpc([GRPC_NOT_FOUND_ONLY]) as (_, live_target):
         channels = GrpcChannelPool()
         remote = GrpcMasterDataRepository(
-            channels.get(f"ipv4:{dead},{live_target}"), "token", Retrier("grpc", BUDGET, FAST)
+            channels.get(f"ipv4:{dead},{live_target}"),
+            "token",
+            Retrier(Transport.GRPC, BUDGET, FAST),
         )
         try:
             for _ in range(10):
@@ -283,7 +286,7 @@ async def test_retries_stay_within_the_budget() -> None:
     many = RetryPolicy(max_attempts=100, initial_backoff_seconds=0.02, max_backoff_seconds=0.05)
     async with scripted_http([_error(503, "")]) as server:
         pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=budget))
-        web = WebMasterDataRepository([pool.get(server.url)], Retrier("http", budget, many))
+        web = WebMasterDataRepository([pool.get(server.url)], Retrier(Transport.HTTP, budget, many))
         started = time.monotonic()
         try:
             with pytest.raises(AppError) as raised:

@@ -13,10 +13,11 @@ import pytest
 from grpc import aio
 
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
+from pos_commons.transport import Transport
 from pos_devstack.stack import CartProcess, MasterDataProcess
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
-TRANSPORTS = ("http", "grpc")
+TRANSPORTS = tuple(Transport)
 STORE, ITEM, OTHER = "S1", "I1", "I2"
 
 
@@ -45,8 +46,11 @@ async def catalog(admin: httpx.AsyncClient, tenant: str) -> str:
 
 @pytest.fixture
 async def terminals(
-    stack: Stack, carts: dict[str, CartProcess], catalog: str, terminal_numbers: TerminalNumbers
-) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    catalog: str,
+    terminal_numbers: TerminalNumbers,
+) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
     clients = {}
     for transport, cart in carts.items():
         key = await register_terminal(
@@ -147,7 +151,7 @@ async def _master_data_calls(client: httpx.AsyncClient) -> float:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_refused_change_makes_no_master_data_call(
-    anonymous: httpx.AsyncClient, terminals: dict[str, httpx.AsyncClient], transport: str
+    anonymous: httpx.AsyncClient, terminals: dict[str, httpx.AsyncClient], transport: Transport
 ) -> None:
     client = terminals[transport]
     cart = await _new_cart(client)

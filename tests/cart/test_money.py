@@ -13,11 +13,12 @@ import pytest
 from bson.decimal128 import Decimal128
 from pymongo import AsyncMongoClient
 
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
-TRANSPORTS = ["http", "grpc"]
+TRANSPORTS = list(Transport)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ async def _terminal(
 async def demo_terminal(
     request: pytest.FixtureRequest,
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
 ) -> AsyncIterator[httpx.AsyncClient]:
@@ -63,10 +64,10 @@ async def demo_terminal(
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_three_place_tax_rule_is_paid_exactly_by_card_and_billed(
     stack: Stack,
-    carts: dict[str, CartProcess],
+    carts: dict[Transport, CartProcess],
     fine_tax_tenant: str,
     terminal_numbers: TerminalNumbers,
-    transport: str,
+    transport: Transport,
 ) -> None:
     client = await _terminal(carts[transport], stack, fine_tax_tenant, "S1", terminal_numbers)
     async with client:

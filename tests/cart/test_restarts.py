@@ -14,18 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import free_port
 from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import start_cart, start_master_data, start_secantus
 from pos_loadtest.restart_drill import run_drill
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
-TRANSPORTS = ["http", "grpc"]
+TRANSPORTS = list(Transport)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_rolling_restart_of_one_of_two_replicas_fails_no_call(
-    stack: Stack, demo: DemoCatalog, tmp_path: Path, transport: str
+    stack: Stack, demo: DemoCatalog, tmp_path: Path, transport: Transport
 ) -> None:
     result = await run_drill(
         stack.mongodb_uri,
@@ -44,7 +45,7 @@ async def test_rolling_restart_of_one_of_two_replicas_fails_no_call(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
-    stack: Stack, terminal_numbers: TerminalNumbers, tmp_path: Path, transport: str
+    stack: Stack, terminal_numbers: TerminalNumbers, tmp_path: Path, transport: Transport
 ) -> None:
     """Calls in flight when SIGTERM arrives succeed (they are held inside master-data by a
     frozen database); later calls get 200 or 503 MASTER_DATA_UNAVAILABLE, nothing else; once
@@ -57,7 +58,7 @@ async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
         stack.mongodb_uri,
         stack.tokens,
         master,
-        use_grpc=transport == "grpc",
+        transport=transport,
         log_dir=tmp_path,
         extra_env={"HTTP_TIMEOUT": "5", "GRPC_TIMEOUT": "5"},
     )
@@ -136,15 +137,13 @@ async def test_carts_own_database_down_is_a_prompt_503(
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
     tmp_path: Path,
-    transport: str,
+    transport: Transport,
 ) -> None:
     """Within MONGODB_TIMEOUT_SECONDS (2 s) at worst, at once once the driver has noticed;
     and cart carries on by itself when the database is back."""
     db_port = free_port()
     database, uri = start_secantus(tmp_path / "db", port=db_port, log_dir=tmp_path)
-    cart = start_cart(
-        uri, stack.tokens, stack.master_data, use_grpc=transport == "grpc", log_dir=tmp_path
-    )
+    cart = start_cart(uri, stack.tokens, stack.master_data, transport=transport, log_dir=tmp_path)
     try:
         key = await register_terminal(
             cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()

@@ -37,6 +37,7 @@ from pos_commons.http_clients import (
     UpstreamUnreachableError,
 )
 from pos_commons.tls import ClientTls
+from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess, MasterDataProcess, start_cart, start_master_data
 from tests.pos_sale import assert_identical_sales, run_sales
@@ -101,8 +102,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @dataclass(frozen=True)
 class TlsStack:
     master_data: MasterDataProcess
-    carts: dict[str, CartProcess]
-    """By transport: "http" and "grpc"."""
+    carts: dict[Transport, CartProcess]
+    """One per transport."""
 
 
 @dataclass(frozen=True)
@@ -191,20 +192,20 @@ def deployment(
                     stack.mongodb_uri,
                     stack.tokens,
                     masters[name],
-                    use_grpc=transport == "grpc",
+                    transport=transport,
                     log_dir=stack.log_dir,
                     extra_env=cart_env,
                     name=f"cart-{name}-{transport}",
                 )
                 for name, (_, cart_env) in flavours.items()
-                for transport in ("http", "grpc")
+                for transport in Transport
             },
             started,
         )
         stacks = {
             name: TlsStack(
                 masters[name],
-                {transport: carts[(name, transport)] for transport in ("http", "grpc")},
+                {transport: carts[(name, transport)] for transport in Transport},
             )
             for name in flavours
         }
@@ -317,7 +318,7 @@ async def test_production_closes_the_pages_and_guards_metrics(
     deployment: Deployment, pki: Pki
 ) -> None:
     master_data = deployment.mutual.master_data
-    cart = deployment.mutual.carts["http"]
+    cart = deployment.mutual.carts[Transport.HTTP]
     context = pki.reference_context()
     async with httpx.AsyncClient(base_url=master_data.url, verify=context, timeout=10) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):
@@ -336,7 +337,7 @@ async def test_production_closes_the_pages_and_guards_metrics(
 
 
 async def test_development_serves_the_pages_and_open_metrics(deployment: Deployment) -> None:
-    cart = deployment.tls.carts["http"]
+    cart = deployment.tls.carts[Transport.HTTP]
     async with httpx.AsyncClient(base_url=cart.url, timeout=10) as client:
         for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
             assert (await client.get(path)).status_code == 200, path

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pos_commons.transport import Transport
 from pos_devstack.openapi import path_of
 from pos_devstack.processes import ManagedProcess
 from pos_devstack.seed import demo_catalog, load_demo_catalog
@@ -53,7 +54,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     tokens = Tokens.generate()
     database, uri = start_secantus(":memory:", log_dir=work)
     master = start_master_data(uri, tokens, log_dir=work)
-    cart = start_cart(uri, tokens, master, use_grpc=False, log_dir=work)
+    cart = start_cart(uri, tokens, master, transport=Transport.HTTP, log_dir=work)
     import asyncio
 
     asyncio.run(load_demo_catalog(master.url, tokens.admin, demo_catalog(20)))

@@ -41,6 +41,7 @@ from pos_commons.http_clients import (
     HttpClientSettings,
     create_http_client,
 )
+from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
@@ -109,7 +110,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         channels = GrpcChannelPool()
         closers.append(channels.close)
         bare_grpc = channels.get(f"{LOOPBACK}:{grpc_port}")
-        grpc_retrier = Retrier("grpc", 5.0, RetryPolicy())
+        grpc_retrier = Retrier(Transport.GRPC, 5.0, RetryPolicy())
         grpc_repo = GrpcMasterDataRepository(
             channels.get(master.grpc_target), tokens.service, grpc_retrier
         )
@@ -135,7 +136,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
             repo_client = create_http_client(master.url, settings, auth)
             bare_client = create_http_client(f"http://{LOOPBACK}:{http_port}", settings)
             closers += [repo_client.close, bare_client.close]
-            http_retrier = Retrier("http", 5.0, RetryPolicy())
+            http_retrier = Retrier(Transport.HTTP, 5.0, RetryPolicy())
             web_repo = WebMasterDataRepository([repo_client], http_retrier)
             web_repo_on_bare = WebMasterDataRepository([bare_client], http_retrier)
             bare_name = f"HTTP bare pair ({kind.value})"

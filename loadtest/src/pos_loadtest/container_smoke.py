@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from pos_commons.transport import Transport
 from pos_devstack.paths import REPO_ROOT
 from pos_devstack.processes import free_port
 from pos_devstack.seed import DemoCatalog, load_demo_catalog
@@ -200,7 +201,7 @@ async def _spread(deployment: Deployment, api_key: str, lookups: int) -> list[fl
 async def _restart_under_load(
     deployment: Deployment, catalog: DemoCatalog, keys: Sequence[str], load_seconds: float
 ) -> DrillResult:
-    result = DrillResult("grpc", restarts=1)
+    result = DrillResult(Transport.GRPC, restarts=1)
     load = SalesLoad(catalog.sellable_codes[:100], result)
     async with load.selling(deployment.cart_url, keys):
         await asyncio.sleep(load_seconds / 2)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess
 from pos_devstack.seed import demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
@@ -62,7 +63,7 @@ class Harness:
         """cart configured for `mode`, stopped when the block ends."""
         paths: Sequence[Path] = self.code_of_ref[mode.code_ref] if mode.code_ref else ()
         cart = start_cart(
-            self.uri, self.tokens, self.master, use_grpc=mode.use_grpc, http_port=http_port,
+            self.uri, self.tokens, self.master, transport=mode.transport, http_port=http_port,
             log_dir=self.work, extra_env=mode.cart_env(), name=name, import_paths=paths,
         )  # fmt: skip
         try:
@@ -104,7 +105,9 @@ def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[
         items = catalog.sellable_codes[:catalog_size]
         items_file = work / "items.json"
         items_file.write_text(json.dumps(items))
-        issuer = start_cart(uri, tokens, master, use_grpc=False, log_dir=work, name="cart-keys")
+        issuer = start_cart(
+            uri, tokens, master, transport=Transport.HTTP, log_dir=work, name="cart-keys"
+        )
         processes.append(issuer.process)
         keys = issue_keys(issuer.url, tokens.admin, catalog.tenant_id, terminals)
         issuer.process.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pos_commons.http_clients import HttpClientKind
+from pos_commons.transport import Transport
 
 KEYS_SUFFIX = "+keys"
 REF_SEPARATOR = "@"
@@ -23,7 +24,7 @@ REF_SEPARATOR = "@"
 @dataclass(frozen=True)
 class Mode:
     name: str
-    use_grpc: bool
+    transport: Transport
     http_client: HttpClientKind | None
     idempotency_keys: bool = False
     code_ref: str | None = None
@@ -33,18 +34,14 @@ class Mode:
         """This configuration, running cart's code as of `ref`."""
         return Mode(
             f"{self.name}{REF_SEPARATOR}{ref}",
-            self.use_grpc,
+            self.transport,
             self.http_client,
             self.idempotency_keys,
             ref,
         )
 
-    @property
-    def transport(self) -> str:
-        return "grpc" if self.use_grpc else "http"
-
     def cart_env(self) -> dict[str, str]:
-        env = {"USE_GRPC": "true" if self.use_grpc else "false", "USE_ITEM_CACHE": "false"}
+        env = {**self.transport.cart_env(), "USE_ITEM_CACHE": "false"}
         if self.http_client is not None:
             env["MASTER_DATA_HTTP_CLIENT"] = self.http_client.value
         return env
@@ -53,7 +50,7 @@ class Mode:
     def description(self) -> str:
         keys = ", terminals send Idempotency-Key" if self.idempotency_keys else ""
         code = f"; cart's code as of {self.code_ref}" if self.code_ref else ""
-        if self.use_grpc:
+        if self.transport is Transport.GRPC:
             return f"USE_GRPC=true (grpc.aio){keys}{code}"
         assert self.http_client is not None
         return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}{keys}{code}"
@@ -70,7 +67,7 @@ def parse_mode(text: str) -> Mode:
     base = text.removesuffix(KEYS_SUFFIX)
     keys = base != text
     if base == "grpc":
-        return Mode(text, True, None, keys)
+        return Mode(text, Transport.GRPC, None, keys)
     prefix = "http-"
     if base.startswith(prefix):
         try:
@@ -78,7 +75,7 @@ def parse_mode(text: str) -> Mode:
         except ValueError:
             pass
         else:
-            return Mode(text, False, kind, keys)
+            return Mode(text, Transport.HTTP, kind, keys)
     choices = ", ".join(["grpc", *(f"http-{kind.value}" for kind in HttpClientKind)])
     raise ValueError(f"unknown mode {text!r}; choose from {choices} (each may end in +keys)")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from pos_commons.transport import Transport
 from pos_loadtest.modes import parse_mode
 from pos_loadtest.open_loop import achieved_sales_per_second
 from pos_loadtest.report_format import Section, fmt
@@ -126,10 +127,10 @@ def claim_paragraphs(comparison: Comparison) -> list[str]:
     ]
     parsed = {mode: parse_mode(mode) for mode in current}
     for http_mode, http in parsed.items():
-        if http.use_grpc:
+        if http.transport is not Transport.HTTP:
             continue
         same_keys = [m for m, p in parsed.items() if p.idempotency_keys == http.idempotency_keys]
-        grpc_mode = next((m for m in same_keys if parsed[m].use_grpc), None)
+        grpc_mode = next((m for m in same_keys if parsed[m].transport is Transport.GRPC), None)
         if grpc_mode is None:
             continue
         h, g = _hop(current[http_mode]), _hop(current[grpc_mode])

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import wait_for_status
 from pos_devstack.seed import DemoCatalog, load_demo_catalog
 from pos_devstack.stack import (
@@ -48,7 +49,7 @@ ITEMS_PER_SALE = 3
 
 @dataclass
 class DrillResult:
-    transport: str
+    transport: Transport
     restarts: int
     calls: int = 0
     sales: int = 0
@@ -155,7 +156,7 @@ async def run_drill(
     tokens: Tokens,
     catalog: DemoCatalog,
     *,
-    transport: str,
+    transport: Transport,
     restarts: int,
     terminals: int,
     drain_seconds: float,
@@ -185,7 +186,7 @@ async def run_drill(
             mongodb_uri,
             tokens,
             replicas[0],
-            use_grpc=transport == "grpc",
+            transport=transport,
             log_dir=work,
             extra_env=_replicas_target(replicas),
             name=f"cart-{transport}",
@@ -226,7 +227,12 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="restart_drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--transports", default="http,grpc", help="comma-separated: http, grpc")
+    parser.add_argument(
+        "--transports",
+        type=lambda text: [Transport(name) for name in text.split(",")],
+        default=list(Transport),
+        help=f"comma-separated: {', '.join(Transport)}",
+    )
     parser.add_argument("--restarts", type=int, default=5, help="restarts of replica 0")
     parser.add_argument("--terminals", type=int, default=8, help="terminals selling nonstop")
     parser.add_argument("--drain", type=float, default=2.0, help="SHUTDOWN_DRAIN_SECONDS")
@@ -245,7 +251,7 @@ async def _main(options: argparse.Namespace) -> list[DrillResult]:
             catalog = await load_demo_catalog(seeder.url, tokens.admin)
             seeder.process.stop()
             results = []
-            for transport in options.transports.split(","):
+            for transport in options.transports:
                 result = await run_drill(
                     uri,
                     tokens,

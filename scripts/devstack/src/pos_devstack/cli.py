@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from pos_commons.transport import Transport
 from pos_devstack.paths import DATA_DIR
 from pos_devstack.processes import ManagedProcess, port_open
 from pos_devstack.seed import load_demo_catalog
@@ -84,7 +85,9 @@ def up(options: argparse.Namespace) -> int:
     http_port = _env_port("MASTER_DATA_HTTP_PORT", 8002)
     grpc_port = _env_port("GRPC_PORT", 50051)
     cart_port = _env_port("CART_HTTP_PORT", 8003)
-    use_grpc = os.environ.get("USE_GRPC", "false").lower() in ("1", "true", "yes", "on")
+    transport = Transport.from_flag(
+        os.environ.get("USE_GRPC", "false").lower() in ("1", "true", "yes", "on")
+    )
     try:
         _check_free(http_port, "MASTER_DATA_HTTP_PORT")
         _check_free(grpc_port, "GRPC_PORT")
@@ -98,7 +101,7 @@ def up(options: argparse.Namespace) -> int:
         running.processes.append(master.process)
         catalog = asyncio.run(load_demo_catalog(master.url, tokens.admin))
         # Every other setting (USE_ITEM_CACHE, timeouts...) reaches cart from this environment.
-        cart = start_cart(uri, tokens, master, use_grpc=use_grpc, http_port=cart_port)
+        cart = start_cart(uri, tokens, master, transport=transport, http_port=cart_port)
         running.processes.append(cart.process)
         api_key = _demo_key(cart.url, tokens, catalog.tenant_id)
         print(
@@ -111,8 +114,8 @@ def up(options: argparse.Namespace) -> int:
                     f"demo catalog      tenant {catalog.tenant_id!r}, stores "
                     f"{', '.join(catalog.stores)}, {len(catalog.items)} items",
                     f"cart HTTP         {cart.url}  (OpenAPI: {cart.url}/docs)",
-                    f"  master data via {'gRPC' if use_grpc else 'HTTP'} "
-                    f"(USE_GRPC={'true' if use_grpc else 'false'})",
+                    f"  master data via {transport.name} "
+                    f"(USE_GRPC={transport.cart_env()['USE_GRPC']})",
                     f"ADMIN_TOKEN       {tokens.admin}",
                     f"SERVICE_TOKEN     {tokens.service}",
                     f"demo terminal     tenant {catalog.tenant_id}, store {DEMO_STORE}, "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
 
 SECANTUS_COMMAND = "secantusd-py"
@@ -154,7 +155,7 @@ def start_cart(
     tokens: Tokens,
     master_data: MasterDataProcess,
     *,
-    use_grpc: bool,
+    transport: Transport,
     http_port: int | None = None,
     log_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
@@ -167,7 +168,7 @@ def start_cart(
     env = {
         "MONGODB_URI": mongodb_uri,
         "SHUTDOWN_DRAIN_SECONDS": "0",
-        "USE_GRPC": "true" if use_grpc else "false",
+        **transport.cart_env(),
         "BIND_HOST": LOOPBACK,
         "CART_HTTP_PORT": str(http_port),
         "MASTER_DATA_URL": master_data.url,

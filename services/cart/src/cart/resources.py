@@ -22,8 +22,6 @@ from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
-from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool, HttpClientSettings
 from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Concerns, Mongo
 
@@ -32,8 +30,6 @@ from pos_commons.mongo import Concerns, Mongo
 class CartResources:
     settings: CartSettings
     mongo: Mongo
-    channels: GrpcChannelPool
-    http_clients: HttpClientPool
     master_data: MasterDataRepository
     carts: CartService
     idempotency: Idempotency
@@ -44,8 +40,6 @@ class CartResources:
 
     async def close(self) -> None:
         await self.master_data.close()
-        await self.channels.close()
-        await self.http_clients.close()
         await self.mongo.close()
 
 
@@ -66,22 +60,7 @@ def build_resources(
         ),
     )
     register_command_metrics(registry, mongo.commands.counts)
-    channels = GrpcChannelPool(ChannelSettings())
-    # master-data over TLS (both transports) when MASTER_DATA_TLS_CA_FILE is set.
-    tls = settings.master_data_tls
-    http_clients = HttpClientPool(
-        HttpClientSettings(
-            kind=settings.master_data_http_client,
-            # The first attempt is bounded by these (no extra timer, see send_with_retry);
-            # retries by what is left of HTTP_TIMEOUT.
-            connect_timeout_seconds=settings.http_connect_timeout,
-            read_timeout_seconds=settings.http_timeout,
-            ssl_context=tls.ssl_context() if tls else None,
-        )
-    )
-    master_data = create_master_data_repository(
-        settings, service_token, channels, http_clients, registry
-    )
+    master_data = create_master_data_repository(settings, service_token, registry)
     databases = TenantDatabases(mongo)
     terminal_store = TerminalStore(mongo)
     terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
@@ -100,8 +79,6 @@ def build_resources(
     return CartResources(
         settings=settings,
         mongo=mongo,
-        channels=channels,
-        http_clients=http_clients,
         master_data=master_data,
         carts=carts,
         idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),

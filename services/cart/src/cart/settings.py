@@ -11,6 +11,7 @@ from pydantic import Field, FilePath, field_validator, model_validator
 from pos_commons.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
 from pos_commons.tls import ClientTls
+from pos_commons.transport import Transport
 
 
 class CartSettings(ServiceSettings):
@@ -99,6 +100,11 @@ class CartSettings(ServiceSettings):
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
     )
+
+    @property
+    def transport(self) -> Transport:
+        """How master data is fetched (USE_GRPC)."""
+        return Transport.from_flag(self.use_grpc)
 
     @field_validator("master_data_url")
     @classmethod

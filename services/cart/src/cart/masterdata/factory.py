@@ -1,6 +1,9 @@
-"""Picks the master-data repository from USE_GRPC, once, at start-up (in the lifespan)."""
+"""Builds the master-data repository of the configured transport, once, at start-up (in the
+lifespan): its channel or HTTP clients, then the optional item cache and the measurement."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
@@ -12,32 +15,52 @@ from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.masterdata.wrappers import CachingRepository, MeasuredRepository
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
-from pos_commons.grpc_channels import GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool
+from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
+from pos_commons.http_clients import HttpClientPool, HttpClientSettings
+from pos_commons.transport import Transport
+
+
+def _over_http(settings: CartSettings, service_token: str) -> MasterDataRepository:
+    # master-data over TLS when MASTER_DATA_TLS_CA_FILE is set (both transports).
+    tls = settings.master_data_tls
+    pool = HttpClientPool(
+        HttpClientSettings(
+            kind=settings.master_data_http_client,
+            # The first attempt is bounded by these (no extra timer); retries by what is left
+            # of HTTP_TIMEOUT.
+            connect_timeout_seconds=settings.http_connect_timeout,
+            read_timeout_seconds=settings.http_timeout,
+            ssl_context=tls.ssl_context() if tls else None,
+        )
+    )
+    headers = service_headers(service_token)
+    return WebMasterDataRepository(
+        [pool.get(url, headers) for url in settings.master_data_urls],
+        Retrier(Transport.HTTP, settings.http_timeout, RetryPolicy()),
+    )
+
+
+def _over_grpc(settings: CartSettings, service_token: str) -> MasterDataRepository:
+    tls = settings.master_data_tls
+    channel = GrpcChannelPool(ChannelSettings()).get(
+        settings.master_data_grpc_target, tls.grpc_credentials() if tls else None
+    )
+    return GrpcMasterDataRepository(
+        channel, service_token, Retrier(Transport.GRPC, settings.grpc_timeout, RetryPolicy())
+    )
+
+
+BUILDERS: dict[Transport, Callable[[CartSettings, str], MasterDataRepository]] = {
+    Transport.HTTP: _over_http,
+    Transport.GRPC: _over_grpc,
+}
 
 
 def create_master_data_repository(
-    settings: CartSettings,
-    service_token: str,
-    channels: GrpcChannelPool,
-    http_clients: HttpClientPool,
-    registry: CollectorRegistry,
+    settings: CartSettings, service_token: str, registry: CollectorRegistry
 ) -> MasterDataRepository:
-    repository: MasterDataRepository
-    if settings.use_grpc:
-        tls = settings.master_data_tls
-        credentials = tls.grpc_credentials() if tls else None
-        repository = GrpcMasterDataRepository(
-            channels.get(settings.master_data_grpc_target, credentials),
-            service_token,
-            Retrier("grpc", settings.grpc_timeout, RetryPolicy()),
-        )
-    else:
-        headers = service_headers(service_token)
-        repository = WebMasterDataRepository(
-            [http_clients.get(url, headers) for url in settings.master_data_urls],
-            Retrier("http", settings.http_timeout, RetryPolicy()),
-        )
+    """The repository owns its channel or clients: closing it closes them."""
+    repository = BUILDERS[settings.transport](settings, service_token)
     if settings.use_item_cache:
         cache: TtlCache[tuple[str, str], ItemInfo] = TtlCache(settings.item_cache_ttl_seconds)
         repository = CachingRepository(repository, cache)

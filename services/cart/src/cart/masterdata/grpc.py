@@ -21,6 +21,7 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
 )
 from pos_commons.money import parse_decimal
 from pos_commons.tax import ROUNDING_METHODS, TAX_TYPES
+from pos_commons.transport import Transport
 
 T = TypeVar("T")
 
@@ -56,7 +57,7 @@ def _error_code(error: aio.AioRpcError) -> str:
 
 
 class GrpcMasterDataRepository:
-    transport = "grpc"
+    transport = Transport.GRPC
 
     def __init__(self, channel: aio.Channel, service_token: str, retrier: Retrier) -> None:
         self._channel = channel
@@ -127,4 +128,4 @@ class GrpcMasterDataRepository:
         return status == _SERVING
 
     async def close(self) -> None:
-        """The channel belongs to the pool, which closes it."""
+        await self._channel.close(grace=1.0)

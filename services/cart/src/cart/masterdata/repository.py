@@ -1,6 +1,6 @@
 """The interface cart uses for master data, and the errors both transports raise alike.
 
-The flag USE_GRPC picks the implementation once, at start-up; nothing else changes when it
+USE_GRPC picks the implementation once, at start-up (factory.py); nothing else changes when it
 flips: same objects, same values, same errors (failures.py says which, for both).
 """
 
@@ -15,6 +15,7 @@ from typing import Protocol
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
+from pos_commons.transport import Transport
 
 
 @functools.lru_cache(maxsize=1024)
@@ -64,8 +65,8 @@ async def in_batches(
 
 
 class MasterDataRepository(Protocol):
-    transport: str
-    """"http" or "grpc": shown in Server-Timing and the metrics."""
+    transport: Transport
+    """Shown in Server-Timing, the metrics and /health."""
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         """The items of `codes` (one round trip per MAX_ITEMS_PER_LOOKUP), and those not found."""
@@ -77,4 +78,6 @@ class MasterDataRepository(Protocol):
         """Whether master-data answers over this transport."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Closes the channel or clients the repository was built with."""
+        ...

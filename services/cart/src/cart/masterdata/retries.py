@@ -25,6 +25,7 @@ from tenacity import (
 )
 
 from cart.masterdata.failures import MasterDataCallError
+from pos_commons.transport import Transport
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def _retried(exc: BaseException) -> bool:
 
 
 class Retrier:
-    def __init__(self, transport: str, budget_seconds: float, policy: RetryPolicy) -> None:
+    def __init__(self, transport: Transport, budget_seconds: float, policy: RetryPolicy) -> None:
         self.transport = transport
         self.budget_seconds = budget_seconds
         self._policy = policy

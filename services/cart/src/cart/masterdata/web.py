@@ -25,6 +25,7 @@ from pos_commons.http_clients import (
 )
 from pos_commons.money import parse_decimal
 from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
+from pos_commons.transport import Transport
 
 T = TypeVar("T")
 
@@ -95,7 +96,7 @@ def _data(response: UpstreamResponse) -> Any:
 
 
 class WebMasterDataRepository:
-    transport = "http"
+    transport = Transport.HTTP
 
     def __init__(self, clients: Sequence[HttpClient], retrier: Retrier) -> None:
         """`clients` send the service token themselves (see `service_headers`); one each
@@ -164,4 +165,5 @@ class WebMasterDataRepository:
         return False
 
     async def close(self) -> None:
-        """The clients belong to the pool, which closes them."""
+        for client in self._clients:
+            await client.close()
