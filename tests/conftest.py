@@ -108,23 +108,22 @@ def _cart(stack: Stack, transport: Transport) -> CartProcess:
 
 
 @pytest.fixture(scope="session")
-def cart_http(stack: Stack) -> Iterator[CartProcess]:
-    running = _cart(stack, Transport.HTTP)
+def carts(stack: Stack) -> Iterator[dict[Transport, CartProcess]]:
+    """cart once per transport, all against the same master-data and database."""
+    running = {transport: _cart(stack, transport) for transport in Transport}
     yield running
-    running.process.stop()
+    for cart in running.values():
+        cart.process.stop()
 
 
 @pytest.fixture(scope="session")
-def cart_grpc(stack: Stack) -> Iterator[CartProcess]:
-    running = _cart(stack, Transport.GRPC)
-    yield running
-    running.process.stop()
+def cart_http(carts: dict[Transport, CartProcess]) -> CartProcess:
+    return carts[Transport.HTTP]
 
 
 @pytest.fixture(scope="session")
-def carts(cart_http: CartProcess, cart_grpc: CartProcess) -> dict[Transport, CartProcess]:
-    """cart once per transport, both against the same master-data and database."""
-    return {Transport.HTTP: cart_http, Transport.GRPC: cart_grpc}
+def cart_grpc(carts: dict[Transport, CartProcess]) -> CartProcess:
+    return carts[Transport.GRPC]
 
 
 @pytest.fixture(scope="session")
