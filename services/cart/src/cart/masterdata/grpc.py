@@ -14,7 +14,6 @@ from cart.masterdata.failures import bad_answer, classify_grpc
 from cart.masterdata.repository import ItemLookup, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.grpc_channels import call_metadata, health_status
-from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     common_pb2,
     item_service_pb2,
@@ -22,6 +21,7 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_commons.money import parse_decimal
 
 T = TypeVar("T")
