@@ -10,6 +10,8 @@ from pymongo.read_concern import ReadConcern
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data_repository
+from cart.masterdata.grpc_channels import ChannelSettings, GrpcChannelPool
+from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
@@ -22,8 +24,6 @@ from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
-from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool, HttpClientSettings
 from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Concerns, Mongo
 

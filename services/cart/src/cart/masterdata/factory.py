@@ -7,13 +7,13 @@ from prometheus_client import CollectorRegistry
 from cart.domain.operations import ItemInfo
 from cart.masterdata.decorators import CachingRepository, MeasuredRepository
 from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.grpc_channels import GrpcChannelPool
+from cart.masterdata.http_clients import HttpClientPool
 from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
-from pos_commons.grpc_channels import GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool
 
 
 def create_master_data_repository(

@@ -11,9 +11,9 @@ from grpc import aio
 from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_grpc
+from cart.masterdata.grpc_channels import call_metadata, health_status
 from cart.masterdata.repository import ItemLookup, tax_rule
 from cart.masterdata.retries import Retrier
-from pos_commons.grpc_channels import call_metadata, health_status
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     common_pb2,
     item_service_pb2,
