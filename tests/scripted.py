@@ -14,11 +14,11 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
 )
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_devstack.processes import LOOPBACK, free_port
 
 STALL = "stall"

@@ -15,13 +15,13 @@ import orjson
 import pytest
 
 from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.grpc_channels import GrpcChannelPool
+from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
 from cart.masterdata.repository import ItemLookup, MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository
 from pos_commons.errors import AppError
-from pos_commons.grpc_channels import GrpcChannelPool
 from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
-from pos_commons.http_clients import HttpClientPool, HttpClientSettings
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, free_port
 from tests.scripted import (

@@ -29,8 +29,8 @@ import pytest
 import trustme
 from grpc import aio
 
-from pos_commons.grpc_channels import GrpcChannelPool, health_status
-from pos_commons.http_clients import (
+from cart.masterdata.grpc_channels import GrpcChannelPool, health_status
+from cart.masterdata.http_clients import (
     HttpClientKind,
     HttpClientPool,
     HttpClientSettings,

@@ -1,8 +1,7 @@
-"""Pure pieces of commons: money, identifiers, the TTL cache, settings, tokens, gRPC channels."""
+"""Pure pieces of commons: money, identifiers, the TTL cache, settings, tokens."""
 
 from __future__ import annotations
 
-import json
 import typing
 from decimal import Decimal
 
@@ -12,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 from pos_commons.auth import Role, TokenVerifier, bearer_token
 from pos_commons.cache import TtlCache
 from pos_commons.errors import ForbiddenError, UnauthenticatedError
-from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool, channel_options
 from pos_commons.money import Money, format_decimal, parse_decimal
 from pos_commons.settings import AppEnv, ServiceSettings
 from pos_commons.validation import is_code, is_tenant_id
@@ -176,25 +174,3 @@ def test_token_verifier() -> None:
     assert bearer_token("Bearer  x ") == "x"
     with pytest.raises(ValueError, match="both"):
         TokenVerifier("", "x")
-
-
-async def test_grpc_channel_pool_dials_once_per_target_and_closes_once() -> None:
-    pool = GrpcChannelPool()
-    first = pool.get("127.0.0.1:1")
-    assert pool.get("127.0.0.1:1") is first
-    assert pool.get("127.0.0.1:2") is not first
-    assert pool.open_channels == 2
-    await pool.close()
-    await pool.close()
-    with pytest.raises(RuntimeError):
-        pool.get("127.0.0.1:1")
-
-
-def test_service_config_balances_over_healthy_backends_and_sets_no_retry_or_timeout() -> None:
-    options = dict(channel_options(ChannelSettings()))
-    config = json.loads(options["grpc.service_config"])
-    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
-    assert config["healthCheckConfig"] == {"serviceName": ""}
-    # Retries are cart's one loop for both transports; deadlines are per call.
-    assert "methodConfig" not in config
-    assert options["grpc.enable_retries"] == 1

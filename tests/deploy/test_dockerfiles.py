@@ -4,14 +4,17 @@ Shape: multi-stage on one pinned slim Python base, dependencies from uv.lock wit
 no dev), a non-root runtime stage that receives only the built virtualenv, a HEALTHCHECK in
 Python (run here against a stand-in server), CMD running the service module.
 
-Contents: every distribution the service's code (and pos_commons') imports at run time is in
-the non-dev dependency closure of the package the Dockerfile installs, computed from uv.lock;
-test and development tooling is not.
+Contents, both ways, computed from uv.lock: every distribution the service's code (and
+pos_commons') imports at run time is in the non-dev dependency closure of the package the
+Dockerfile installs; and every distribution of that closure is needed by what the image runs
+(imported by the service or by a pos_commons module it imports, or a dependency of one that
+is). So each image installs what it runs and nothing else; test and development tooling never.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import platform
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -425,6 +428,7 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@functools.cache
 def _lock() -> dict[str, list[dict[str, Any]]]:
     with (ROOT / "uv.lock").open("rb") as f:
         lock = tomllib.load(f)
@@ -566,6 +570,178 @@ def test_the_import_check_notices_a_missing_dependency() -> None:
     assert {"cart", "tenacity"} <= missing.keys()
     assert "fastapi" not in missing
     assert "uvloop" not in missing
+
+
+def _module_imports(path: Path, module: str) -> set[str]:
+    """Dotted names the module `module` (at `path`) imports, relative imports resolved; for
+    `from a import b` both `a` and `a.b` (b may be a submodule)."""
+    names: set[str] = set()
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package[: len(package) - (node.level - 1)]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {name for name in names if name and name.split(".")[0] != "__future__"}
+
+
+def _commons_file(module: str) -> Path | None:
+    """The source file of a pos_commons module or package, None for an attribute's name."""
+    location = COMMONS_SRC.parent.joinpath(*module.split("."))
+    for path in (location.parent / f"{location.name}.py", location / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _run_modules(service: Service) -> set[str]:
+    """The modules the image runs with `python -m`: CMD's and HEALTHCHECK's."""
+    runtime = _stages(service)[-1]
+    commands = [_exec_form(i.arguments) for i in runtime.all("CMD")]
+    commands.append(_healthcheck_command(service))
+    return {argv[argv.index("-m") + 1] for argv in commands if "-m" in argv[:-1]}
+
+
+def imports_of_the_image(service: Service) -> set[str]:
+    """Every dotted name imported by what the image runs: all of the service's own modules,
+    the modules its Dockerfile runs with `python -m`, and, followed from them transitively,
+    the pos_commons modules (and their packages) they import; not the rest of pos_commons."""
+    pending = [
+        (".".join(path.relative_to(service.source.parent).with_suffix("").parts), path)
+        for path in sorted(service.source.rglob("*.py"))
+    ]
+    pending = [(name.removesuffix(".__init__"), path) for name, path in pending]
+    for module in _run_modules(service) - {service.module}:
+        path = _commons_file(module)
+        assert path is not None, f"the image runs {module}, which is not in pos_commons"
+        pending.append((module, path))
+    seen: set[Path] = set()
+    imported = _run_modules(service)
+    while pending:
+        module, path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _module_imports(path, module):
+            imported.add(name)
+            parts = name.split(".")
+            if parts[0] != "pos_commons":
+                continue
+            for length in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b too
+                prefix = ".".join(parts[:length])
+                found = _commons_file(prefix)
+                if found is not None:
+                    pending.append((prefix, found))
+    return imported
+
+
+@functools.cache
+def _distributions_by_import() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def _providers(module: str) -> list[str]:
+    """The installed distributions that provide `module`: of those that provide its top-level
+    name, for a namespace package (google.*) only those with the module's own files."""
+    top = module.split(".")[0]
+    candidates = [_normalize(d) for d in _distributions_by_import().get(top, [])]
+    assert candidates, f"import {module!r}: no installed distribution provides it"
+    if len(candidates) == 1:
+        return candidates
+    parts = module.split(".")
+    for length in range(len(parts), 1, -1):
+        stem = "/".join(parts[:length])
+        narrowed = [
+            candidate
+            for candidate in candidates
+            if any(
+                str(file) == f"{stem}.py" or str(file).startswith(f"{stem}/")
+                for file in importlib.metadata.distribution(candidate).files or ()
+            )
+        ]
+        if narrowed:
+            return narrowed
+    return candidates
+
+
+def needed_distributions(modules: set[str], python_version: str) -> set[str]:
+    """The distributions `modules` need at run time: each one's provider and, through uv.lock,
+    the provider's dependencies (a workspace member counts alone: its own dependencies are
+    what is being checked)."""
+    workspace = _workspace_import_names()
+    providers: set[str] = set()
+    needed: set[str] = set()
+    for module in modules:
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names:
+            continue
+        if top in workspace:
+            needed.add(workspace[top])
+        else:
+            providers.update(_providers(module))
+    for provider in providers:
+        needed |= runtime_closure(provider, python_version)
+    return needed
+
+
+def not_needed(closure: set[str], needed: set[str]) -> dict[str, list[str]]:
+    """The distributions of `closure` nothing in `needed` accounts for, each with the ones of
+    `closure` that depend on it (where the requirement comes from)."""
+    surplus = closure - needed
+    required_by: dict[str, list[str]] = {name: [] for name in sorted(surplus)}
+    for name in sorted(closure):
+        for package in _lock()[name]:
+            for dependency in package.get("dependencies", []):
+                dependency_name = _normalize(dependency["name"])
+                if dependency_name in required_by and name not in required_by[dependency_name]:
+                    required_by[dependency_name].append(name)
+    return required_by
+
+
+def test_every_installed_distribution_is_needed(service: Service) -> None:
+    python_version = _python_version(_stages(service)[0].base)
+    closure = runtime_closure(_image_package(service), python_version)
+    modules = imports_of_the_image(service) | _uvicorn_implementations(service)
+    assert "pos_commons.healthcheck" in modules  # the HEALTHCHECK's module is followed
+    needed = needed_distributions(modules, python_version)
+    # The scan works: protobuf is only reached through pos_commons.grpc_stubs.
+    assert {service.package, "pos-commons", "fastapi", "protobuf", "uvloop"} <= needed
+
+    surplus = not_needed(closure, needed)
+    assert not surplus, (
+        f"`uv sync --no-dev --package {service.package}` installs distributions that neither "
+        f"{service.module} nor the pos_commons modules it imports need, directly or as a "
+        f"dependency (name: what requires it; move the requirement to the service that "
+        f"imports it): {surplus}"
+    )
+
+
+def test_the_installed_check_notices_a_distribution_nothing_needs() -> None:
+    """Negative control: master-data's image with httpx added, as when a client library sits
+    in pos-commons' dependencies while only cart imports it."""
+    master_data = SERVICES[0]
+    python_version = "3.11.13"
+    closure = runtime_closure(master_data.package, python_version)
+    assert "httpx" not in closure
+    closure |= runtime_closure("httpx", python_version)
+    modules = imports_of_the_image(master_data) | _uvicorn_implementations(master_data)
+    surplus = not_needed(closure, needed_distributions(modules, python_version))
+    assert {"httpx", "httpcore", "certifi"} <= surplus.keys()
+    assert surplus["httpcore"] == ["httpx"]
+    assert "anyio" not in surplus  # httpx needs it, but so does starlette
+
+
+def test_a_namespace_package_maps_to_the_distribution_with_the_module() -> None:
+    """zope.* comes from several distributions (here with locust's gevent), as google.* may."""
+    assert _providers("zope.interface.declarations") == ["zope-interface"]
+    assert _providers("zope.event") == ["zope-event"]
+    assert _providers("google.protobuf.descriptor") == ["protobuf"]
 
 
 def test_no_test_or_dev_packages_in_the_image(service: Service) -> None:

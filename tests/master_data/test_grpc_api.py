@@ -13,8 +13,7 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
 
-from pos_commons.grpc_channels import health_status
-from pos_commons.grpc_server import ERROR_CODE_KEY
+from cart.masterdata.grpc_channels import health_status
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     common_pb2,
     item_service_pb2,
@@ -22,6 +21,7 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, Tokens
 

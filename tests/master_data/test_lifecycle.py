@@ -15,9 +15,9 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
 
-from pos_commons.grpc_channels import health_status
-from pos_commons.grpc_server import ERROR_CODE_KEY
+from cart.masterdata.grpc_channels import health_status
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_devstack.processes import free_port
 from pos_devstack.seed import demo_catalog, load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus

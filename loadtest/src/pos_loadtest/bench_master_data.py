@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 from grpc import aio
 
-from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
-from pos_commons.http_clients import (
+from cart.masterdata.http_clients import (
     HttpClient,
     HttpClientKind,
     HttpClientSettings,
     create_http_client,
 )
+from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus

@@ -30,17 +30,17 @@ import uvloop
 from grpc import aio
 
 from cart.masterdata.grpc import GrpcMasterDataRepository
-from cart.masterdata.repository import MasterDataRepository
-from cart.masterdata.retries import Retrier, RetryPolicy
-from cart.masterdata.web import WebMasterDataRepository, service_headers
-from pos_commons.grpc_channels import GrpcChannelPool
-from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
-from pos_commons.http_clients import (
+from cart.masterdata.grpc_channels import GrpcChannelPool
+from cart.masterdata.http_clients import (
     HttpClient,
     HttpClientKind,
     HttpClientSettings,
     create_http_client,
 )
+from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.retries import Retrier, RetryPolicy
+from cart.masterdata.web import WebMasterDataRepository, service_headers
+from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog

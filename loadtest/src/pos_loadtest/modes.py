@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pos_commons.http_clients import HttpClientKind
+from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.transport import Transport
 
 KEYS_SUFFIX = "+keys"

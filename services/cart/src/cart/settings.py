@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from pos_commons.http_clients import HttpClientKind
+from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
 from pos_commons.tls import ClientTls
 from pos_commons.transport import Transport

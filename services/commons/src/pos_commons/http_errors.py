@@ -1,7 +1,8 @@
 """Every failure leaves as the error envelope with its own status and code.
 
 `error_response_for` is the single mapping from exception to response; FastAPI's exception
-handlers and the hot path (pos_commons.service_app) both use it.
+handlers, the body size limit (pos_commons.service_app) and master-data's hot path
+(master_data.api.hot_path) all use it.
 """
 
 from __future__ import annotations

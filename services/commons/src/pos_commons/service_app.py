@@ -1,19 +1,13 @@
-"""The FastAPI app both services are: observability outermost, and a hot path for the few
-routes whose latency is the product (master-data's item lookups).
-
-FastAPI's own per-request machinery (its middleware stack, routing, dependency solving) costs
-more than everything a cached item lookup does. Hot routes are plain Starlette routes matched
-and served ahead of that stack; their failures go through the same `error_response_for` as
-every other route's, and they stay registered with the router too (405s, OpenAPI).
+"""The FastAPI app both services are: observability outermost, then the request body limit,
+then FastAPI's own middleware stack and routing (`build_fastapi_stack`), in front of which a
+service may put a layer of its own (master-data's hot path, master_data.api.hot_path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pos_commons.docs_pages import install_docs_pages
@@ -24,25 +18,6 @@ from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
 from pos_commons.openapi import operation_id
-
-
-class HotPath:
-    def __init__(self, app: ASGIApp, routes: Sequence[Route]) -> None:
-        self.app = app
-        self.routes = list(routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for route in self.routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child_scope)
-                    try:
-                        await route.handle(scope, receive, send)
-                    except Exception as exc:
-                        await error_response_for(exc)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
 
 
 class PayloadTooLargeError(AppError):
@@ -100,7 +75,6 @@ class ServiceApp(FastAPI):
         max_request_bytes: int,
         lifecycle: Lifecycle,
         exposure: Exposure,
-        hot_routes: Sequence[Route] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -116,15 +90,15 @@ class ServiceApp(FastAPI):
         self._access_log = access_log
         self._max_request_bytes = max_request_bytes
         self.lifecycle = lifecycle
-        self._hot_routes = list(hot_routes)
-        self.router.routes.extend(self._hot_routes)
         install_error_handlers(self)
         if exposure.docs:
             install_docs_pages(self)
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        if self._hot_routes:
-            stack = HotPath(stack, self._hot_routes)
+        stack = self.build_fastapi_stack()
         stack = BodySizeLimit(stack, self._max_request_bytes)
         return ObservabilityMiddleware(stack, self._metrics, self.lifecycle, self._access_log)
+
+    def build_fastapi_stack(self) -> ASGIApp:
+        """FastAPI's own middleware stack and routing, inside the body limit and observability."""
+        return super().build_middleware_stack()

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from master_data.api import catalog_routes, item_details, store_prices, system, tenants
+from master_data.api.hot_path import HotPathApp
 from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
 from master_data.settings import MasterDataSettings
@@ -57,7 +58,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
                 await grpc_server.stop()
             await resources.close()
 
-    app = ServiceApp(
+    app = HotPathApp(
         metrics=metrics,
         access_log=settings.access_log,
         max_request_bytes=settings.max_request_bytes,

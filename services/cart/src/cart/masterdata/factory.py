@@ -9,14 +9,14 @@ from prometheus_client import CollectorRegistry
 
 from cart.domain.operations import ItemInfo
 from cart.masterdata.grpc import GrpcMasterDataRepository
+from cart.masterdata.grpc_channels import ChannelSettings, GrpcChannelPool
+from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
 from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.masterdata.wrappers import CachingRepository, MeasuredRepository
 from cart.settings import CartSettings
 from pos_commons.cache import TtlCache
-from pos_commons.grpc_channels import ChannelSettings, GrpcChannelPool
-from pos_commons.http_clients import HttpClientPool, HttpClientSettings
 from pos_commons.transport import Transport
 
 

@@ -9,16 +9,16 @@ from grpc import aio
 
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_grpc
+from cart.masterdata.grpc_channels import call_metadata, health_status
 from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
-from pos_commons.grpc_channels import call_metadata, health_status
-from pos_commons.grpc_server import ERROR_CODE_KEY
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_commons.money import parse_decimal
 from pos_commons.tax import ROUNDING_METHODS, TAX_TYPES
 from pos_commons.transport import Transport

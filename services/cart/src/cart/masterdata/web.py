@@ -14,15 +14,15 @@ from typing import Any, TypeVar
 from cart.domain.model import RoundingMethod, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_http, too_slow, unreachable
-from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
-from cart.masterdata.retries import Retrier
-from pos_commons.http_clients import (
+from cart.masterdata.http_clients import (
     HttpClient,
     UpstreamProtocolError,
     UpstreamResponse,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
+from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
+from cart.masterdata.retries import Retrier
 from pos_commons.money import parse_decimal
 from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
 from pos_commons.transport import Transport

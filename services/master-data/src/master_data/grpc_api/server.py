@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from master_data.grpc_api.calls import AccessLogInterceptor
 from master_data.grpc_api.servicers import GrpcCallMetrics, ItemServicer, PaymentMethodServicer
 from master_data.resources import MasterDataResources
-from pos_commons.grpc_server import SERVER_OPTIONS, AccessLogInterceptor, listen_address
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,
@@ -42,6 +43,27 @@ SERVICE_NAMES = (
 )
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+SERVER_OPTIONS: list[tuple[str, Any]] = [
+    # Accept the clients' keepalive pings (cart pings every 30 s, also when idle).
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
+    # Ping idle clients so half-open connections are noticed.
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    # Reconnecting every few minutes makes clients re-resolve DNS, so replicas added by
+    # `docker compose up --scale` start receiving calls.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+]
+
+
+def listen_address(host: str, port: int) -> str:
+    """host:port for add_insecure_port, with an IPv6 address in brackets ([::1]:50051)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 class GrpcServer:

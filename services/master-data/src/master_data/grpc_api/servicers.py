@@ -12,13 +12,13 @@ from prometheus_client import CollectorRegistry, Counter
 from typing_extensions import override
 
 from master_data.domain import ItemDetail
+from master_data.grpc_api.calls import abort_with, authorize_call, grpc_status_of
 from master_data.grpc_api.mapping import item_detail_message, payment_method_message
 from master_data.identifiers import check_code, check_item_codes, check_tenant_id
 from master_data.services.catalog import PaymentMethodService
 from master_data.services.item_details import ItemDetailService
 from pos_commons.auth import TokenVerifier
 from pos_commons.errors import AppError
-from pos_commons.grpc_server import abort_with, authorize_call, grpc_status_of
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     item_service_pb2_grpc,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pos_commons.http_clients import (
+from cart.masterdata.http_clients import (
     HttpClientKind,
     HttpClientPool,
     HttpClientSettings,

@@ -1,4 +1,6 @@
-"""gRPC server pieces shared by every service that serves gRPC: options and the interceptor."""
+"""What every call to master-data's gRPC server goes through besides its servicer: the caller's
+request id and bearer token (authorize_call), the access log line (AccessLogInterceptor), and
+an error's gRPC status with its stable code in trailing metadata (abort_with)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,10 @@ from grpc import aio
 
 from pos_commons.auth import Role, TokenVerifier
 from pos_commons.errors import AppError
+from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_commons.request_context import REQUEST_ID_HEADER, accept_request_id, request_id_var
 
 _log = logging.getLogger(__name__)
-
-ERROR_CODE_KEY = "x-error-code"
-"""Trailing metadata that carries the same stable error code the HTTP envelope would."""
 
 _STATUS_BY_HTTP = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -31,11 +31,6 @@ _STATUS_BY_HTTP = {
 }
 
 
-def listen_address(host: str, port: int) -> str:
-    """host:port for add_insecure_port, with an IPv6 address in brackets ([::1]:50051)."""
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-
-
 def grpc_status_of(error: AppError) -> grpc.StatusCode:
     return _STATUS_BY_HTTP.get(error.status_code, grpc.StatusCode.INTERNAL)
 
@@ -44,22 +39,6 @@ async def abort_with(context: aio.ServicerContext[Any, Any], error: AppError) ->
     """Ends the call with the gRPC status of `error` and its code in trailing metadata."""
     context.set_trailing_metadata(((ERROR_CODE_KEY, error.code),))
     await context.abort(grpc_status_of(error), error.message)
-
-
-SERVER_OPTIONS: list[tuple[str, Any]] = [
-    # Accept the clients' keepalive pings (cart pings every 30 s, also when idle).
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-    ("grpc.http2.max_ping_strikes", 2),
-    # Ping idle clients so half-open connections are noticed.
-    ("grpc.keepalive_time_ms", 60_000),
-    ("grpc.keepalive_timeout_ms", 20_000),
-    # Reconnecting every few minutes makes clients re-resolve DNS, so replicas added by
-    # `docker compose up --scale` start receiving calls.
-    ("grpc.max_connection_age_ms", 300_000),
-    ("grpc.max_connection_age_grace_ms", 30_000),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-]
 
 
 def _metadata_value(metadata: Any, key: str) -> str | None:
