@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
 
 from pos_devstack.stack import MasterDataProcess, Tokens
 
@@ -77,3 +78,15 @@ async def metric_value(url: str, sample: str, labels: dict[str, str] | None = No
         for s in family.samples
         if s.name == sample and wanted <= s.labels.items()
     )
+
+
+async def stored_version(mongodb_uri: str, tenant_id: str, cart_id: str) -> int:
+    """The stored cart's compare-and-swap `version` (1 when created, +1 per write), which the
+    API does not show: read from cart's database."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
+    try:
+        document = await client[f"cart_{tenant_id}"]["carts"].find_one({"_id": cart_id})
+    finally:
+        await client.close()
+    assert document is not None, cart_id
+    return int(document["version"])

@@ -4,6 +4,7 @@ observability (Server-Timing, metrics, readiness)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,6 +46,7 @@ async def _cart_with_item(client: httpx.AsyncClient) -> str:
 
 async def test_bad_add_items_bodies(terminal: httpx.AsyncClient) -> None:
     cart_id = await _cart_with_item(terminal)
+    before = data(await terminal.get(f"/carts/{cart_id}"))
     path = f"/carts/{cart_id}/lineItems"
     invalid = [
         [],
@@ -88,11 +90,12 @@ async def test_bad_add_items_bodies(terminal: httpx.AsyncClient) -> None:
     # Nothing was lost or half-applied along the way.
     cart = data(await terminal.get(f"/carts/{cart_id}"))
     assert [line["itemCode"] for line in cart["lines"]] == ["ITEM0001"]
-    assert cart["version"] == 2
+    assert cart == before  # not written since (its updatedAt too)
 
 
 async def test_bad_line_operations(terminal: httpx.AsyncClient) -> None:
     cart_id = await _cart_with_item(terminal)
+    before = data(await terminal.get(f"/carts/{cart_id}"))
     line = f"/carts/{cart_id}/lineItems"
     cases = [
         ("PATCH", f"{line}/2/quantity", {"quantity": 2}, 404, "LINE_NOT_FOUND"),
@@ -131,7 +134,7 @@ async def test_bad_line_operations(terminal: httpx.AsyncClient) -> None:
             "subtotal", "cancel",
         ],
     }  # fmt: skip
-    assert data(await terminal.get(f"/carts/{cart_id}"))["version"] == 2
+    assert data(await terminal.get(f"/carts/{cart_id}")) == before
 
 
 async def test_payment_rules(terminal: httpx.AsyncClient) -> None:
@@ -296,3 +299,100 @@ async def test_abandoned_carts_expire(
         assert ttl == [{"v": 2, "key": [("expires_at", 1)], "expireAfterSeconds": 0}]
     finally:
         cart.process.stop()
+
+
+# What the stored models keep for the server only (cart/api/public.py): never in an answer.
+STORED_ONLY = {"tenantId", "version", "idempotencyKeys", "keyHash", "_id"}
+CART_FIELDS = {
+    "cartId", "storeCode", "terminalNo", "state", "lines", "cartDiscounts", "payments", "taxes",
+    "totals", "receiptNo", "transactionId", "createdAt", "updatedAt", "expiresAt",
+}  # fmt: skip
+TRANSACTION_FIELDS = {
+    "transactionId", "transactionType", "receiptNo", "storeCode", "terminalNo", "cartId",
+    "lines", "cartDiscounts", "payments", "taxes", "totals", "createdAt",
+}  # fmt: skip
+TERMINAL_FIELDS = {"terminalId", "tenantId", "storeCode", "terminalNo", "createdAt", "updatedAt"}
+
+
+def _names(value: object) -> set[str]:
+    """Every field name in a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value).union(*(_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_names(v) for v in value))
+    return set()
+
+
+def _public_cart(answer: object) -> None:
+    assert isinstance(answer, dict)
+    assert set(answer) == CART_FIELDS
+    assert not _names(answer) & STORED_ONLY, answer
+
+
+async def test_answers_show_what_the_caller_needs_and_nothing_stored_only(
+    stack: Stack, cart_http: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
+) -> None:
+    admin_headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
+    async with httpx.AsyncClient(
+        base_url=f"{cart_http.url}/api/v1", headers=admin_headers, timeout=10
+    ) as admin:
+        number = terminal_numbers.take()
+        body = {"tenantId": demo.tenant_id, "storeCode": "S001", "terminalNo": number}
+        created = data(await admin.post("/terminals", json=body), 201)
+        # The admin token spans tenants: a terminal shows its tenant, never its key's hash.
+        assert set(created) == TERMINAL_FIELDS | {"apiKey"}
+        assert created["tenantId"] == demo.tenant_id
+        listed = data(await admin.get("/terminals", params={"tenantId": demo.tenant_id}))
+        assert all(set(t) == TERMINAL_FIELDS for t in listed)
+        rotated = data(await admin.post(f"/terminals/{created['terminalId']}/rotate-key"))
+        assert set(rotated) == TERMINAL_FIELDS | {"apiKey"}
+    async with httpx.AsyncClient(
+        base_url=f"{cart_http.url}/api/v1", headers={"X-API-Key": rotated["apiKey"]}, timeout=10
+    ) as terminal:
+        # Changes without a key, and with one, replayed (the kept bytes are the public answer).
+        keys = [uuid.uuid4().hex for _ in range(3)]
+        _public_cart(data(await terminal.post("/carts"), 201))
+        key = {"Idempotency-Key": keys[0]}
+        keyed = data(await terminal.post("/carts", headers=key), 201)
+        _public_cart(keyed)
+        replayed = await terminal.post("/carts", headers=key)
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert data(replayed, 201) == keyed
+        cart = f"/carts/{keyed['cartId']}"
+        items = [{"itemCode": "ITEM0001"}]
+        key = {"Idempotency-Key": keys[1]}
+        added = data(await terminal.post(f"{cart}/lineItems", json=items, headers=key))
+        _public_cart(added)
+        replayed = await terminal.post(f"{cart}/lineItems", json=items, headers=key)
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert data(replayed) == added
+        _public_cart(data(await terminal.patch(f"{cart}/lineItems/1/quantity",
+                                               json={"quantity": 2})))  # fmt: skip
+        _public_cart(data(await terminal.post(f"{cart}/subtotal")))
+        payment = {"paymentCode": "CASH", "amount": "1000"}
+        _public_cart(data(await terminal.post(f"{cart}/payments", json=payment)))
+        key = {"Idempotency-Key": keys[2]}
+        billed = data(await terminal.post(f"{cart}/bill", headers=key))
+        _public_cart(billed)
+        assert billed["state"] == "Completed"
+        assert billed["receiptNo"] >= 1
+        assert isinstance(billed["transactionId"], str)
+        replayed = await terminal.post(f"{cart}/bill", headers=key)
+        assert data(replayed) == billed
+        assert data(await terminal.post(f"{cart}/bill")) == billed  # unkeyed retry: as it is
+        assert data(await terminal.get(cart)) == billed
+        record = data(await terminal.get(f"/transactions/{billed['receiptNo']}"))
+        assert set(record) == TRANSACTION_FIELDS
+        assert not _names(record) & STORED_ONLY, record
+        assert record["transactionId"] == billed["transactionId"]
+        assert record["lines"] == billed["lines"]
+    # The stored cart still has what the answers leave out.
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.mongodb_uri)
+    try:
+        stored = await mongo[f"cart_{demo.tenant_id}"]["carts"].find_one({"_id": keyed["cartId"]})
+    finally:
+        await mongo.close()
+    assert stored is not None
+    assert stored["tenant_id"] == demo.tenant_id
+    assert stored["version"] == 6  # created, then five changes
+    assert stored["idempotency_keys"] == keys

@@ -10,7 +10,7 @@ import httpx
 
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
-from tests.support import Stack, TerminalNumbers, data, register_terminal
+from tests.support import Stack, TerminalNumbers, data, register_terminal, stored_version
 
 ADDS = 50
 
@@ -44,13 +44,17 @@ def _price(demo: DemoCatalog, store: str, prices: dict[str, Decimal], code: str)
     return prices[code] if override is None else override
 
 
-def _check(cart: dict[str, object], codes: list[str], demo: DemoCatalog, store: str) -> None:
+async def _check(
+    stack: Stack, cart: dict[str, object], codes: list[str], demo: DemoCatalog, store: str
+) -> None:
     lines = cart["lines"]
     assert isinstance(lines, list)
     assert len(lines) == ADDS
     assert sorted(line["lineNo"] for line in lines) == list(range(1, ADDS + 1))
     assert sorted(line["itemCode"] for line in lines) == sorted(codes)
-    assert cart["version"] == ADDS + 1
+    cart_id = cart["cartId"]
+    assert isinstance(cart_id, str)
+    assert await stored_version(stack.mongodb_uri, demo.tenant_id, cart_id) == ADDS + 1
     prices = {item["itemCode"]: Decimal(item["unitPrice"]) for item in demo.items}
     # Each line: quantity 1 x its price (store override first), rounded half-up to cents.
     expected = sum(
@@ -72,7 +76,7 @@ async def test_fifty_concurrent_adds_on_one_cart_all_land(
         cart_http.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     codes = demo.sellable_codes[:ADDS]
-    _check(await _fifty_adds([cart_http.url], key, codes), codes, demo, "S001")
+    await _check(stack, await _fifty_adds([cart_http.url], key, codes), codes, demo, "S001")
 
 
 async def test_fifty_concurrent_adds_through_two_cart_processes_all_land(
@@ -88,7 +92,7 @@ async def test_fifty_concurrent_adds_through_two_cart_processes_all_land(
     codes = demo.sellable_codes[ADDS : 2 * ADDS]
     before = await _conflicts([cart_http.url, cart_grpc.url])
     final = await _fifty_adds([cart_http.url, cart_grpc.url], key, codes)
-    _check(final, codes, demo, "S001")
+    await _check(stack, final, codes, demo, "S001")
     # The two processes did collide, so the compare-and-swap (not a lock) kept every add.
     assert await _conflicts([cart_http.url, cart_grpc.url]) > before
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from cart.api.changes import Change
 from cart.api.deps import CartIdPath, CurrentTerminal, LineNoPath, Resources
+from cart.api.public import CartPublic, TransactionPublic
 from cart.api.schemas import (
     AddItems,
     DiscountRequest,
@@ -16,9 +17,7 @@ from cart.api.schemas import (
     QuantityChange,
     UnitPriceChange,
 )
-from cart.domain.model import Cart
 from cart.domain.operations import ItemRequest
-from cart.storage.transactions import TransactionRecord
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import error_responses
 
@@ -37,7 +36,7 @@ router = APIRouter(
         s422="VALIDATION_FAILED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_KEY_REUSED",
     ),
 )
-CartEnvelope = Envelope[Cart]
+CartEnvelope = Envelope[CartPublic]
 
 MISSING = "CART_NOT_FOUND (not this terminal's cart, or expired)"
 STATE = "<ACTION>_NOT_ALLOWED_IN_<STATE> (the cart's state refuses it), CART_CONFLICT"
@@ -70,7 +69,7 @@ async def create_cart(terminal: CurrentTerminal, resources: Resources, change: C
 async def get_cart(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
 ) -> JsonResponse:
-    return ok(await resources.carts.get(terminal, cart_id))
+    return ok(CartPublic.of(await resources.carts.get(terminal, cart_id)))
 
 
 @router.post(
@@ -303,7 +302,7 @@ async def cancel_cart(
 
 @router.get(
     "/transactions/{receipt_no}",
-    response_model=Envelope[TransactionRecord],
+    response_model=Envelope[TransactionPublic],
     summary="A transaction record of this terminal, by receipt number",
     responses=error_responses(404, s404="TRANSACTION_NOT_FOUND"),
 )
@@ -312,4 +311,4 @@ async def get_transaction(
     terminal: CurrentTerminal,
     resources: Resources,
 ) -> JsonResponse:
-    return ok(await resources.carts.transaction(terminal, receipt_no))
+    return ok(TransactionPublic.of(await resources.carts.transaction(terminal, receipt_no)))

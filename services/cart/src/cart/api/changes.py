@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from cart.api.deps import CurrentTerminal, Resources
+from cart.api.public import CartPublic, encoded_cart
 from cart.domain.model import Cart
 from cart.resources import CartResources
 from cart.services.idempotency import Answer, IdempotentRequest, fingerprint
@@ -72,9 +73,10 @@ class Changes:
     async def answer(
         self, call: Call, *, body: BaseModel | None = None, status: int = 200
     ) -> Response:
-        """`call(key)`'s cart, answered with `status`; idempotent when a key came."""
+        """`call(key)`'s cart, answered (as `CartPublic`) with `status`; idempotent when a
+        key came."""
         if self.key is None:
-            return ok(await call(None), status_code=status)
+            return ok(CartPublic.of(await call(None)), status_code=status)
         sent: Any = None if body is None else body.model_dump(mode="json", by_alias=True)
         request = IdempotentRequest(
             self.key, fingerprint(self._request.method, self._request.url.path, sent)
@@ -83,7 +85,9 @@ class Changes:
         async def keyed(key: str) -> Cart:
             return await call(key)
 
-        answer = await self._resources.idempotency.answer(self._terminal, request, status, keyed)
+        answer = await self._resources.idempotency.answer(
+            self._terminal, request, status, keyed, encoded_cart
+        )
         return _response(answer)
 
 

@@ -1,4 +1,4 @@
-"""Request bodies of cart's HTTP API (responses are the domain models, camelCase)."""
+"""Request bodies of cart's HTTP API (answers: cart/api/public.py), camelCase."""
 
 from __future__ import annotations
 

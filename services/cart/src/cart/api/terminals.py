@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from cart.api.deps import Resources
+from cart.api.public import IssuedTerminal, TerminalPublic
 from cart.api.schemas import TerminalCreate
-from cart.storage.terminals import Terminal
 from pos_commons.auth import require_admin
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import error_responses
@@ -21,16 +21,6 @@ router = APIRouter(
     responses=error_responses(401, 403, 422, 503, 504),
 )
 TerminalIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-
-
-class IssuedTerminal(Terminal):
-    """A terminal with its API key: answered once, when issued or rotated."""
-
-    api_key: str
-
-
-def _issued(terminal: Terminal, api_key: str) -> dict[str, object]:
-    return {**terminal.model_dump(mode="json", by_alias=True), "apiKey": api_key}
 
 
 @router.post(
@@ -46,7 +36,7 @@ async def create_terminal(body: TerminalCreate, resources: Resources) -> JsonRes
     terminal, api_key = await resources.terminals.issue(
         body.tenant_id, body.store_code, body.terminal_no
     )
-    return ok(_issued(terminal, api_key), status_code=201)
+    return ok(IssuedTerminal.issued(terminal, api_key), status_code=201)
 
 
 @router.post(
@@ -57,15 +47,17 @@ async def create_terminal(body: TerminalCreate, resources: Resources) -> JsonRes
 )
 async def rotate_key(terminal_id: TerminalIdPath, resources: Resources) -> JsonResponse:
     terminal, api_key = await resources.terminals.rotate(terminal_id)
-    return ok(_issued(terminal, api_key))
+    return ok(IssuedTerminal.issued(terminal, api_key))
 
 
-@router.get("", response_model=Envelope[list[Terminal]], summary="List terminals")
+@router.get("", response_model=Envelope[list[TerminalPublic]], summary="List terminals")
 async def list_terminals(
     resources: Resources,
     tenant_id: Annotated[str | None, Query(alias="tenantId", pattern=TENANT_ID_REGEX)] = None,
 ) -> JsonResponse:
-    return ok(await resources.terminals.list(tenant_id))
+    return ok(
+        [TerminalPublic.of(terminal) for terminal in await resources.terminals.list(tenant_id)]
+    )
 
 
 @router.delete(

@@ -1,4 +1,6 @@
-"""The cart as stored and as returned: one model, snake_case in MongoDB, camelCase on the wire.
+"""The cart as stored: snake_case in MongoDB. The API answers what a terminal sees of it,
+`CartPublic` (cart/api/public.py: no tenant id, version or idempotency keys); the parts
+(lines, discounts, payments, taxes, totals) are shown as they are, camelCase.
 
 Amounts named `*_amount`, `*_total` and `balance_due` are computed by pricing on every change
 and stored with the cart, so a read (and the transaction record) needs no recomputation.

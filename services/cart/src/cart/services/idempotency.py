@@ -35,7 +35,6 @@ from cart.domain.model import Cart, now_ms
 from cart.services.carts import AlreadyAppliedError
 from cart.storage.idempotency import IdempotencyRecords, StoredAnswer
 from cart.storage.terminals import Terminal
-from pos_commons.envelope import to_wire
 from pos_commons.errors import AppError, UnprocessableError
 
 _log = logging.getLogger(__name__)
@@ -72,11 +71,6 @@ class IdempotencyKeyReusedError(UnprocessableError):
     default_code = "IDEMPOTENCY_KEY_REUSED"
 
 
-def encoded(cart: Cart) -> bytes:
-    """The answer's data as sent: encoded once, kept as is."""
-    return orjson.dumps(to_wire(cart))
-
-
 class Idempotency:
     def __init__(self, records: IdempotencyRecords, cart_ttl_seconds: int) -> None:
         self._records = records
@@ -88,8 +82,12 @@ class Idempotency:
         request: IdempotentRequest,
         status: int,
         call: Callable[[str], Awaitable[Cart]],
+        encode: Callable[[Cart], bytes],
     ) -> Answer:
-        """The answer to `call` made with `request`'s key: its own, or the first one's."""
+        """The answer to `call` made with `request`'s key: its own, or the first one's.
+
+        `encode` makes a cart the answer's `data` as sent (the API's public shape, as JSON):
+        encoded once, and kept as is to be replayed."""
         record = f"{terminal.store_code}/{terminal.terminal_no}/{request.key}"
         kept = await self._records.find(terminal.tenant_id, record)
         if kept is not None:
@@ -100,7 +98,7 @@ class Idempotency:
             kept = await self._wait_for(terminal.tenant_id, record)
             if kept is not None:
                 return _replayed(kept, request)
-            return Answer(status, encoded(applied.cart), None, replayed=True)
+            return Answer(status, encode(applied.cart), None, replayed=True)
         except AppError as refused:
             if 400 <= refused.status_code < 500 and refused.code not in _NOT_KEPT:
                 error = {"code": refused.code, "message": refused.message,
@@ -109,7 +107,7 @@ class Idempotency:
                     terminal, record, request, Answer(refused.status_code, None, error)
                 )
             raise
-        answer = Answer(status, encoded(cart), None)
+        answer = Answer(status, encode(cart), None)
         await self._keep(terminal, record, request, answer)
         return answer
 
