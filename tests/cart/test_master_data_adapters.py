@@ -5,23 +5,33 @@ server did not do it" is tried again (within the budget; a retry may go to anoth
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import grpc
 import orjson
 import pytest
 
+from cart.domain.model import TaxRule
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.grpc_channels import GrpcChannelPool
 from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
-from cart.masterdata.repository import ItemLookup, MasterDataRepository
+from cart.masterdata.repository import ItemLookup, MasterDataRepository, TaxRuleMemo, tax_rule
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository
 from pos_commons.errors import AppError
 from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
+from pos_commons.tax import (
+    ROUNDING_METHOD_MESSAGES,
+    TAX_TYPE_MESSAGES,
+    RoundingMethod,
+    TaxRuleTerms,
+    TaxType,
+)
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, free_port
 from tests.scripted import (
@@ -297,3 +307,91 @@ async def test_retries_stay_within_the_budget() -> None:
     assert raised.value.code == "MASTER_DATA_UNAVAILABLE"
     assert 1 < len(server.seen) < 100
     assert elapsed < budget + 0.2
+
+
+# The same item answered again and again, each time with one field of its tax rule changed
+# (or the rule malformed): the line must get the rule as this answer says it, never one seen
+# before that differs in a single field.
+RULES = [
+    TaxRuleTerms(
+        tax_code="T1",
+        name="VAT",
+        tax_type=TaxType.EXTERNAL,
+        rate=Decimal("10"),
+        rounding_digits=0,
+        rounding_method=RoundingMethod.HALF_UP,
+    )
+]
+for change in (
+    {"tax_code": "T2"},
+    {"name": "VAT 2"},
+    {"tax_type": TaxType.INTERNAL},
+    {"rate": Decimal("8")},
+    {"rounding_digits": 2},
+    {"rounding_method": RoundingMethod.DOWN},
+):
+    RULES.append(RULES[0].model_copy(update=change))
+RULES.append(RULES[0])
+
+
+def _http_item(rule: TaxRuleTerms | None) -> tuple[int, bytes]:
+    tax_rule = rule.model_dump(mode="json", by_alias=True) if rule else {"taxType": "x"}
+    item = {
+        "itemCode": "X1",
+        "description": "d",
+        "shortDescription": "s",
+        "categoryCode": "c",
+        "effectivePrice": "12",
+        "isDiscountRestricted": False,
+        "isDeleted": False,
+        "taxRule": tax_rule,
+    }
+    return _envelope({"items": [item], "notFoundItemCodes": []})
+
+
+def _grpc_item(rule: TaxRuleTerms | None) -> GrpcAnswer:
+    message = common_pb2.TaxRule(tax_type=common_pb2.TAX_TYPE_UNSPECIFIED)
+    if rule is not None:
+        message = common_pb2.TaxRule(
+            tax_code=rule.tax_code,
+            name=rule.name,
+            tax_type=TAX_TYPE_MESSAGES[rule.tax_type],
+            rate=str(rule.rate),
+            rounding_digits=rule.rounding_digits,
+            rounding_method=ROUNDING_METHOD_MESSAGES[rule.rounding_method],
+        )
+    item = item_service_pb2.ItemDetail(item_code="X1", effective_price="12", tax_rule=message)
+    return grpc_reply(item_service_pb2.BatchGetItemDetailsResponse(items=[item]))
+
+
+async def test_each_answer_gets_its_own_tax_rule() -> None:
+    """Tax rules are shared between lookups by the values they came with (TaxRuleMemo):
+    a rule that differs in any one field is a rule of its own, and a malformed one is refused
+    every time, not remembered."""
+    sequence: list[TaxRuleTerms | None] = [RULES[0], None, *RULES[1:], None]
+    async with (
+        http_repository([_http_item(rule) for rule in sequence]) as over_http,
+        grpc_repository([_grpc_item(rule) for rule in sequence]) as over_grpc,
+    ):
+        for scripted in (over_http, over_grpc):
+            for rule in sequence:
+                outcome = await _outcome(scripted)
+                if rule is None:
+                    assert isinstance(outcome, tuple)
+                    assert outcome[1] == "MASTER_DATA_ERROR"
+                    continue
+                assert isinstance(outcome, ItemLookup)
+                assert outcome.found["X1"].tax_rule.model_dump() == rule.model_dump()
+
+
+def test_the_tax_rule_memo_is_bounded() -> None:
+    memo = TaxRuleMemo(limit=2)
+    built: list[str] = []
+
+    def parse(code: str) -> TaxRule:
+        built.append(code)
+        return tax_rule(code, "n", TaxType.EXEMPT, Decimal(0), 0, RoundingMethod.DOWN)
+
+    for code in ("A", "B", "A", "C", "A"):
+        assert memo.get((code,), functools.partial(parse, code)).tax_code == code
+    assert built == ["A", "B", "C", "A"]  # C found it full: it started over

@@ -7,12 +7,14 @@ from typing import TypeVar
 
 from grpc import aio
 
+from cart.domain.model import TaxRule
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_grpc
 from cart.masterdata.grpc_channels import call_metadata, health_status
-from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
+from cart.masterdata.repository import ItemLookup, TaxRuleMemo, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    common_pb2,
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
@@ -28,8 +30,27 @@ T = TypeVar("T")
 _SERVING = 1  # grpc.health.v1 HealthCheckResponse.SERVING
 
 
-def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
+def _tax_rule_from_message(rule: common_pb2.TaxRule) -> TaxRule:
+    return tax_rule(
+        tax_code=rule.tax_code,
+        name=rule.name,
+        tax_type=TAX_TYPES[rule.tax_type],
+        rate=parse_decimal(rule.rate),
+        rounding_digits=rule.rounding_digits,
+        rounding_method=ROUNDING_METHODS[rule.rounding_method],
+    )
+
+
+def item_from_message(item: item_service_pb2.ItemDetail, rules: TaxRuleMemo) -> ItemInfo:
     rule = item.tax_rule
+    raw_rule = (
+        rule.tax_code,
+        rule.name,
+        rule.tax_type,
+        rule.rate,
+        rule.rounding_digits,
+        rule.rounding_method,
+    )
     return ItemInfo(
         item_code=item.item_code,
         description=item.description,
@@ -38,14 +59,7 @@ def item_from_message(item: item_service_pb2.ItemDetail) -> ItemInfo:
         effective_price=parse_decimal(item.effective_price),
         is_discount_restricted=item.is_discount_restricted,
         is_deleted=item.is_deleted,
-        tax_rule=tax_rule(
-            tax_code=rule.tax_code,
-            name=rule.name,
-            tax_type=TAX_TYPES[rule.tax_type],
-            rate=parse_decimal(rule.rate),
-            rounding_digits=rule.rounding_digits,
-            rounding_method=ROUNDING_METHODS[rule.rounding_method],
-        ),
+        tax_rule=rules.get(raw_rule, lambda: _tax_rule_from_message(rule)),
     )
 
 
@@ -65,8 +79,9 @@ class GrpcMasterDataRepository:
         self._payments = payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
         self._token = service_token
         self._retrier = retrier
+        self._tax_rules = TaxRuleMemo()
 
-    async def _call(self, send: Callable[[float], Awaitable[T]]) -> T:
+    def _call(self, send: Callable[[float], Awaitable[T]]) -> Awaitable[T]:
         budget = self._retrier.budget_seconds
 
         async def attempt(seconds: float | None) -> T:
@@ -75,10 +90,10 @@ class GrpcMasterDataRepository:
             except aio.AioRpcError as exc:
                 raise classify_grpc(exc.code(), _error_code(exc), exc.details() or "") from exc
 
-        return await self._retrier.call(attempt)
+        return self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
-        async def look_up(batch: Sequence[str]) -> ItemLookup:
+        def look_up(batch: Sequence[str]) -> Awaitable[ItemLookup]:
             request = item_service_pb2.BatchGetItemDetailsRequest(
                 tenant_id=tenant_id, store_code=store_code, item_codes=batch
             )
@@ -88,13 +103,13 @@ class GrpcMasterDataRepository:
                     request, timeout=seconds, metadata=call_metadata(self._token)
                 )
                 try:
-                    items = [item_from_message(item) for item in response.items]
+                    items = [item_from_message(item, self._tax_rules) for item in response.items]
                 except (KeyError, ValueError) as exc:
                     raise bad_answer(f"malformed item detail: {exc!r}") from exc
                 found = {info.item_code: info for info in items}
                 return ItemLookup(found, list(response.not_found_item_codes))
 
-            return await self._call(send)
+            return self._call(send)
 
         return await in_batches(codes, look_up)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from cart.domain.model import RoundingMethod, TaxType
+from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import bad_answer, classify_http, too_slow, unreachable
 from cart.masterdata.http_clients import (
@@ -21,7 +21,7 @@ from cart.masterdata.http_clients import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
-from cart.masterdata.repository import ItemLookup, in_batches, tax_rule
+from cart.masterdata.repository import ItemLookup, TaxRuleMemo, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.money import parse_decimal
 from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
@@ -30,8 +30,27 @@ from pos_commons.transport import Transport
 T = TypeVar("T")
 
 
-def item_from_json(data: dict[str, Any]) -> ItemInfo:
+def _tax_rule_from_json(rule: dict[str, Any]) -> TaxRule:
+    return tax_rule(
+        tax_code=rule["taxCode"],
+        name=rule["name"],
+        tax_type=TaxType(rule["taxType"]),
+        rate=parse_decimal(rule["rate"]),
+        rounding_digits=rule["roundingDigits"],
+        rounding_method=RoundingMethod(rule["roundingMethod"]),
+    )
+
+
+def item_from_json(data: dict[str, Any], rules: TaxRuleMemo) -> ItemInfo:
     rule = data["taxRule"]
+    raw_rule = (
+        rule["taxCode"],
+        rule["name"],
+        rule["taxType"],
+        rule["rate"],
+        rule["roundingDigits"],
+        rule["roundingMethod"],
+    )
     return ItemInfo(
         item_code=data["itemCode"],
         description=data["description"],
@@ -40,21 +59,14 @@ def item_from_json(data: dict[str, Any]) -> ItemInfo:
         effective_price=parse_decimal(data["effectivePrice"]),
         is_discount_restricted=data["isDiscountRestricted"],
         is_deleted=data["isDeleted"],
-        tax_rule=tax_rule(
-            tax_code=rule["taxCode"],
-            name=rule["name"],
-            tax_type=TaxType(rule["taxType"]),
-            rate=parse_decimal(rule["rate"]),
-            rounding_digits=rule["roundingDigits"],
-            rounding_method=RoundingMethod(rule["roundingMethod"]),
-        ),
+        tax_rule=rules.get(raw_rule, lambda: _tax_rule_from_json(rule)),
     )
 
 
-def item_lookup_from_json(data: Any) -> ItemLookup:
+def item_lookup_from_json(data: Any, rules: TaxRuleMemo) -> ItemLookup:
     found = {}
     for item in data["items"]:
-        info = item_from_json(item)
+        info = item_from_json(item, rules)
         found[info.item_code] = info
     missing = data["notFoundItemCodes"]
     if not isinstance(missing, list):
@@ -106,8 +118,9 @@ class WebMasterDataRepository:
         self._clients = list(clients)
         self._turn = itertools.cycle(range(len(self._clients)))
         self._retrier = retrier
+        self._tax_rules = TaxRuleMemo()
 
-    async def _get(self, path: str, decode: Callable[[Any], T]) -> T:
+    def _get(self, path: str, decode: Callable[[Any], T]) -> Awaitable[T]:
         # Round-robin over the replicas; each retry of this call goes to the next one after
         # the replica that failed it.
         turn = next(self._turn)
@@ -137,17 +150,20 @@ class WebMasterDataRepository:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise bad_answer(f"malformed answer to GET {path}: {exc!r}") from exc
 
-        return await self._retrier.call(attempt)
+        return self._retrier.call(attempt)
 
     async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
         path = f"/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails?codes="
 
-        async def look_up(batch: Sequence[str]) -> ItemLookup:
+        def look_up(batch: Sequence[str]) -> Awaitable[ItemLookup]:
             # Item codes are [A-Za-z0-9_.-] (validated by cart's API): nothing to escape, so
             # the query is written as is rather than built by the client library.
-            return await self._get(path + ",".join(batch), item_lookup_from_json)
+            return self._get(path + ",".join(batch), self._item_lookup)
 
         return await in_batches(codes, look_up)
+
+    def _item_lookup(self, data: Any) -> ItemLookup:
+        return item_lookup_from_json(data, self._tax_rules)
 
     async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
         path = f"/api/v1/tenants/{tenant_id}/paymentMethods/{payment_code}"
