@@ -6,10 +6,12 @@ import struct
 from decimal import Decimal
 
 import bson
+import pytest
 from bson.decimal128 import Decimal128
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pos_commons import mongo
 from pos_commons.mongo import CODEC_OPTIONS, decimal_from_bson, decimal_to_bson
 
 EDGES = [
@@ -100,3 +102,25 @@ def test_documents_round_trip_through_the_codec() -> None:
     back = bson.decode(data, codec_options=CODEC_OPTIONS)
     assert back == document
     assert str(back["amount"]) == "12.30"
+
+
+def test_equal_values_keep_their_own_digits() -> None:
+    """Conversions are remembered by exact value: 1.5 and 1.50 are equal Decimals, but each
+    is stored and read back with its own digits, whichever was converted first."""
+    groups = [["1.5", "1.50", "1.500"], ["0", "-0", "0.00", "0E+3"], ["100", "1E+2", "1.00E+2"]]
+    for texts in groups:
+        for order in (texts, list(reversed(texts))):
+            for text in order:
+                value = Decimal(text)
+                assert decimal_to_bson(value).bid == Decimal128(value).bid, text
+                stored = Decimal128(value)
+                assert _same(decimal_from_bson(stored), stored.to_decimal()), text
+
+
+def test_remembered_conversions_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mongo, "_MEMO_LIMIT", 10)
+    for cents in range(100):
+        value = Decimal(cents).scaleb(-2)
+        assert decimal_from_bson(decimal_to_bson(value)) == value
+    assert len(mongo._to_bson_memo) <= 10
+    assert len(mongo._from_bson_memo) <= 10
