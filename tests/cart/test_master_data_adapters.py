@@ -22,9 +22,10 @@ from cart.masterdata.grpc_channels import GrpcChannelPool
 from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
 from cart.masterdata.repository import ItemLookup, MasterDataRepository, TaxRuleMemo, tax_rule
 from cart.masterdata.retries import Retrier, RetryPolicy
-from cart.masterdata.web import WebMasterDataRepository
+from cart.masterdata.web import WebMasterDataRepository, service_headers
 from pos_commons.errors import AppError
 from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
+from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 from pos_commons.tax import (
     ROUNDING_METHOD_MESSAGES,
     TAX_TYPE_MESSAGES,
@@ -34,6 +35,8 @@ from pos_commons.tax import (
 )
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, free_port
+from pos_devstack.seed import DemoCatalog
+from pos_devstack.stack import MasterDataProcess, Tokens
 from tests.scripted import (
     RESET,
     STALL,
@@ -395,3 +398,36 @@ def test_the_tax_rule_memo_is_bounded() -> None:
     for code in ("A", "B", "A", "C", "A"):
         assert memo.get((code,), functools.partial(parse, code)).tax_code == code
     assert built == ["A", "B", "C", "A"]  # C found it full: it started over
+
+
+async def test_a_long_lookup_is_split_at_the_batch_limit(
+    master_data: MasterDataProcess, demo: DemoCatalog, tokens: Tokens
+) -> None:
+    """More codes than one call may carry: split into calls of MAX_ITEMS_PER_LOOKUP against
+    the real master-data, with every item found and every unknown code reported, in order,
+    the same on both transports."""
+    unknown = [f"NOPE{n:04d}" for n in range(MAX_ITEMS_PER_LOOKUP + 50)]
+    codes = [*demo.sellable_codes[:30], *unknown, *demo.sellable_codes[30:60]]
+    assert len(codes) > MAX_ITEMS_PER_LOOKUP * 2
+    store = demo.stores[0]
+    pool = HttpClientPool()
+    channels = GrpcChannelPool()
+    over_http = WebMasterDataRepository(
+        [pool.get(master_data.url, service_headers(tokens.service))],
+        Retrier(Transport.HTTP, 5.0, RetryPolicy()),
+    )
+    over_grpc = GrpcMasterDataRepository(
+        channels.get(master_data.grpc_target),
+        tokens.service,
+        Retrier(Transport.GRPC, 5.0, RetryPolicy()),
+    )
+    try:
+        lookups = [await r.get_items(demo.tenant_id, store, codes) for r in (over_http, over_grpc)]
+    finally:
+        await pool.close()
+        await channels.close()
+    known = [code for code in codes if code not in unknown]
+    for lookup in lookups:
+        assert sorted(lookup.found) == sorted(known)
+        assert lookup.missing == unknown
+    assert lookups[0] == lookups[1]
