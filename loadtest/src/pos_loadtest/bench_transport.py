@@ -50,7 +50,7 @@ from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from pos_loadtest.baselines import start_baseline
 from pos_loadtest.cpu import cpu_seconds
-from pos_loadtest.measure import Sample, closed_loop, median, spread
+from pos_loadtest.measure import Sample, closed_loop, median, paired_ratio
 from pos_loadtest.procfs import command_line
 
 TENANT, STORE, ITEM = "demo", "S001", "ITEM0007"
@@ -236,12 +236,6 @@ def _bare_call(client: HttpClient) -> Callable[[], Awaitable[object]]:
     return call
 
 
-def _ratio(mine: list[float], bare: list[float]) -> tuple[float, str]:
-    """The median over rounds of mine/bare, paired by round, and its spread."""
-    ratios = [m / b for m, b in zip(mine, bare, strict=True) if b]
-    return median(ratios), spread(ratios)
-
-
 def _report(
     options: argparse.Namespace,
     targets: list[Target],
@@ -272,9 +266,11 @@ def _report(
             )
             if target.baseline:
                 bare = measured[target.baseline]
-                rps, rps_spread = _ratio([m.sample.rps for m in runs], [b.sample.rps for b in bare])
+                rps, rps_spread = paired_ratio(
+                    [m.sample.rps for m in runs], [b.sample.rps for b in bare]
+                )
                 # CPU: the bare pair's cost over ours, so that 1 is "as cheap as bare" here too.
-                cpu, cpu_spread = _ratio([b.cpu_us for b in bare], [m.cpu_us for m in runs])
+                cpu, cpu_spread = paired_ratio([b.cpu_us for b in bare], [m.cpu_us for m in runs])
                 line += f"  {rps:.2f} ({rps_spread}); {cpu:.2f} ({cpu_spread})"
                 if concurrency == GOAL_CONCURRENCY and not target.name.startswith(" "):
                     verdicts.append((target.name, rps, cpu))

@@ -77,3 +77,9 @@ def median(values: Sequence[float]) -> float:
 def spread(values: Sequence[float]) -> str:
     """min..max of a few repeated measurements, for the noise next to a median."""
     return f"{min(values):.2f}..{max(values):.2f}" if values else "-"
+
+
+def paired_ratio(mine: Sequence[float], base: Sequence[float]) -> tuple[float, str]:
+    """The median over rounds of mine/base, paired by round, and its spread."""
+    ratios = [m / b for m, b in zip(mine, base, strict=True) if b]
+    return median(ratios), spread(ratios)
