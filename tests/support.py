@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import MasterDataProcess, Tokens
 
 
@@ -90,3 +93,52 @@ async def stored_version(mongodb_uri: str, tenant_id: str, cart_id: str) -> int:
         await client.close()
     assert document is not None, cart_id
     return int(document["version"])
+
+
+@dataclass
+class Till:
+    """One terminal of one cart process, selling into one open cart: `scan` adds an item and
+    tells what the line says and whether master-data was asked (cart's Server-Timing)."""
+
+    client: httpx.AsyncClient
+    cart_id: str
+
+    @classmethod
+    async def open(cls, cart_url: str, api_key: str) -> Till:
+        client = httpx.AsyncClient(
+            base_url=f"{cart_url}/api/v1", headers={"X-API-Key": api_key}, timeout=10
+        )
+        cart_id = data(await client.post("/carts"), 201)["cartId"]
+        return cls(client, cart_id)
+
+    async def scan(self, item_code: str) -> Scan:
+        response = await self.client.post(
+            f"/carts/{self.cart_id}/lineItems", json=[{"itemCode": item_code}]
+        )
+        asked = "masterdata;" in response.headers.get("server-timing", "")
+        if response.status_code != 200:
+            return Scan(response.status_code, response.json()["error"]["code"], None, asked)
+        line = response.json()["data"]["lines"][-1]
+        return Scan(200, "", line, asked)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+@dataclass(frozen=True)
+class Scan:
+    status: int
+    code: str
+    line: dict[str, Any] | None
+    asked_master_data: bool
+
+    @property
+    def price(self) -> str | None:
+        return None if self.line is None else str(self.line["unitPrice"])
+
+
+async def small_catalog(master_data_url: str, admin_token: str) -> DemoCatalog:
+    """A fresh tenant with the first ten demo items (three stores, store prices, a deleted
+    item, every payment method), for a test that changes its catalog."""
+    catalog = dataclasses.replace(demo_catalog(10), tenant_id=f"f{uuid.uuid4().hex[:12]}")
+    return await load_demo_catalog(master_data_url, admin_token, catalog)

@@ -244,29 +244,34 @@ async def test_observability(
     )
     async with httpx.AsyncClient(base_url=cart.url, headers={"X-API-Key": key}, timeout=10) as c:
         cart_id = data(await c.post("/api/v1/carts"), 201)["cartId"]
-        added = await c.post(
+        # An unknown item: never in the item cache, so master-data is asked.
+        missing = await c.post(
             f"/api/v1/carts/{cart_id}/lineItems",
-            json=[{"itemCode": "ITEM0001"}],
+            json=[{"itemCode": "NOPE1"}],
             headers={"X-Request-ID": "obs-1"},
         )
-        data(added)
-        timing = added.headers["server-timing"]
+        assert error_code(missing, 404) == "ITEM_NOT_FOUND"
+        assert missing.json()["error"]["details"] == {"itemCodes": ["NOPE1"]}
+        timing = missing.headers["server-timing"]
         assert "masterdata;dur=" in timing
         assert f'desc="{transport}"' in timing
-        assert added.headers["x-request-id"] == "obs-1"
+        assert missing.headers["x-request-id"] == "obs-1"
+        data(await c.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}]))
         ready = data(await c.get("/ready"))
-        assert ready == {
-            "status": "ready", "mongodb": "ok", "masterData": "ok", "transport": transport
-        }  # fmt: skip
+        assert ready == {"status": "ready", "mongodb": "ok"}  # master-data is not needed
+        health = data(await c.get("/health"))
+        assert (health["transport"], health["masterData"]) == (transport, "ok")
+        assert health["catalogFeed"]["transport"] == transport
+        assert health["catalogFeed"]["tenants"] >= 1
+        assert {"items", "paymentMethods", "bytes", "hits", "misses"} <= set(health["itemCache"])
         metrics = (await c.get("/metrics")).text
         assert (
             f'masterdata_call_duration_seconds_count{{operation="get_items",outcome="ok",'
             f'transport="{transport}"}}'
         ) in metrics
         assert 'route="/api/v1/carts/{cart_id}/lineItems"' in metrics
-        missing = await c.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "NOPE1"}])
-        assert error_code(missing, 404) == "ITEM_NOT_FOUND"
-        assert missing.json()["error"]["details"] == {"itemCodes": ["NOPE1"]}
+        assert f'catalog_feed_tenants{{state="live",transport="{transport}"}}' in metrics
+        assert 'item_cache_entries{kind="item"}' in metrics
 
 
 async def test_abandoned_carts_expire(

@@ -51,7 +51,11 @@ def world(stack: Stack, tmp_path: Path) -> Iterator[World]:
     port = free_port()
     database, uri = start_secantus(tmp_path / "md-db", port=port, log_dir=tmp_path)
     master = start_master_data(uri, stack.tokens, log_dir=tmp_path)
-    timeouts = {"HTTP_TIMEOUT": str(TIMEOUT), "GRPC_TIMEOUT": str(TIMEOUT)}
+    # Every lookup goes to master-data (no item cache): this is the transports' own failure
+    # table; what the cache answers through an outage is tests/cart/test_master_data_outage.py.
+    timeouts = {
+        "HTTP_TIMEOUT": str(TIMEOUT), "GRPC_TIMEOUT": str(TIMEOUT), "USE_ITEM_CACHE": "false"
+    }  # fmt: skip
     carts = {
         transport: start_cart(
             stack.mongodb_uri,

@@ -42,7 +42,10 @@ async def test_outage_slowness_and_recovery(
     master = own_master_data
     cart = start_cart(
         stack.mongodb_uri, stack.tokens, master, transport=transport, log_dir=tmp_path,
-        extra_env={"HTTP_TIMEOUT": str(TIMEOUT_SECONDS), "GRPC_TIMEOUT": str(TIMEOUT_SECONDS)},
+        # Without the item cache: the direct path through an outage (what the cache answers
+        # meanwhile is tests/cart/test_master_data_outage.py).
+        extra_env={"HTTP_TIMEOUT": str(TIMEOUT_SECONDS), "GRPC_TIMEOUT": str(TIMEOUT_SECONDS),
+                   "USE_ITEM_CACHE": "false"},
     )  # fmt: skip
     try:
         key = await register_terminal(

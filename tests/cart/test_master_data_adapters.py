@@ -345,6 +345,8 @@ def _http_item(rule: TaxRuleTerms | None) -> tuple[int, bytes]:
         "shortDescription": "s",
         "categoryCode": "c",
         "effectivePrice": "12",
+        "unitPrice": "12",
+        "storePrice": None,
         "isDiscountRestricted": False,
         "isDeleted": False,
         "taxRule": tax_rule,
@@ -363,7 +365,9 @@ def _grpc_item(rule: TaxRuleTerms | None) -> GrpcAnswer:
             rounding_digits=rule.rounding_digits,
             rounding_method=ROUNDING_METHOD_MESSAGES[rule.rounding_method],
         )
-    item = item_service_pb2.ItemDetail(item_code="X1", effective_price="12", tax_rule=message)
+    item = item_service_pb2.ItemDetail(
+        item_code="X1", effective_price="12", unit_price="12", tax_rule=message
+    )
     return grpc_reply(item_service_pb2.BatchGetItemDetailsResponse(items=[item]))
 
 

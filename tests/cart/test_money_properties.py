@@ -56,15 +56,18 @@ def tax_rules(draw: st.DrawFn) -> TaxRule:
 @st.composite
 def items(draw: st.DrawFn, code: str) -> ItemInfo:
     places = draw(st.integers(0, 3))
+    price = draw(_decimal(places, 0, 5_000 * 10**places))
     return ItemInfo(
         item_code=code,
         description=code,
         short_description=code,
         category_code="C",
-        effective_price=draw(_decimal(places, 0, 5_000 * 10**places)),
+        effective_price=price,
         is_discount_restricted=draw(st.booleans()),
         is_deleted=False,
         tax_rule=draw(tax_rules()),
+        unit_price=price,
+        store_price=None,
     )
 
 

@@ -79,6 +79,8 @@ def item(
         is_discount_restricted=restricted,
         is_deleted=deleted,
         tax_rule=tax_rule,
+        unit_price=Decimal(unit_price),
+        store_price=None,
     )
 
 

@@ -82,6 +82,8 @@ def item(
         is_discount_restricted=restricted,
         is_deleted=False,
         tax_rule=tax_rule,
+        unit_price=Decimal(unit_price),
+        store_price=None,
     )
 
 

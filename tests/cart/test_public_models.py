@@ -79,6 +79,8 @@ def _billed_cart() -> Cart:
         item_code="TEA", description="Tea", short_description="Tea", category_code="C",
         effective_price=Decimal("4.00"), is_discount_restricted=False, is_deleted=False,
         tax_rule=tax,
+        unit_price=Decimal("4.00"),
+        store_price=None,
     )  # fmt: skip
     cash = PaymentMethodInfo("01", "Cash", can_give_change=True, can_exceed_balance=True,
                              is_active=True)  # fmt: skip

@@ -231,9 +231,11 @@ async def test_the_parity_sale_over_tls_and_mutual_tls_on_both_transports(
     assert_identical_sales(results, demo)
     for name, cart in carts.items():
         async with httpx.AsyncClient(base_url=cart.url, timeout=10) as client:
-            ready = (await client.get("/ready")).json()["data"]
-        assert ready["masterData"] == "ok", name
-        assert ready["transport"] == name.split()[1], name
+            health = (await client.get("/health")).json()["data"]
+        assert health["masterData"] == "ok", name
+        assert health["transport"] == name.split()[1], name
+        # The catalog feed came over the same TLS (SSE over HTTPS, the gRPC channel).
+        assert health["catalogFeed"]["live"] == 1, (name, health)
 
 
 # --- who is refused -----------------------------------------------------------------------------

@@ -125,6 +125,8 @@ def five_line_cart(cart_id: str) -> Cart:
             is_discount_restricted=False,
             is_deleted=False,
             tax_rule=rule,
+            unit_price=Decimal(f"{100 + 37 * n}.50"),
+            store_price=None,
         )
         for n in range(1, LINES + 1)
     }

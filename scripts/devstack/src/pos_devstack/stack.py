@@ -25,9 +25,13 @@ def secantus_uri(port: int) -> str:
 
 
 def start_secantus(
-    storage: Path | str, port: int | None = None, log_dir: Path | None = None
+    storage: Path | str,
+    port: int | None = None,
+    log_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> tuple[ManagedProcess, str]:
-    """Starts SecantusDB (":memory:" or a folder); returns the process and its MongoDB URI."""
+    """Starts SecantusDB (":memory:" or a folder), with `extra_args` (secantusd-py --help);
+    returns the process and its MongoDB URI."""
     port = port or free_port()
     beside_python = Path(sys.executable).parent / SECANTUS_COMMAND
     executable = str(beside_python) if beside_python.exists() else shutil.which(SECANTUS_COMMAND)
@@ -47,6 +51,7 @@ def start_secantus(
             str(storage),
             "--log-level",
             "WARNING",
+            *extra_args,
         ],
         env={},
         log_path=log_dir / "secantusdb.log" if log_dir else None,

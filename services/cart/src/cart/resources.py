@@ -10,7 +10,10 @@ from pymongo.read_concern import ReadConcern
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data_repository
+from cart.masterdata.feeds import CatalogFeeds
+from cart.masterdata.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
+from cart.masterdata.wrappers import CachedRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
 from cart.services.terminals import TerminalService
@@ -31,6 +34,8 @@ class CartResources:
     settings: CartSettings
     mongo: Mongo
     master_data: MasterDataRepository
+    feeds: CatalogFeeds | None
+    item_cache: ItemCache | None
     carts: CartService
     idempotency: Idempotency
     terminals: TerminalService
@@ -80,6 +85,8 @@ def build_resources(
         settings=settings,
         mongo=mongo,
         master_data=master_data,
+        feeds=master_data.feeds if isinstance(master_data, CachedRepository) else None,
+        item_cache=master_data.cache if isinstance(master_data, CachedRepository) else None,
         carts=carts,
         idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),
         terminals=TerminalService(terminal_store, terminal_cache),

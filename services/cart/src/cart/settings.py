@@ -50,11 +50,30 @@ class CartSettings(ServiceSettings):
         description="TCP connect timeout to master-data, seconds; less than HTTP_TIMEOUT.",
     )
     use_item_cache: bool = Field(
-        default=False,
-        description="Cache master data in cart's process (off, so comparisons measure transport).",
+        default=True,
+        description="Keep the items and payment methods master-data sent in cart's process, "
+        "current through master-data's catalog feed (false: every lookup asks master-data).",
     )
-    item_cache_ttl_seconds: float = Field(
-        default=30.0, ge=0, le=3600, description="TTL of cart's item cache."
+    item_cache_max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Items (per store) the cache keeps at most, and as many payment methods; "
+        "the least recently used go first.",
+    )
+    item_cache_offline_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="While the catalog feed is down, how long cached items and payment methods "
+        "keep selling after it was last live; then lookups go to master-data.",
+    )
+    catalog_feed_idle_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Nothing heard from the catalog feed for this long (master-data heartbeats "
+        "every 5 s): the feed is broken, and cart reconnects.",
     )
     cart_ttl_seconds: int = Field(
         default=86_400, ge=1, description="An untouched cart expires after this many seconds."

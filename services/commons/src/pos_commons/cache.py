@@ -54,6 +54,8 @@ class TtlCache(Generic[K, V]):
         self._clock = clock
         self._entries: OrderedDict[tuple[str, K], tuple[float, int, V]] = OrderedDict()
         self._generations: dict[str, int] = {}
+        self._epoch = 0
+        """Bumped by `invalidate_all`, in the high bits of every namespace's generation."""
 
     @property
     def enabled(self) -> bool:
@@ -64,7 +66,7 @@ class TtlCache(Generic[K, V]):
 
     def generation(self, namespace: str) -> int:
         """Take this before reading what will be `put`; see the module docstring."""
-        return self._generations.get(namespace, 0)
+        return self._epoch + self._generations.get(namespace, 0)
 
     def get(self, namespace: str, key: K) -> V | None:
         if not self.enabled:
@@ -75,7 +77,7 @@ class TtlCache(Generic[K, V]):
             self.stats.misses += 1
             return None
         expires, generation, value = entry
-        if expires <= self._clock() or generation != self._generations.get(namespace, 0):
+        if expires <= self._clock() or generation != self.generation(namespace):
             del self._entries[full_key]
             self.stats.misses += 1
             return None
@@ -86,7 +88,7 @@ class TtlCache(Generic[K, V]):
         """Stores `value`, read while the namespace was at `generation` (from `generation()`)."""
         if not self.enabled:
             return
-        if generation != self._generations.get(namespace, 0):
+        if generation != self.generation(namespace):
             self.stats.stale_puts += 1
             return
         full_key = (namespace, key)
@@ -98,6 +100,12 @@ class TtlCache(Generic[K, V]):
 
     def invalidate_namespace(self, namespace: str) -> None:
         self._generations[namespace] = self._generations.get(namespace, 0) + 1
+        self.stats.invalidations += 1
+
+    def invalidate_all(self) -> None:
+        """Every namespace at once, reads in flight included (O(1), like one namespace)."""
+        self._epoch += 1 << 32
+        self._entries.clear()
         self.stats.invalidations += 1
 
     def clear(self) -> None:

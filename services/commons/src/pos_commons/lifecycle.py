@@ -65,6 +65,10 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         draining = self._lifecycle.draining
         if sig != signal.SIGTERM or draining or self._drain_seconds <= 0 or self._loop is None:
+            if self._loop is not None and not draining:
+                # No drain period, but what listens to the drain still hears it: long-lived
+                # streams (the catalog feed) end now instead of holding the graceful stop.
+                self._loop.call_soon_threadsafe(self._lifecycle.begin_drain)
             super().handle_exit(sig, frame)
             return
         # Remembered like uvicorn does, so the process still exits by the signal it received.

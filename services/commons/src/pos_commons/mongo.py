@@ -290,7 +290,11 @@ class Mongo:
             # (it does not read from it): retiring it first keeps a write from failing on it.
             maxIdleTimeMS=int(max_idle_seconds * 1000),
             appname=database_prefix,
+            # The client's own codec too (not only each database's): a cluster-wide change
+            # stream decodes with it.
             tz_aware=True,
+            tzinfo=UTC,
+            type_registry=CODEC_OPTIONS.type_registry,
             event_listeners=[self.availability, self.commands],
         )
         # Built outside a loop (a script): there are no listeners to run.

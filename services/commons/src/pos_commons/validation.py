@@ -13,9 +13,12 @@ from pydantic import StringConstraints
 
 TENANT_ID_REGEX = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+RESUME_TOKEN_REGEX = r"^[0-9A-Fa-f]{2,1024}$"  # noqa: S105 - a pattern, not a secret
+"""A catalog feed token: the database's resume token, hex (cart keeps it as it came)."""
 
 _TENANT_ID = re.compile(TENANT_ID_REGEX)
 _CODE = re.compile(CODE_REGEX)
+_RESUME_TOKEN = re.compile(RESUME_TOKEN_REGEX)
 
 TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_REGEX)]
 Code = Annotated[str, StringConstraints(pattern=CODE_REGEX)]
@@ -27,3 +30,7 @@ def is_tenant_id(value: str) -> bool:
 
 def is_code(value: str) -> bool:
     return _CODE.fullmatch(value) is not None
+
+
+def is_resume_token(value: str) -> bool:
+    return _RESUME_TOKEN.fullmatch(value) is not None

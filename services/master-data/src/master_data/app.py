@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from master_data.api import catalog_routes, item_details, store_prices, system, tenants
+from master_data.api import (
+    catalog_feed,
+    catalog_routes,
+    item_details,
+    store_prices,
+    system,
+    tenants,
+)
 from master_data.api.hot_path import HotPathApp
 from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
@@ -43,6 +50,8 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         grpc_server: GrpcServer | None = None
         try:
             await resources.tenants.setup()
+            await resources.feed.start(within_seconds=settings.mongodb_timeout_seconds)
+            lifecycle.on_drain(resources.feed.drain)
             app.state.resources = resources
             if settings.use_grpc:
                 grpc_server = GrpcServer(resources, lifecycle)
@@ -77,6 +86,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         tenants.router,
         *catalog_routes.ROUTERS,
         store_prices.router,
+        catalog_feed.router,
     ):
         app.include_router(router)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -143,3 +145,62 @@ class ItemDetailBatch(BaseModel):
 
     items: list[ItemDetail]
     not_found_item_codes: list[str]
+
+
+class ChangeKind(StrEnum):
+    """What a catalog change is a change of (the `kind` of a feed event, camelCase on HTTP)."""
+
+    ITEM = "item"
+    STORE_PRICE = "storePrice"
+    TAX_RULE = "taxRule"
+    PAYMENT_METHOD = "paymentMethod"
+    STORE = "store"
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """One record of a tenant's catalog changed: its new value, or gone (`value` None).
+
+    `key` holds the record's key fields (snake_case), empty when the database could not
+    say which record was deleted (no pre-image): then every record of `kind` is suspect.
+    `token` resumes the feed right after this change. Immutable, so each transport encodes
+    it once however many subscribers it goes to (`memo`).
+    """
+
+    tenant_id: str
+    kind: ChangeKind
+    key: Mapping[str, str]
+    value: Record | None
+    changed_at: datetime
+    token: str
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def deleted(self) -> bool:
+        return self.value is None
+
+    def memo(self, key: str, encode: Callable[[CatalogChange], T]) -> T:
+        try:
+            value: T = self._memo[key]
+        except KeyError:
+            value = self._memo[key] = encode(self)
+        return value
+
+
+@dataclass(frozen=True)
+class FeedHeartbeat:
+    """Everything up to `token` has been delivered; nothing has changed since."""
+
+    token: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedStartOver:
+    """The subscriber's token cannot be resumed from: it drops what it kept of the tenant."""
+
+    token: str
+    reason: str
+
+
+FeedMessage = CatalogChange | FeedHeartbeat | FeedStartOver

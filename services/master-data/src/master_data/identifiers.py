@@ -1,6 +1,6 @@
 """The identifiers a request names, checked one way (same codes, same words) on every HTTP
 route, the item hot path and the gRPC servicers: 422 / INVALID_ARGUMENT with
-`INVALID_TENANT_ID`, `INVALID_CODE` or `INVALID_BATCH_SIZE`."""
+`INVALID_TENANT_ID`, `INVALID_CODE`, `INVALID_BATCH_SIZE` or `INVALID_RESUME_TOKEN`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from pydantic import AfterValidator
 
 from pos_commons.errors import UnprocessableError
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
-from pos_commons.validation import CODE_REGEX, TENANT_ID_REGEX, is_code, is_tenant_id
+from pos_commons.validation import (
+    CODE_REGEX,
+    TENANT_ID_REGEX,
+    is_code,
+    is_resume_token,
+    is_tenant_id,
+)
 
 
 def check_tenant_id(tenant_id: str) -> str:
@@ -26,6 +32,19 @@ def check_code(what: str, value: str) -> str:
     if not is_code(value):
         raise UnprocessableError(f"{what} {value!r} is malformed.", code="INVALID_CODE")
     return value
+
+
+class ResumeTokenError(UnprocessableError):
+    default_code = "INVALID_RESUME_TOKEN"
+
+
+def check_resume_token(token: str) -> str:
+    """A catalog feed token as the feed gives them out (the database still has to accept it)."""
+    if not is_resume_token(token):
+        raise ResumeTokenError(
+            "The resume token is malformed: give back a token the feed sent, as it came."
+        )
+    return token
 
 
 def check_item_codes(codes: Sequence[str]) -> None:

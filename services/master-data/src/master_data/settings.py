@@ -27,6 +27,20 @@ class MasterDataSettings(ServiceSettings):
     item_cache_max_entries: int = Field(
         default=100_000, ge=1, description="Bound of the item-detail cache (oldest go first)."
     )
+    catalog_feed_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How often the catalog feed tells a subscriber it is up to date while "
+        "nothing changes (its token advances; a subscriber that hears nothing reconnects).",
+    )
+    catalog_feed_subscriber_buffer: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Changes a feed subscriber may fall behind before it is cut off (it "
+        "reconnects and resumes from its token).",
+    )
     tls_cert_file: FilePath | None = Field(
         default=None,
         description=(

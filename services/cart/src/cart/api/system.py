@@ -1,4 +1,5 @@
-"""Liveness, readiness (MongoDB and master-data over the configured transport), metrics."""
+"""Liveness (with how master-data, the catalog feed and the item cache are), readiness (cart's
+own database only: cached sales go on while master-data is away), metrics."""
 
 from __future__ import annotations
 
@@ -15,33 +16,54 @@ from pos_commons.openapi import error_responses
 
 router = APIRouter(tags=["system"])
 
+HEALTH_PROBE_SECONDS = 0.5
+"""How long /health waits for master-data's answer (it reports it, never fails on it)."""
 
-@router.get("/health", summary="Liveness: the process answers")
+
+@router.get(
+    "/health",
+    summary="Liveness: the process answers; how master-data, the catalog feed and the cache are",
+)
 async def health(resources: Resources) -> JsonResponse:
-    return ok({"status": "ok", "transport": resources.master_data.transport})
+    master_data = resources.master_data
+    try:
+        async with asyncio.timeout(HEALTH_PROBE_SECONDS):
+            reachable = await master_data.ready()
+    except TimeoutError:
+        reachable = False
+    body: dict[str, object] = {
+        "status": "ok",
+        "transport": master_data.transport,
+        "masterData": "ok" if reachable else "unreachable",
+    }
+    if resources.feeds is not None and resources.item_cache is not None:
+        cache = resources.item_cache
+        stats = cache.stats
+        body["catalogFeed"] = resources.feeds.summary()
+        body["itemCache"] = {
+            "items": len(cache),
+            "paymentMethods": cache.payment_methods,
+            "bytes": cache.bytes,
+            "maxEntries": cache.max_entries,
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "hitRatio": round(stats.hit_ratio, 4),
+            "evictions": stats.evictions,
+        }
+    return ok(body)
 
 
 @router.get(
     "/ready",
-    summary="Readiness: not shutting down, and MongoDB and master-data answer",
-    responses=error_responses(
-        503, s503="SHUTTING_DOWN or NOT_READY (details say which dependency)"
-    ),
+    summary="Readiness: not shutting down, and MongoDB answers (master-data is not needed)",
+    responses=error_responses(503, s503="SHUTTING_DOWN or NOT_READY (details say which)"),
 )
 async def ready(request: Request, resources: Resources) -> JsonResponse:
     if request.app.lifecycle.draining:
         return error_response(503, "SHUTTING_DOWN", "cart is shutting down.")
-    mongodb, master_data = await asyncio.gather(
-        resources.mongo.ready(), resources.master_data.ready()
-    )
-    checks = {
-        "mongodb": "ok" if mongodb else "unreachable",
-        "masterData": "ok" if master_data else "unreachable",
-        "transport": resources.master_data.transport,
-    }
-    if mongodb and master_data:
-        return ok({"status": "ready", **checks})
-    return error_response(503, "NOT_READY", "A dependency does not answer.", checks)
+    if await resources.mongo.ready():
+        return ok({"status": "ready", "mongodb": "ok"})
+    return error_response(503, "NOT_READY", "MongoDB does not answer.", {"mongodb": "unreachable"})
 
 
 @router.get(

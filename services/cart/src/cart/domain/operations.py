@@ -36,9 +36,14 @@ class ItemInfo:
     short_description: str
     category_code: str
     effective_price: Decimal
+    """What the line sells at: the store's price when it has one, else the unit price."""
     is_discount_restricted: bool
     is_deleted: bool
     tax_rule: TaxRule
+    unit_price: Decimal
+    store_price: Decimal | None
+    """The two prices effective_price comes from (the item cache recomputes it from them when
+    a catalog change moves one)."""
 
 
 @dataclass(frozen=True)

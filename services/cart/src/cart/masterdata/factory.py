@@ -1,5 +1,6 @@
 """Builds the master-data repository of the configured transport, once, at start-up (in the
-lifespan): its channel or HTTP clients, then the optional item cache and the measurement."""
+lifespan): its channel or HTTP clients, the measurement of its calls, then the item cache
+and the catalog feeds that keep it current (USE_ITEM_CACHE, on by default)."""
 
 from __future__ import annotations
 
@@ -7,36 +8,36 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
-from cart.domain.operations import ItemInfo
+from cart.masterdata.feeds import CatalogFeeds, FeedSettings
 from cart.masterdata.grpc import GrpcMasterDataRepository
 from cart.masterdata.grpc_channels import ChannelSettings, GrpcChannelPool
-from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
+from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings, StreamClient
+from cart.masterdata.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
 from cart.masterdata.web import WebMasterDataRepository, service_headers
-from cart.masterdata.wrappers import CachingRepository, MeasuredRepository
+from cart.masterdata.wrappers import CachedRepository, MeasuredRepository
 from cart.settings import CartSettings
-from pos_commons.cache import TtlCache
 from pos_commons.transport import Transport
 
 
 def _over_http(settings: CartSettings, service_token: str) -> MasterDataRepository:
     # master-data over TLS when MASTER_DATA_TLS_CA_FILE is set (both transports).
     tls = settings.master_data_tls
-    pool = HttpClientPool(
-        HttpClientSettings(
-            kind=settings.master_data_http_client,
-            # The first attempt is bounded by these (no extra timer); retries by what is left
-            # of HTTP_TIMEOUT.
-            connect_timeout_seconds=settings.http_connect_timeout,
-            read_timeout_seconds=settings.http_timeout,
-            ssl_context=tls.ssl_context() if tls else None,
-        )
+    client_settings = HttpClientSettings(
+        kind=settings.master_data_http_client,
+        # The first attempt is bounded by these (no extra timer); retries by what is left
+        # of HTTP_TIMEOUT.
+        connect_timeout_seconds=settings.http_connect_timeout,
+        read_timeout_seconds=settings.http_timeout,
+        ssl_context=tls.ssl_context() if tls else None,
     )
+    pool = HttpClientPool(client_settings)
     headers = service_headers(service_token)
     return WebMasterDataRepository(
         [pool.get(url, headers) for url in settings.master_data_urls],
         Retrier(Transport.HTTP, settings.http_timeout, RetryPolicy()),
+        StreamClient(settings.master_data_urls, client_settings, headers),
     )
 
 
@@ -59,9 +60,21 @@ BUILDERS: dict[Transport, Callable[[CartSettings, str], MasterDataRepository]] =
 def create_master_data_repository(
     settings: CartSettings, service_token: str, registry: CollectorRegistry
 ) -> MasterDataRepository:
-    """The repository owns its channel or clients: closing it closes them."""
-    repository = BUILDERS[settings.transport](settings, service_token)
-    if settings.use_item_cache:
-        cache: TtlCache[tuple[str, str], ItemInfo] = TtlCache(settings.item_cache_ttl_seconds)
-        repository = CachingRepository(repository, cache)
-    return MeasuredRepository(repository, registry)
+    """The repository owns its channel or clients (and feeds): closing it closes them."""
+    repository: MasterDataRepository = MeasuredRepository(
+        BUILDERS[settings.transport](settings, service_token), registry
+    )
+    if not settings.use_item_cache:
+        return repository
+    cache = ItemCache(settings.item_cache_max_entries)
+    feeds = CatalogFeeds(
+        repository.watch_catalog,
+        cache,
+        FeedSettings(
+            idle_seconds=settings.catalog_feed_idle_seconds,
+            offline_seconds=settings.item_cache_offline_seconds,
+        ),
+        settings.transport,
+        registry,
+    )
+    return CachedRepository(repository, cache, feeds)

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from datetime import UTC
 from typing import TypeVar
 
 from grpc import aio
 
 from cart.domain.model import TaxRule
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
+from cart.masterdata.changes import (
+    CatalogChange,
+    ChangeKind,
+    ChangeValue,
+    FeedMessage,
+    Heartbeat,
+    ItemRecord,
+    StartOver,
+    StorePriceRecord,
+    StoreRecord,
+)
 from cart.masterdata.failures import bad_answer, classify_grpc
 from cart.masterdata.grpc_channels import call_metadata, health_status
 from cart.masterdata.repository import ItemLookup, TaxRuleMemo, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    catalog_feed_service_pb2,
+    catalog_feed_service_pb2_grpc,
     common_pb2,
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
-from pos_commons.grpc_trailers import ERROR_CODE_KEY
+from pos_commons.grpc_trailers import CACHE_CONTROL_KEY, ERROR_CODE_KEY, NO_CACHE
 from pos_commons.money import parse_decimal
 from pos_commons.tax import ROUNDING_METHODS, TAX_TYPES
 from pos_commons.transport import Transport
@@ -60,6 +74,78 @@ def item_from_message(item: item_service_pb2.ItemDetail, rules: TaxRuleMemo) -> 
         is_discount_restricted=item.is_discount_restricted,
         is_deleted=item.is_deleted,
         tax_rule=rules.get(raw_rule, lambda: _tax_rule_from_message(rule)),
+        unit_price=parse_decimal(item.unit_price),
+        store_price=parse_decimal(item.store_price) if item.HasField("store_price") else None,
+    )
+
+
+def _payment_method_from_message(
+    method: payment_method_service_pb2.PaymentMethod,
+) -> PaymentMethodInfo:
+    return PaymentMethodInfo(
+        payment_code=method.payment_code,
+        name=method.name,
+        can_give_change=method.can_give_change,
+        can_exceed_balance=method.can_exceed_balance,
+        is_active=method.is_active,
+    )
+
+
+_KINDS = {
+    catalog_feed_service_pb2.CATALOG_CHANGE_KIND_ITEM: ChangeKind.ITEM,
+    catalog_feed_service_pb2.CATALOG_CHANGE_KIND_STORE_PRICE: ChangeKind.STORE_PRICE,
+    catalog_feed_service_pb2.CATALOG_CHANGE_KIND_TAX_RULE: ChangeKind.TAX_RULE,
+    catalog_feed_service_pb2.CATALOG_CHANGE_KIND_PAYMENT_METHOD: ChangeKind.PAYMENT_METHOD,
+    catalog_feed_service_pb2.CATALOG_CHANGE_KIND_STORE: ChangeKind.STORE,
+}
+_KEY_FIELDS = ("item_code", "store_code", "tax_code", "payment_code")
+
+
+def _change_value(change: catalog_feed_service_pb2.CatalogChange) -> ChangeValue:
+    which = change.WhichOneof("value")
+    if which == "item":
+        item = change.item
+        return ItemRecord(
+            item_code=item.item_code,
+            description=item.description,
+            short_description=item.short_description,
+            category_code=item.category_code,
+            tax_code=item.tax_code,
+            unit_price=parse_decimal(item.unit_price),
+            is_discount_restricted=item.is_discount_restricted,
+            is_deleted=item.is_deleted,
+        )
+    if which == "store_price":
+        price = change.store_price
+        return StorePriceRecord(price.store_code, price.item_code, parse_decimal(price.price))
+    if which == "tax_rule":
+        return _tax_rule_from_message(change.tax_rule)
+    if which == "payment_method":
+        return _payment_method_from_message(change.payment_method)
+    if which == "store":
+        return StoreRecord(change.store.store_code)
+    raise ValueError("a change without its value")
+
+
+def feed_message_from_proto(message: catalog_feed_service_pb2.WatchCatalogResponse) -> FeedMessage:
+    """A catalog feed message from its gRPC form (master-data's grpc_api/mapping.py)."""
+    if not message.token:
+        raise ValueError("a message without a token")
+    which = message.WhichOneof("message")
+    if which == "heartbeat":
+        return Heartbeat(message.token)
+    if which == "start_over":
+        return StartOver(message.token, message.start_over.reason)
+    if which != "change":
+        raise ValueError(f"unknown message {which!r}")
+    change = message.change
+    key = {field: getattr(change.key, field) for field in _KEY_FIELDS}
+    return CatalogChange(
+        kind=_KINDS[change.kind],
+        key={field: value for field, value in key.items() if value},
+        value=None if change.deleted else _change_value(change),
+        changed_at=change.changed_at.ToDatetime(tzinfo=UTC),
+        token=message.token,
     )
 
 
@@ -77,6 +163,7 @@ class GrpcMasterDataRepository:
         self._channel = channel
         self._items = item_service_pb2_grpc.ItemServiceStub(channel)
         self._payments = payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
+        self._feed = catalog_feed_service_pb2_grpc.CatalogFeedServiceStub(channel)
         self._token = service_token
         self._retrier = retrier
         self._tax_rules = TaxRuleMemo()
@@ -92,7 +179,13 @@ class GrpcMasterDataRepository:
 
         return self._retrier.call(attempt)
 
-    async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
+    def _metadata(self, fresh: bool) -> Sequence[tuple[str, str]]:
+        metadata = call_metadata(self._token)
+        return (*metadata, (CACHE_CONTROL_KEY, NO_CACHE)) if fresh else metadata
+
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
         def look_up(batch: Sequence[str]) -> Awaitable[ItemLookup]:
             request = item_service_pb2.BatchGetItemDetailsRequest(
                 tenant_id=tenant_id, store_code=store_code, item_codes=batch
@@ -100,7 +193,7 @@ class GrpcMasterDataRepository:
 
             async def send(seconds: float) -> ItemLookup:
                 response = await self._items.BatchGetItemDetails(
-                    request, timeout=seconds, metadata=call_metadata(self._token)
+                    request, timeout=seconds, metadata=self._metadata(fresh)
                 )
                 try:
                     items = [item_from_message(item, self._tax_rules) for item in response.items]
@@ -113,25 +206,46 @@ class GrpcMasterDataRepository:
 
         return await in_batches(codes, look_up)
 
-    async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo:
         request = payment_method_service_pb2.GetPaymentMethodRequest(
             tenant_id=tenant_id, payment_code=payment_code
         )
 
         async def send(seconds: float) -> PaymentMethodInfo:
             response = await self._payments.GetPaymentMethod(
-                request, timeout=seconds, metadata=call_metadata(self._token)
+                request, timeout=seconds, metadata=self._metadata(fresh)
             )
-            method = response.payment_method
-            return PaymentMethodInfo(
-                payment_code=method.payment_code,
-                name=method.name,
-                can_give_change=method.can_give_change,
-                can_exceed_balance=method.can_exceed_balance,
-                is_active=method.is_active,
-            )
+            return _payment_method_from_message(response.payment_method)
 
         return await self._call(send)
+
+    async def watch_catalog(
+        self, tenant_id: str, token: str | None
+    ) -> AsyncGenerator[FeedMessage, None]:
+        # No deadline: the stream lasts; the channel's keepalive and the reader's idle
+        # timeout notice a peer that went silent.
+        call = self._feed.WatchCatalog(
+            catalog_feed_service_pb2.WatchCatalogRequest(
+                tenant_id=tenant_id, resume_token=token or ""
+            ),
+            metadata=call_metadata(self._token),
+        )
+        try:
+            async for response in call:
+                try:
+                    message = feed_message_from_proto(response)
+                except (KeyError, ValueError) as exc:
+                    raise bad_answer(f"malformed catalog feed message: {exc!r}").to_error(
+                        self.transport
+                    ) from exc
+                yield message
+        except aio.AioRpcError as exc:
+            failure = classify_grpc(exc.code(), _error_code(exc), exc.details() or "")
+            raise failure.to_error(self.transport) from exc
+        finally:
+            call.cancel()
 
     async def ready(self) -> bool:
         try:

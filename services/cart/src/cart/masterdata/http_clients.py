@@ -10,8 +10,10 @@ or one that broke before a complete answer.
 
 from __future__ import annotations
 
+import itertools
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -202,6 +204,67 @@ def create_http_client(
         return _AiohttpClient(base_url, settings, headers or {})
     over_aiohttp = settings.kind is HttpClientKind.HTTPX_AIOHTTP
     return _HttpxClient(base_url, settings, headers or {}, over_aiohttp=over_aiohttp)
+
+
+class StreamClient:
+    """Long-lived streaming GETs (master-data's catalog feed), each to the next of the
+    replicas' base URLs.
+
+    Its own aiohttp session: no read timeout (the reader times out idle streams itself),
+    the lookups' connect timeout and TLS, and `headers` (the bearer token) on every request.
+    """
+
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        settings: HttpClientSettings,
+        headers: Mapping[str, str],
+    ) -> None:
+        if not base_urls:
+            raise ValueError("at least one base URL is needed")
+        self._base_urls = itertools.cycle([url.rstrip("/") for url in base_urls])
+        self._settings = settings
+        self._headers = dict(headers)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            s = self._settings
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=s.ssl_context or True),
+                timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout_seconds),
+                headers=self._headers,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    @asynccontextmanager
+    async def get(
+        self, path: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[tuple[int, AsyncIterator[bytes], bytes]]:
+        """(status, the body's lines, the whole body when the status is not 200) of GET
+        `path` on the next replica; raises the Upstream* errors as the clients above do."""
+        url = next(self._base_urls) + path
+        try:
+            async with self._open().get(url, headers=headers) as response:
+                body = b"" if response.status == 200 else await response.read()
+                yield response.status, _lines(response), body
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise UpstreamUnreachableError(str(exc) or type(exc).__name__) from exc
+        except (aiohttp.ClientError, ValueError) as exc:  # ValueError: a line too long
+            raise UpstreamProtocolError(str(exc) or type(exc).__name__) from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async for line in response.content:
+        yield line
 
 
 class HttpClientPool:

@@ -6,13 +6,14 @@ flips: same objects, same values, same errors (failures.py says which, for both)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
+from cart.masterdata.changes import FeedMessage
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 from pos_commons.transport import Transport
 
@@ -94,11 +95,21 @@ class MasterDataRepository(Protocol):
     transport: Transport
     """Shown in Server-Timing, the metrics and /health."""
 
-    async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
-        """The items of `codes` (one round trip per MAX_ITEMS_PER_LOOKUP), and those not found."""
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
+        """The items of `codes` (one round trip per MAX_ITEMS_PER_LOOKUP), and those not found.
+        `fresh`: master-data answers from its database, not its cache."""
         ...
 
-    async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo: ...
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo: ...
+
+    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
+        """The tenant's catalog feed from now, or after `token`, until it breaks (raising the
+        failure's AppError) or master-data ends it. Close it (aclosing) when done."""
+        ...
 
     async def ready(self) -> bool:
         """Whether master-data answers over this transport."""

@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
+
+import orjson
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.failures import bad_answer, classify_http, too_slow, unreachable
+from cart.masterdata.changes import (
+    CatalogChange,
+    ChangeKind,
+    ChangeValue,
+    FeedMessage,
+    Heartbeat,
+    ItemRecord,
+    StartOver,
+    StorePriceRecord,
+    StoreRecord,
+)
+from cart.masterdata.failures import (
+    MasterDataCallError,
+    bad_answer,
+    classify_http,
+    too_slow,
+    unreachable,
+)
 from cart.masterdata.http_clients import (
     HttpClient,
+    StreamClient,
     UpstreamProtocolError,
     UpstreamResponse,
     UpstreamTimeoutError,
@@ -23,6 +44,8 @@ from cart.masterdata.http_clients import (
 )
 from cart.masterdata.repository import ItemLookup, TaxRuleMemo, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
+from cart.masterdata.sse import sse_events
+from pos_commons.grpc_trailers import CACHE_CONTROL_KEY, NO_CACHE
 from pos_commons.money import parse_decimal
 from pos_commons.request_context import REQUEST_ID_HEADER, request_id_var
 from pos_commons.transport import Transport
@@ -60,6 +83,8 @@ def item_from_json(data: dict[str, Any], rules: TaxRuleMemo) -> ItemInfo:
         is_discount_restricted=data["isDiscountRestricted"],
         is_deleted=data["isDeleted"],
         tax_rule=rules.get(raw_rule, lambda: _tax_rule_from_json(rule)),
+        unit_price=parse_decimal(data["unitPrice"]),
+        store_price=None if data["storePrice"] is None else parse_decimal(data["storePrice"]),
     )
 
 
@@ -72,6 +97,56 @@ def item_lookup_from_json(data: Any, rules: TaxRuleMemo) -> ItemLookup:
     if not isinstance(missing, list):
         raise TypeError("notFoundItemCodes is not a list")
     return ItemLookup(found, [str(code) for code in missing])
+
+
+def item_record_from_json(data: Any) -> ItemRecord:
+    return ItemRecord(
+        item_code=data["itemCode"],
+        description=data["description"],
+        short_description=data["shortDescription"],
+        category_code=data["categoryCode"],
+        tax_code=data["taxCode"],
+        unit_price=parse_decimal(data["unitPrice"]),
+        is_discount_restricted=data["isDiscountRestricted"],
+        is_deleted=data["isDeleted"],
+    )
+
+
+def _store_price_from_json(data: Any) -> StorePriceRecord:
+    return StorePriceRecord(data["storeCode"], data["itemCode"], parse_decimal(data["price"]))
+
+
+_VALUES: dict[ChangeKind, Callable[[Any], ChangeValue]] = {
+    ChangeKind.ITEM: item_record_from_json,
+    ChangeKind.STORE_PRICE: _store_price_from_json,
+    ChangeKind.TAX_RULE: _tax_rule_from_json,
+    ChangeKind.PAYMENT_METHOD: lambda data: payment_method_from_json(data),
+    ChangeKind.STORE: lambda data: StoreRecord(data["storeCode"]),
+}
+_KEY_FIELDS = {"itemCode": "item_code", "storeCode": "store_code", "taxCode": "tax_code",
+               "paymentCode": "payment_code"}  # fmt: skip
+
+
+def feed_message_from_sse(event: str, data: str, token: str | None) -> FeedMessage:
+    """A catalog feed message from its Server-Sent Event (master-data's api/catalog_feed.py)."""
+    if not token:
+        raise ValueError("an event without an id")
+    if event == "heartbeat":
+        return Heartbeat(token)
+    body = orjson.loads(data)
+    if event == "startOver":
+        return StartOver(token, str(body["reason"]))
+    if event != "change":
+        raise ValueError(f"unknown event {event!r}")
+    kind = ChangeKind(body["kind"])
+    value = body["value"]
+    return CatalogChange(
+        kind=kind,
+        key={_KEY_FIELDS[name]: str(code) for name, code in body["key"].items()},
+        value=None if body["deleted"] else _VALUES[kind](value),
+        changed_at=datetime.fromisoformat(body["changedAt"]),
+        token=token,
+    )
 
 
 def payment_method_from_json(data: Any) -> PaymentMethodInfo:
@@ -99,28 +174,45 @@ def _data(response: UpstreamResponse) -> Any:
         if not isinstance(body, dict) or "data" not in body:
             raise bad_answer("HTTP 200 without an envelope's data")
         return body["data"]
+    raise _refusal(response.status, body)
+
+
+def _refusal(status: int, body: Mapping[str, Any] | bytes | None) -> MasterDataCallError:
+    """An answer other than 200, classified by its error envelope's code and its status."""
+    if isinstance(body, bytes):
+        try:
+            body = orjson.loads(body)
+        except ValueError:
+            body = None
     error = body.get("error") if isinstance(body, dict) else None
     code = message = ""
     if isinstance(error, dict):
         code = str(error.get("code", ""))
         message = str(error.get("message", ""))
-    raise classify_http(response.status, code, message)
+    return classify_http(status, code, message)
 
 
 class WebMasterDataRepository:
     transport = Transport.HTTP
 
-    def __init__(self, clients: Sequence[HttpClient], retrier: Retrier) -> None:
+    def __init__(
+        self,
+        clients: Sequence[HttpClient],
+        retrier: Retrier,
+        feed_client: StreamClient | None = None,
+    ) -> None:
         """`clients` send the service token themselves (see `service_headers`); one each
-        for the replicas of MASTER_DATA_URL."""
+        for the replicas of MASTER_DATA_URL. `feed_client` reads the catalog feed (a
+        repository built without one, for lookups alone, has no feed)."""
         if not clients:
             raise ValueError("at least one master-data client is needed")
         self._clients = list(clients)
         self._turn = itertools.cycle(range(len(self._clients)))
         self._retrier = retrier
         self._tax_rules = TaxRuleMemo()
+        self._feed_client = feed_client
 
-    def _get(self, path: str, decode: Callable[[Any], T]) -> Awaitable[T]:
+    def _get(self, path: str, decode: Callable[[Any], T], fresh: bool = False) -> Awaitable[T]:
         # Round-robin over the replicas; each retry of this call goes to the next one after
         # the replica that failed it.
         turn = next(self._turn)
@@ -130,6 +222,8 @@ class WebMasterDataRepository:
             client = self._clients[turn]
             turn = (turn + 1) % len(self._clients)
             headers = {REQUEST_ID_HEADER: request_id_var.get()}
+            if fresh:
+                headers[CACHE_CONTROL_KEY] = NO_CACHE
             try:
                 if seconds is None:
                     # Bounded by the client's connect and read timeouts (HTTP_TIMEOUT): one
@@ -152,22 +246,51 @@ class WebMasterDataRepository:
 
         return self._retrier.call(attempt)
 
-    async def get_items(self, tenant_id: str, store_code: str, codes: Sequence[str]) -> ItemLookup:
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
         path = f"/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails?codes="
 
         def look_up(batch: Sequence[str]) -> Awaitable[ItemLookup]:
             # Item codes are [A-Za-z0-9_.-] (validated by cart's API): nothing to escape, so
             # the query is written as is rather than built by the client library.
-            return self._get(path + ",".join(batch), self._item_lookup)
+            return self._get(path + ",".join(batch), self._item_lookup, fresh)
 
         return await in_batches(codes, look_up)
 
     def _item_lookup(self, data: Any) -> ItemLookup:
         return item_lookup_from_json(data, self._tax_rules)
 
-    async def get_payment_method(self, tenant_id: str, payment_code: str) -> PaymentMethodInfo:
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo:
         path = f"/api/v1/tenants/{tenant_id}/paymentMethods/{payment_code}"
-        return await self._get(path, payment_method_from_json)
+        return await self._get(path, payment_method_from_json, fresh)
+
+    async def watch_catalog(
+        self, tenant_id: str, token: str | None
+    ) -> AsyncGenerator[FeedMessage, None]:
+        if self._feed_client is None:
+            raise RuntimeError("this repository was built without a feed client")
+        path = f"/api/v1/tenants/{tenant_id}/catalogFeed"
+        headers: dict[str, str] = {"accept": "text/event-stream"}
+        if token is not None:
+            headers["last-event-id"] = token
+        try:
+            async with self._feed_client.get(path, headers) as (status, lines, body):
+                if status != 200:
+                    raise _refusal(status, body)
+                async for event in sse_events(lines):
+                    try:
+                        yield feed_message_from_sse(event.event, event.data, event.id)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        raise bad_answer(f"malformed catalog feed event: {exc!r}") from exc
+        except UpstreamUnreachableError as exc:
+            raise unreachable(str(exc)).to_error(self.transport) from exc
+        except UpstreamProtocolError as exc:
+            raise bad_answer(str(exc)).to_error(self.transport) from exc
+        except MasterDataCallError as failure:
+            raise failure.to_error(self.transport) from failure
 
     async def ready(self) -> bool:
         """Whether any replica is ready."""
@@ -183,3 +306,5 @@ class WebMasterDataRepository:
     async def close(self) -> None:
         for client in self._clients:
             await client.close()
+        if self._feed_client is not None:
+            await self._feed_client.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 
 from master_data.identifiers import CodePath as CodePath
 from master_data.identifiers import StorePath as StorePath
@@ -20,3 +20,11 @@ async def get_resources(request: Request) -> MasterDataResources:
 Resources = Annotated[MasterDataResources, Depends(get_resources)]
 PageQuery = Annotated[int, Query(ge=1, le=100_000, description="1-based page number.")]
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+CacheControlHeader = Annotated[
+    str | None,
+    Header(
+        alias="Cache-Control",
+        description="`no-cache`: answer from the database, not from this process's cache "
+        "(cart asks it when it fills its own cache).",
+    ),
+]

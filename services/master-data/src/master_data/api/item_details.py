@@ -22,6 +22,7 @@ from master_data.resources import MasterDataResources
 from pos_commons.auth import Role
 from pos_commons.envelope import Envelope, ErrorEnvelope, JsonResponse, ok, to_wire
 from pos_commons.errors import UnprocessableError
+from pos_commons.grpc_trailers import wants_fresh
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 from pos_commons.observability import TemplatedRoute
 from pos_commons.openapi import BEARER, error_responses
@@ -56,7 +57,9 @@ async def get_item_detail(request: Request) -> JsonResponse:
     tenant_id, store_code = _path(request)
     item_code: str = request.path_params["item_code"]
     check_code("Item code", item_code)
-    return ok(_json(await resources.item_details.get(tenant_id, store_code, item_code)))
+    fresh = wants_fresh(request.headers.get("cache-control"))
+    detail = await resources.item_details.get(tenant_id, store_code, item_code, fresh=fresh)
+    return ok(_json(detail))
 
 
 async def get_item_details(request: Request) -> JsonResponse:
@@ -69,7 +72,8 @@ async def get_item_details(request: Request) -> JsonResponse:
         )
     item_codes = [code for code in codes.split(",") if code]
     check_item_codes(item_codes)
-    batch = await resources.item_details.get_many(tenant_id, store_code, item_codes)
+    fresh = wants_fresh(request.headers.get("cache-control"))
+    batch = await resources.item_details.get_many(tenant_id, store_code, item_codes, fresh=fresh)
     return ok(
         {
             "items": [_json(detail) for detail in batch.items],
@@ -120,6 +124,10 @@ def document(app: FastAPI) -> None:
                  "schema": {"type": "string", "pattern": TENANT_ID_REGEX}},
                 path_parameter("store_code", "Store code."),
                 *extra,
+                {"name": "Cache-Control", "in": "header", "required": False,
+                 "description": "`no-cache`: answer from the database, not from this "
+                 "process's cache (cart asks it when it fills its own cache).",
+                 "schema": {"type": "string"}},
             ],
             "responses": {
                 "200": {"description": "The merged item view.",

@@ -10,13 +10,21 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Depends
 
-from master_data.api.deps import CodePath, LimitQuery, PageQuery, Resources, TenantPath
+from master_data.api.deps import (
+    CacheControlHeader,
+    CodePath,
+    LimitQuery,
+    PageQuery,
+    Resources,
+    TenantPath,
+)
 from master_data.api.schemas import PatchModel
 from master_data.domain import Record
 from master_data.resources import MasterDataResources
 from master_data.services.catalog import RecordService
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import ApiModel, Envelope, JsonResponse, PageMeta, ok
+from pos_commons.grpc_trailers import wants_fresh
 from pos_commons.openapi import error_responses
 
 ServiceOf = Callable[[MasterDataResources], RecordService[Any]]
@@ -77,8 +85,14 @@ def record_router(
         name=f"get_{name}",
         responses={**READ_ANSWERS, **error_responses(404, s404=missing)},
     )
-    async def get(tenant_id: TenantPath, code: CodePath, resources: Resources) -> JsonResponse:
-        return ok(await service_of(resources).get(tenant_id, {key_field: code}))
+    async def get(
+        tenant_id: TenantPath,
+        code: CodePath,
+        resources: Resources,
+        cache_control: CacheControlHeader = None,
+    ) -> JsonResponse:
+        fresh = wants_fresh(cache_control)
+        return ok(await service_of(resources).get(tenant_id, {key_field: code}, fresh=fresh))
 
     @router.patch(
         member,

@@ -6,14 +6,26 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from master_data.domain import ItemDetail, PaymentMethod, TaxRuleView
+from master_data.domain import (
+    CatalogChange,
+    ChangeKind,
+    FeedHeartbeat,
+    FeedMessage,
+    Item,
+    ItemDetail,
+    PaymentMethod,
+    Store,
+    StorePrice,
+    TaxRule,
+)
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    catalog_feed_service_pb2,
     common_pb2,
     item_service_pb2,
     payment_method_service_pb2,
 )
 from pos_commons.money import format_decimal
-from pos_commons.tax import ROUNDING_METHOD_MESSAGES, TAX_TYPE_MESSAGES
+from pos_commons.tax import ROUNDING_METHOD_MESSAGES, TAX_TYPE_MESSAGES, TaxRuleTerms
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -22,7 +34,7 @@ def timestamp(value: datetime) -> Timestamp:
     return message
 
 
-def tax_rule_message(rule: TaxRuleView) -> common_pb2.TaxRule:
+def tax_rule_message(rule: TaxRuleTerms) -> common_pb2.TaxRule:
     return common_pb2.TaxRule(
         tax_code=rule.tax_code,
         name=rule.name,
@@ -63,4 +75,70 @@ def payment_method_message(method: PaymentMethod) -> payment_method_service_pb2.
         is_active=method.is_active,
         created_at=timestamp(method.created_at),
         updated_at=timestamp(method.updated_at),
+    )
+
+
+CHANGE_KINDS = {
+    ChangeKind.ITEM: catalog_feed_service_pb2.CATALOG_CHANGE_KIND_ITEM,
+    ChangeKind.STORE_PRICE: catalog_feed_service_pb2.CATALOG_CHANGE_KIND_STORE_PRICE,
+    ChangeKind.TAX_RULE: catalog_feed_service_pb2.CATALOG_CHANGE_KIND_TAX_RULE,
+    ChangeKind.PAYMENT_METHOD: catalog_feed_service_pb2.CATALOG_CHANGE_KIND_PAYMENT_METHOD,
+    ChangeKind.STORE: catalog_feed_service_pb2.CATALOG_CHANGE_KIND_STORE,
+}
+
+
+def _change_message(change: CatalogChange) -> catalog_feed_service_pb2.WatchCatalogResponse:
+    message = catalog_feed_service_pb2.CatalogChange(
+        kind=CHANGE_KINDS[change.kind],
+        key=catalog_feed_service_pb2.CatalogKey(**change.key),
+        deleted=change.deleted,
+        changed_at=timestamp(change.changed_at),
+    )
+    value = change.value
+    if isinstance(value, Item):
+        message.item.CopyFrom(
+            catalog_feed_service_pb2.CatalogItem(
+                item_code=value.item_code,
+                description=value.description,
+                short_description=value.short_description,
+                category_code=value.category_code,
+                tax_code=value.tax_code,
+                unit_price=format_decimal(value.unit_price),
+                is_discount_restricted=value.is_discount_restricted,
+                is_deleted=value.is_deleted,
+            )
+        )
+    elif isinstance(value, StorePrice):
+        message.store_price.CopyFrom(
+            catalog_feed_service_pb2.CatalogStorePrice(
+                store_code=value.store_code,
+                item_code=value.item_code,
+                price=format_decimal(value.price),
+            )
+        )
+    elif isinstance(value, TaxRule):
+        message.tax_rule.CopyFrom(tax_rule_message(value))
+    elif isinstance(value, PaymentMethod):
+        message.payment_method.CopyFrom(payment_method_message(value))
+    elif isinstance(value, Store):
+        message.store.CopyFrom(
+            catalog_feed_service_pb2.CatalogStore(
+                store_code=value.store_code, name=value.name, is_active=value.is_active
+            )
+        )
+    return catalog_feed_service_pb2.WatchCatalogResponse(token=change.token, change=message)
+
+
+def feed_message(message: FeedMessage) -> catalog_feed_service_pb2.WatchCatalogResponse:
+    """A feed message on the wire; a change is encoded once for all its subscribers."""
+    if isinstance(message, CatalogChange):
+        return message.memo("grpc", _change_message)
+    if isinstance(message, FeedHeartbeat):
+        return catalog_feed_service_pb2.WatchCatalogResponse(
+            token=message.token,
+            heartbeat=catalog_feed_service_pb2.FeedHeartbeat(sent_at=timestamp(message.sent_at)),
+        )
+    return catalog_feed_service_pb2.WatchCatalogResponse(
+        token=message.token,
+        start_over=catalog_feed_service_pb2.FeedStartOver(reason=message.reason),
     )

@@ -1,7 +1,7 @@
 """The grpc.aio server master-data runs inside its FastAPI lifespan, on the same event loop.
 
-Besides ItemService and PaymentMethodService it serves grpc.health.v1 and server reflection,
-so grpcurl and buf curl work without the .proto files. Health says two things:
+Besides ItemService, PaymentMethodService and CatalogFeedService it serves grpc.health.v1 and
+server reflection, so grpcurl and buf curl work without the .proto files. Health says two things:
 
 - `""` (the server as a whole): SERVING while it takes calls; NOT_SERVING from SIGTERM on
   (the drain, pos_commons.lifecycle). cart's channels watch this one on every replica, so a
@@ -25,9 +25,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from master_data.grpc_api.calls import AccessLogInterceptor
-from master_data.grpc_api.servicers import GrpcCallMetrics, ItemServicer, PaymentMethodServicer
+from master_data.grpc_api.servicers import (
+    CatalogFeedServicer,
+    GrpcCallMetrics,
+    ItemServicer,
+    PaymentMethodServicer,
+)
 from master_data.resources import MasterDataResources
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    catalog_feed_service_pb2,
+    catalog_feed_service_pb2_grpc,
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
@@ -40,6 +47,7 @@ _log = logging.getLogger(__name__)
 SERVICE_NAMES = (
     item_service_pb2.DESCRIPTOR.services_by_name["ItemService"].full_name,
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
+    catalog_feed_service_pb2.DESCRIPTOR.services_by_name["CatalogFeedService"].full_name,
 )
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -85,6 +93,9 @@ class GrpcServer:
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
             PaymentMethodServicer(resources.catalog.payment_methods, resources.verifier, metrics),
             self.server,
+        )
+        catalog_feed_service_pb2_grpc.add_CatalogFeedServiceServicer_to_server(
+            CatalogFeedServicer(resources.feed, resources.verifier, metrics), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -13,18 +14,31 @@ from typing_extensions import override
 
 from master_data.domain import ItemDetail
 from master_data.grpc_api.calls import abort_with, authorize_call, grpc_status_of
-from master_data.grpc_api.mapping import item_detail_message, payment_method_message
-from master_data.identifiers import check_code, check_item_codes, check_tenant_id
+from master_data.grpc_api.mapping import (
+    feed_message,
+    item_detail_message,
+    payment_method_message,
+)
+from master_data.identifiers import (
+    check_code,
+    check_item_codes,
+    check_resume_token,
+    check_tenant_id,
+)
 from master_data.services.catalog import PaymentMethodService
+from master_data.services.catalog_feed import CatalogFeed, Subscription
 from master_data.services.item_details import ItemDetailService
 from pos_commons.auth import TokenVerifier
 from pos_commons.errors import AppError
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
+    catalog_feed_service_pb2,
+    catalog_feed_service_pb2_grpc,
     item_service_pb2,
     item_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.grpc_trailers import CACHE_CONTROL_KEY, wants_fresh
 from pos_commons.mongo import database_error
 
 _log = logging.getLogger(__name__)
@@ -68,6 +82,18 @@ class _InternalError(AppError):
     """What an unexpected exception leaves as: INTERNAL with INTERNAL_ERROR, as HTTP's 500."""
 
 
+async def _abort(method: str, context: Context, metrics: GrpcCallMetrics, exc: Exception) -> None:
+    """Ends the call with the gRPC status of what `exc` means (the HTTP API's status mapped,
+    the same error code in trailing metadata)."""
+    error = exc if isinstance(exc, AppError) else database_error(exc)
+    if error is None:
+        _log.error("unhandled error in %s", method, exc_info=exc)
+        error = _InternalError("An unexpected error occurred.")
+    metrics.count(method, grpc_status_of(error))
+    await abort_with(context, error)
+    raise AssertionError("abort_with always raises") from exc
+
+
 async def _answer(
     method: str,
     context: Context,
@@ -75,21 +101,23 @@ async def _answer(
     metrics: GrpcCallMetrics,
     produce: Callable[[], Awaitable[T]],
 ) -> T:
-    """Checks the caller's token, runs `produce`, and turns failures into the gRPC status the
-    HTTP API's status maps to (with the same error code in trailing metadata)."""
+    """Checks the caller's token, runs `produce`, and turns failures into gRPC statuses."""
     try:
         authorize_call(context, verifier)
         result = await produce()
     except Exception as exc:
-        error = exc if isinstance(exc, AppError) else database_error(exc)
-        if error is None:
-            _log.error("unhandled error in %s", method, exc_info=exc)
-            error = _InternalError("An unexpected error occurred.")
-        metrics.count(method, grpc_status_of(error))
-        await abort_with(context, error)
-        raise AssertionError("abort_with always raises") from exc
+        await _abort(method, context, metrics, exc)
+        raise
     metrics.count(method, grpc.StatusCode.OK)
     return result
+
+
+def _fresh(context: Context) -> bool:
+    """Whether the caller asked for the database's answer, not this process's cache."""
+    return any(
+        key == CACHE_CONTROL_KEY and wants_fresh(str(value))
+        for key, value in context.invocation_metadata() or ()
+    )
 
 
 def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
@@ -114,7 +142,7 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
                 request.tenant_id, store_code=request.store_code, item_code=request.item_code
             )
             detail = await self._details.get(
-                request.tenant_id, request.store_code, request.item_code
+                request.tenant_id, request.store_code, request.item_code, fresh=_fresh(context)
             )
             return item_service_pb2.GetItemDetailResponse(item=_message(detail))
 
@@ -128,7 +156,9 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
             _check_ids(request.tenant_id, store_code=request.store_code)
             codes = list(request.item_codes)
             check_item_codes(codes)
-            batch = await self._details.get_many(request.tenant_id, request.store_code, codes)
+            batch = await self._details.get_many(
+                request.tenant_id, request.store_code, codes, fresh=_fresh(context)
+            )
             return item_service_pb2.BatchGetItemDetailsResponse(
                 items=[_message(detail) for detail in batch.items],
                 not_found_item_codes=batch.not_found_item_codes,
@@ -155,10 +185,47 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
         async def produce() -> payment_method_service_pb2.GetPaymentMethodResponse:
             _check_ids(request.tenant_id, payment_code=request.payment_code)
             method = await self._payment_methods.get(
-                request.tenant_id, {"payment_code": request.payment_code}
+                request.tenant_id, {"payment_code": request.payment_code}, fresh=_fresh(context)
             )
             return payment_method_service_pb2.GetPaymentMethodResponse(
                 payment_method=payment_method_message(method)
             )
 
         return await _answer("GetPaymentMethod", context, self._verifier, self._metrics, produce)
+
+
+class CatalogFeedServicer(catalog_feed_service_pb2_grpc.CatalogFeedServiceServicer):
+    """The catalog feed as a server stream: the same messages as the SSE endpoint."""
+
+    def __init__(self, feed: CatalogFeed, verifier: TokenVerifier, metrics: GrpcCallMetrics):
+        self._feed = feed
+        self._verifier = verifier
+        self._metrics = metrics
+
+    async def _open(
+        self, request: catalog_feed_service_pb2.WatchCatalogRequest, context: Context
+    ) -> Subscription:
+        try:
+            authorize_call(context, self._verifier)
+            check_tenant_id(request.tenant_id)
+            token = check_resume_token(request.resume_token) if request.resume_token else None
+            return await self._feed.open(request.tenant_id, token)
+        except Exception as exc:
+            await _abort("WatchCatalog", context, self._metrics, exc)
+            raise
+
+    @override
+    async def WatchCatalog(
+        self, request: catalog_feed_service_pb2.WatchCatalogRequest, context: Context
+    ) -> AsyncIterator[catalog_feed_service_pb2.WatchCatalogResponse]:
+        subscription = await self._open(request, context)
+        try:
+            async with contextlib.aclosing(subscription.messages()) as messages:
+                async for message in messages:
+                    yield feed_message(message)
+        except Exception as exc:  # the database, during a catch-up
+            await subscription.close()
+            await _abort("WatchCatalog", context, self._metrics, exc)
+        finally:
+            await subscription.close()
+        self._metrics.count("WatchCatalog", grpc.StatusCode.OK)

@@ -65,7 +65,8 @@ class RecordService(Generic[R]):
         self._invalidate(tenant_id)
         return created
 
-    async def get(self, tenant_id: str, key: Key) -> R:
+    async def get(self, tenant_id: str, key: Key, *, fresh: bool = False) -> R:
+        """The record (read from the database; `fresh` matters to a type that caches)."""
         await self._tenants.require(tenant_id)
         return await self.records.get(tenant_id, key)
 
@@ -211,13 +212,14 @@ class PaymentMethodService(RecordService[PaymentMethod]):
         super().__init__(records, tenants, invalidate)
         self._cache = cache
 
-    async def get(self, tenant_id: str, key: Key) -> PaymentMethod:
+    async def get(self, tenant_id: str, key: Key, *, fresh: bool = False) -> PaymentMethod:
+        """`fresh` reads the database, not the cache (see ItemDetailService.get)."""
         cache_key = f"payment:{key['payment_code']}"
-        cached = self._cache.get(tenant_id, cache_key)
+        cached = None if fresh else self._cache.get(tenant_id, cache_key)
         if isinstance(cached, PaymentMethod):
             return cached
         generation = self._cache.generation(tenant_id)
-        method = await super().get(tenant_id, key)
+        method = await super().get(tenant_id, key, fresh=True)
         self._cache.put(tenant_id, cache_key, method, generation)
         return method
 

@@ -2,7 +2,9 @@
 
 HTTP and gRPC both call this one service, so both transports see the same values. The cache
 holds found and not-found answers; any write of this process in a tenant drops that tenant's
-entries, and other processes' writes become visible within ITEM_CACHE_TTL_SECONDS. Every
+entries, and other processes' writes as soon as this process's catalog feed reads them from
+the database's change stream (services/catalog_feed.py; ITEM_CACHE_TTL_SECONDS bounds it
+while the feed is broken). A `fresh` lookup skips the cache (cart's, to fill its own). Every
 read takes the tenant's cache generation before it reads MongoDB, so a lookup that read
 before a write cannot put its old answer back after the write's invalidation (cache.py).
 """
@@ -50,8 +52,16 @@ class ItemDetailService:
         self._details.invalidate_namespace(tenant_id)
         self._reference.invalidate_namespace(tenant_id)
 
-    async def get(self, tenant_id: str, store_code: str, item_code: str) -> ItemDetail:
-        cached = self._details.get(tenant_id, (store_code, item_code))
+    def invalidate_all(self) -> None:
+        self._details.invalidate_all()
+        self._reference.invalidate_all()
+
+    async def get(
+        self, tenant_id: str, store_code: str, item_code: str, *, fresh: bool = False
+    ) -> ItemDetail:
+        """One item's detail; `fresh` reads the database, not this process's cache (whose
+        answer may lag a change another replica has published already)."""
+        cached = None if fresh else self._details.get(tenant_id, (store_code, item_code))
         if isinstance(cached, ItemDetail):
             return cached
         if cached is None:
@@ -66,14 +76,14 @@ class ItemDetailService:
         )
 
     async def get_many(
-        self, tenant_id: str, store_code: str, item_codes: Sequence[str]
+        self, tenant_id: str, store_code: str, item_codes: Sequence[str], *, fresh: bool = False
     ) -> ItemDetailBatch:
         codes = list(dict.fromkeys(item_codes))
         generation = self._details.generation(tenant_id)
         found: dict[str, ItemDetail] = {}
         wanted: list[str] = []
         for code in codes:
-            cached = self._details.get(tenant_id, (store_code, code))
+            cached = None if fresh else self._details.get(tenant_id, (store_code, code))
             if isinstance(cached, ItemDetail):
                 found[code] = cached
             elif cached is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from pymongo.errors import DuplicateKeyError
@@ -27,15 +28,26 @@ class TenantNotFoundError(NotFoundError):
     default_code = "TENANT_NOT_FOUND"
 
 
+Prepare = Callable[[str], Awaitable[None]]
+"""What else a tenant's database needs (the catalog feed's pre-images and marks)."""
+
+
+async def _nothing(tenant_id: str) -> None:
+    return None
+
+
 class TenantService:
-    def __init__(self, mongo: Mongo) -> None:
+    def __init__(self, mongo: Mongo, prepare: Prepare = _nothing) -> None:
         self._mongo = mongo
+        self._prepare = prepare
         self._tax_rules = RecordStore(mongo, TAX_RULES)
         # Tenants are never deleted, so a tenant seen once stays known for the process's life.
         self._known: set[str] = set()
 
     async def setup(self) -> None:
         await self._mongo.system_db()[_TENANTS].create_index("tenant_id", unique=True)
+        for tenant in await self.list():
+            await self._prepare(tenant.tenant_id)
 
     async def create(self, tenant_id: str, name: str) -> Tenant:
         db = self._mongo.tenant_db(tenant_id)
@@ -43,6 +55,7 @@ class TenantService:
             raise ConflictError(f"Tenant {tenant_id!r} already exists.", code="TENANT_EXISTS")
         for kind in ALL_KINDS:
             await ensure_indexes(db, kind.indexes())
+        await self._prepare(tenant_id)
         await self._seed_tax_rules(tenant_id)
         now = now_ms()
         tenant = Tenant(tenant_id=tenant_id, name=name, created_at=now, updated_at=now)

@@ -1,0 +1,161 @@
+"""cart's catalog feed follower (cart/masterdata/feeds.py) in isolation, fed by a scripted
+stream: when the cache may answer, how long it goes on while the feed is down, where a
+reconnection resumes from, and what "start over" drops. The transports' own streams are
+tested against the real master-data (tests/cart/test_catalog_feed.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry
+
+from cart.masterdata.changes import (
+    CatalogChange,
+    ChangeKind,
+    FeedMessage,
+    Heartbeat,
+    StartOver,
+    StorePriceRecord,
+)
+from cart.masterdata.feeds import CatalogFeeds, FeedSettings, FeedState
+from cart.masterdata.item_cache import ItemCache
+from pos_commons.errors import ServiceUnavailableError
+from pos_commons.transport import Transport
+from tests.cart.test_item_cache import S1, T, info
+
+Step = FeedMessage | Exception | None
+"""What the scripted stream does next: a message, a failure, or end (None)."""
+
+
+class ScriptedFeed:
+    """Streams whose messages the test hands over one at a time; remembers each token asked."""
+
+    def __init__(self) -> None:
+        self.steps: asyncio.Queue[Step] = asyncio.Queue()
+        self.tokens: list[str | None] = []
+
+    async def watch(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
+        self.tokens.append(token)
+        while True:
+            step = await self.steps.get()
+            if step is None:
+                return
+            if isinstance(step, Exception):
+                raise step
+            yield step
+
+
+def _price(token: str, price: str) -> CatalogChange:
+    record = StorePriceRecord(S1, "A", Decimal(price))
+    key = {"store_code": S1, "item_code": "A"}
+    return CatalogChange(ChangeKind.STORE_PRICE, key, record, datetime.now(UTC), token)
+
+
+async def _settled() -> None:
+    """Until the follower has done what it can (its pauses between attempts are 1 ms)."""
+    await asyncio.sleep(0.05)
+
+
+def _feeds(
+    script: ScriptedFeed, cache: ItemCache, clock: list[float], **settings: float
+) -> CatalogFeeds:
+    defaults = {"backoff_initial_seconds": 0.001, "backoff_max_seconds": 0.001}
+    return CatalogFeeds(
+        script.watch, cache, FeedSettings(**{**defaults, **settings}),  # type: ignore[arg-type]
+        Transport.HTTP, CollectorRegistry(), clock=lambda: clock[0],
+    )  # fmt: skip
+
+
+async def test_the_cache_answers_once_caught_up_and_for_the_bound_after_a_break() -> None:
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = _feeds(script, cache, clock, offline_seconds=60)
+    try:
+        assert not feeds.serving(T)  # starts following; nothing heard yet
+        await _settled()
+        assert not feeds.serving(T)
+        assert not feeds.live(T)
+        await script.steps.put(Heartbeat("h1"))
+        await _settled()
+        assert feeds.serving(T)
+        assert feeds.live(T)
+        await script.steps.put(ServiceUnavailableError("master-data went away"))
+        await _settled()
+        assert not feeds.live(T)
+        clock[0] = 59.0
+        assert feeds.serving(T)
+        clock[0] = 61.0
+        assert not feeds.serving(T)  # past the bound: lookups go to master-data
+        await script.steps.put(Heartbeat("h2"))
+        await _settled()
+        assert feeds.serving(T)
+        assert feeds.live(T)
+    finally:
+        await feeds.close()
+
+
+async def test_changes_are_applied_and_a_reconnection_resumes_from_the_last_token() -> None:
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = _feeds(script, cache, clock)
+    try:
+        feeds.serving(T)
+        await script.steps.put(Heartbeat("h1"))
+        await _settled()
+        cache.put_items(T, S1, [info("A")], cache.generation(T))
+        await script.steps.put(_price("c1", "3.00"))
+        await script.steps.put(None)  # master-data ends the stream (it drains)
+        await script.steps.put(_price("c2", "4.00"))
+        await script.steps.put(Heartbeat("h2"))
+        await _settled()
+        assert script.tokens == [None, "c1"]
+        found, _ = cache.items(T, S1, ["A"])
+        assert found["A"].effective_price == Decimal("4.00")
+        assert feeds.summary()["changesApplied"] == 2
+    finally:
+        await feeds.close()
+
+
+async def test_start_over_drops_the_tenant() -> None:
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = _feeds(script, cache, clock)
+    try:
+        feeds.serving(T)
+        await script.steps.put(Heartbeat("h1"))
+        await _settled()
+        cache.put_items(T, S1, [info("A")], cache.generation(T))
+        await script.steps.put(StartOver("s1", "history gone"))
+        await script.steps.put(Heartbeat("h2"))
+        await _settled()
+        assert cache.items(T, S1, ["A"]) == ({}, ["A"])
+        assert feeds.live(T)
+        assert feeds.summary()["startOvers"] == 1
+    finally:
+        await feeds.close()
+
+
+async def test_a_silent_stream_is_broken_and_opened_again() -> None:
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = _feeds(script, cache, clock, idle_seconds=0.05)
+    try:
+        feeds.serving(T)
+        await script.steps.put(Heartbeat("h1"))
+        await _settled()
+        assert feeds.live(T)
+        await asyncio.sleep(0.2)
+        assert feeds.feeds()[0].state is not FeedState.LIVE
+        assert script.tokens[:2] == [None, "h1"]
+    finally:
+        await feeds.close()
+
+
+async def test_tenants_beyond_the_bound_are_not_followed() -> None:
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = _feeds(script, cache, clock, max_tenants=1)
+    try:
+        feeds.serving("a")
+        assert not feeds.serving("b")
+        assert [feed.tenant_id for feed in feeds.feeds()] == ["a"]
+    finally:
+        await feeds.close()
