@@ -38,7 +38,7 @@ def second_carts(stack: Stack) -> Iterator[dict[Transport, CartProcess]]:
             transport=transport,
             log_dir=stack.log_dir,
             name=f"cart-{transport}-second",
-        )  # fmt: skip
+        )
         for transport in Transport
     }
     yield running
