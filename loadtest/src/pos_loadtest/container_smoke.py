@@ -118,8 +118,10 @@ async def _until(what: str, check: Callable[[], Awaitable[bool]], within: float)
 async def _cart_ready(deployment: Deployment, transport: str) -> None:
     async def ready() -> bool:
         async with httpx.AsyncClient(timeout=3) as client:
-            response = await client.get(f"{deployment.cart_url}/ready")
-        return response.status_code == 200 and response.json()["data"]["transport"] == transport
+            if (await client.get(f"{deployment.cart_url}/ready")).status_code != 200:
+                return False
+            health = (await client.get(f"{deployment.cart_url}/health")).json()["data"]
+        return bool(health["transport"] == transport and health["masterData"] == "ok")
 
     await _until(f"ready over {transport}", ready, within=180)
 

@@ -157,7 +157,7 @@ _EVENT_SCHEMA = {
             "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}},
         },
         **error_responses(
-            401, 404, 422, 503,
+            401, 404, 422, 503, 504,
             s404="TENANT_NOT_FOUND",
             s422="INVALID_TENANT_ID or INVALID_RESUME_TOKEN",
             s503="SHUTTING_DOWN or DATABASE_UNAVAILABLE",
