@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import time
@@ -30,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from cart.masterdata.changes import CatalogChange, FeedMessage, Heartbeat, StartOver
+from cart.masterdata.failures import MasterDataCallError
 from cart.masterdata.item_cache import ItemCache
 from pos_commons.errors import AppError
 from pos_commons.transport import Transport
@@ -58,7 +60,8 @@ class FeedSettings:
     max_tenants: int = 1000
     """Tenants followed at most; lookups of others go to master-data, uncached."""
     backoff_initial_seconds: float = 0.25
-    backoff_max_seconds: float = 5.0
+    backoff_max_seconds: float = 2.0
+    """Like the gRPC channel's reconnect backoff: back within two seconds of master-data."""
 
 
 @dataclass
@@ -175,7 +178,10 @@ class CatalogFeeds:
             return None
         feed = self._feeds[tenant_id] = TenantFeed(tenant_id)
         feed.task = asyncio.get_running_loop().create_task(
-            self._run(feed), name=f"catalog feed {tenant_id}"
+            self._run(feed),
+            name=f"catalog feed {tenant_id}",
+            # Not the context of the request that asked first: its request id is not the feed's.
+            context=contextvars.Context(),
         )
         return feed
 
@@ -185,7 +191,7 @@ class CatalogFeeds:
             try:
                 await self._read(feed)
                 failures = 0  # ended by master-data (it is draining): reconnect at once
-            except (AppError, TimeoutError) as exc:
+            except (MasterDataCallError, AppError, TimeoutError) as exc:
                 failures += 1
                 message = str(exc) or "nothing heard for too long"
                 log = _log.warning if feed.state is FeedState.LIVE else _log.debug

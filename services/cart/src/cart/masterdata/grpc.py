@@ -237,13 +237,10 @@ class GrpcMasterDataRepository:
                 try:
                     message = feed_message_from_proto(response)
                 except (KeyError, ValueError) as exc:
-                    raise bad_answer(f"malformed catalog feed message: {exc!r}").to_error(
-                        self.transport
-                    ) from exc
+                    raise bad_answer(f"malformed catalog feed message: {exc!r}") from exc
                 yield message
         except aio.AioRpcError as exc:
-            failure = classify_grpc(exc.code(), _error_code(exc), exc.details() or "")
-            raise failure.to_error(self.transport) from exc
+            raise classify_grpc(exc.code(), _error_code(exc), exc.details() or "") from exc
         finally:
             call.cancel()
 

@@ -108,7 +108,8 @@ class MasterDataRepository(Protocol):
 
     def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
         """The tenant's catalog feed from now, or after `token`, until it breaks (raising the
-        failure's AppError) or master-data ends it. Close it (aclosing) when done."""
+        classified failure, a MasterDataCallError, which the follower logs once per outage)
+        or master-data ends it. Close it (aclosing) when done."""
         ...
 
     async def ready(self) -> bool:

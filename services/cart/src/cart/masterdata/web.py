@@ -286,11 +286,9 @@ class WebMasterDataRepository:
                     except (KeyError, TypeError, ValueError, AttributeError) as exc:
                         raise bad_answer(f"malformed catalog feed event: {exc!r}") from exc
         except UpstreamUnreachableError as exc:
-            raise unreachable(str(exc)).to_error(self.transport) from exc
+            raise unreachable(str(exc)) from exc
         except UpstreamProtocolError as exc:
-            raise bad_answer(str(exc)).to_error(self.transport) from exc
-        except MasterDataCallError as failure:
-            raise failure.to_error(self.transport) from failure
+            raise bad_answer(str(exc)) from exc
 
     async def ready(self) -> bool:
         """Whether any replica is ready."""
