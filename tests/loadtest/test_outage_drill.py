@@ -1,0 +1,21 @@
+"""The outage drill (scripts/outage_drill.sh) in a tiny configuration: it runs, counts calls in
+every phase, and finds nothing failed (its figures are in the closing notes, not asserted)."""
+
+from __future__ import annotations
+
+from pos_loadtest.outage_drill import _main, _options, failed
+
+
+async def test_the_drill_runs_and_every_phase_sold() -> None:
+    results = await _main(
+        _options(["--terminals", "2", "--warmup", "1", "--outage", "2", "--after", "0.5"])
+    )
+    assert [str(result.transport) for result in results] == ["http", "grpc"]
+    for result in results:
+        assert result.warm_scans > 0
+        assert result.during is not None
+        assert result.during.calls > 0
+        assert result.after is not None
+        assert result.after.calls > 0
+        assert result.ready_probes > 0
+    assert not failed(results), [result.summary() for result in results]
