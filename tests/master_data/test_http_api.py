@@ -25,7 +25,10 @@ async def _setup_catalog(admin: httpx.AsyncClient, tenant: str) -> None:
 
 
 async def test_health_and_ready(anonymous: httpx.AsyncClient) -> None:
-    assert data(await anonymous.get("/health")) == {"status": "ok"}
+    health = data(await anonymous.get("/health"))
+    assert health["status"] == "ok"
+    assert health["catalogFeed"]["reader"] == "up"
+    assert health["catalogFeed"]["subscribers"] >= 0
     assert data(await anonymous.get("/ready"))["mongodb"] == "ok"
 
 

@@ -15,9 +15,18 @@ from pos_commons.openapi import error_responses
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", summary="Liveness: the process answers")
-async def health() -> JsonResponse:
-    return ok({"status": "ok"})
+@router.get("/health", summary="Liveness: the process answers; how its catalog feed is")
+async def health(resources: Resources) -> JsonResponse:
+    feed = resources.feed
+    return ok(
+        {
+            "status": "ok",
+            "catalogFeed": {
+                "reader": "up" if feed.up else "down",
+                "subscribers": feed.subscriber_count,
+            },
+        }
+    )
 
 
 @router.get(
