@@ -38,7 +38,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import load_demo_catalog
+from pos_devstack.seed import demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -128,8 +128,11 @@ async def _feed_live(cart: CartProcess) -> bool:
     return bool(feed["live"] >= 1 and feed["down"] == 0 and feed["connecting"] == 0)
 
 
-async def _probe(cart: CartProcess, key: str, figures: OutageFigures, stop: asyncio.Event) -> None:
-    """/ready twice a second, and an item no terminal sells once a second, until `stop`."""
+async def _probe(
+    cart: CartProcess, key: str, unseen: str, figures: OutageFigures, stop: asyncio.Event
+) -> None:
+    """/ready twice a second, and `unseen` (an item no terminal sells) once a second, until
+    `stop`."""
     headers = {"X-API-Key": key}
     async with httpx.AsyncClient(base_url=cart.url, headers=headers, timeout=5) as client:
         cart_id = (await client.post("/api/v1/carts")).json()["data"]["cartId"]
@@ -140,7 +143,7 @@ async def _probe(cart: CartProcess, key: str, figures: OutageFigures, stop: asyn
                 figures.not_ready += 1
             if tick % 2 == 0:
                 scanned = await client.post(
-                    f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0299"}]
+                    f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": unseen}]
                 )
                 figures.unseen[scanned.status_code] += 1
             tick += 1
@@ -160,8 +163,10 @@ async def run_drill(
     work: Path,
 ) -> list[OutageFigures]:
     master = await asyncio.to_thread(start_master_data, mongodb_uri, tokens, log_dir=work)
-    catalog = await load_demo_catalog(master.url, tokens.admin)
+    # The demo catalog's first items and a few more, the last of which no terminal sells.
+    catalog = await load_demo_catalog(master.url, tokens.admin, demo_catalog(items + 10))
     codes = catalog.sellable_codes[:items]
+    unseen = catalog.sellable_codes[-1]
     carts: dict[Transport, CartProcess] = {}
     figures = {transport: OutageFigures(transport) for transport in Transport}
     try:
@@ -200,7 +205,7 @@ async def run_drill(
         async with _all_selling(loads, carts, keys):
             os.kill(master.process.pid, signal.SIGKILL)
             probes = [
-                asyncio.create_task(_probe(carts[t], keys[t][-1], figures[t], stop))
+                asyncio.create_task(_probe(carts[t], keys[t][-1], unseen, figures[t], stop))
                 for t in Transport
             ]
             await asyncio.sleep(outage)
