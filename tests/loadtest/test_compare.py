@@ -11,9 +11,14 @@ from typing import Any
 
 from pos_devstack.paths import REPO_ROOT
 from pos_loadtest.report import ENDPOINT_ORDER, load_comparison, write_report
+from pos_loadtest.report_cost import LOOKUPS_HEADING
 
-# The second mode also has the terminals send Idempotency-Key (what the comparison can weigh).
+# Both with the fed item cache (so the propagation phase has a mode of each transport); the
+# second also has the terminals send Idempotency-Key (what the comparison can weigh).
 MODES = ["http-aiohttp", "grpc+keys"]
+# Two changes per transport; a limit far above anything seen, so a failure means a change
+# that never showed, not a slow machine.
+PROPAGATION = ["--propagation-changes", "2", "--propagation-limit", "30"]
 TINY = ["--users", "2", "--seconds", "2", "--warmup", "1", "--items-per-cart", "2",
         "--cancel-share", "0.5"]  # fmt: skip
 # Which process each CPU figure was read from: a swapped pid shows here.
@@ -44,13 +49,14 @@ def _assert_costs_measured(run: dict[str, Any]) -> None:
         assert command in run["cpu_processes"][process], (process, run["cpu_processes"])
     assert run["database_operations"] > 0, run["mode"]
     assert run["stored_carts_at_start"] == 0, run["mode"]
+    assert run["master_data_calls"] >= 0, run["mode"]
 
 
 def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Path) -> None:
     out = tmp_path / "report"
     _compare(
         "--modes", ",".join(MODES), "--rounds", "2", *TINY, "--open-loop-seconds", "2",
-        "--open-loop-shares", "0.5", "--unloaded-seconds", "2", "--out", str(out),
+        "--open-loop-shares", "0.5", "--unloaded-seconds", "2", *PROPAGATION, "--out", str(out),
     )  # fmt: skip
 
     for name in ("summary.md", "report.html", "results.json", "throughput.png", "latency.png",
@@ -71,10 +77,12 @@ def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Pat
         assert set(cart_rows) == set(ENDPOINT_ORDER), run["mode"]
         assert all(row["failures"] == 0 for row in cart_rows.values()), cart_rows
         assert cart_rows["POST /carts/{id}/lineItems"]["requests"] > 0
+        # With the cache, only its misses call master-data: there may be none in the window.
         timing = [row for row in run["rows"] if row["kind"] == "masterdata"]
         transport = "grpc" if run["mode"].startswith("grpc") else "http"
-        assert {row["name"].split(":")[0] for row in timing} == {transport}
+        assert {row["name"].split(":")[0] for row in timing} <= {transport}
         _assert_costs_measured(run)
+        assert run["item_cache_hits"] + run["item_cache_misses"] > 0, run["mode"]
         # The cross-check: cart's own count of the commands it sent, where its code has one.
         assert run["database_commands"] > 0
 
@@ -95,6 +103,31 @@ def test_runner_writes_a_report_with_both_modes_and_every_endpoint(tmp_path: Pat
         assert all(float(figure) > 0 for figure in figures), cells
         cells = next(line for line in operations_table.splitlines() if f"| {mode} |" in line)
         assert float(cells.split("|")[2].split()[0]) > 0, cells
+    lookups = _section(summary, LOOKUPS_HEADING)
+    for mode in MODES:
+        assert f"| {mode} | fed by the catalog feed | " in lookups
+        cells = next(line for line in lookups.splitlines() if line.startswith(f"| {mode} |"))
+        assert float(cells.split("|")[3].split()[0]) >= 0, cells
+        assert cells.split("|")[4].strip()[0].isdigit(), cells  # a ratio, not n/a
+
+    # Propagation: per transport two cart processes, each change shown by both.
+    assert [run["mode"] for run in results["propagation"]] == MODES
+    for run in results["propagation"]:
+        assert run["error"] is None, run["error"]
+        assert run["processes"] == 2
+        assert len(run["changes"]) == 2
+        for change in run["changes"]:
+            assert all(seconds is not None for seconds in change["seconds"]), change
+        assert all(lag is not None and lag["count"] >= 1 for lag in run["feed_lag"]), run
+    shown = _section(summary, "Propagation: a price change under load, until every cart")
+    for mode in MODES:
+        assert f"| {mode} | every process | 2 | 2 | 0 |" in shown
+        for process in (1, 2):
+            assert f"| {mode} | process {process} | 2 | 2 | 0 |" in shown
+    assert "the goal (p99 at most 1 s, every change shown) is" in shown
+    assert "FAILED" not in shown
+    lag = _section(summary, "Propagation: the catalog feed's own lag")
+    assert all(f"| {mode} | both |" in lag for mode in MODES)
 
     # Open loop: each mode offered half its capacity, and what it achieved.
     assert sorted(run["mode"] for run in results["open_loop"]) == sorted(MODES)
@@ -139,27 +172,41 @@ def _worktrees() -> set[str]:
 def test_baseline_ref_runs_cart_from_a_temporary_worktree(tmp_path: Path) -> None:
     before = _worktrees()
     out = tmp_path / "report"
+    # Without the cache: no mode to take to the propagation phase, which is then skipped.
     _compare(
-        "--modes", "grpc", "--rounds", "1", *TINY, "--no-open-loop", "--no-unloaded",
+        "--modes", "grpc+nocache", "--rounds", "1", *TINY, "--no-open-loop", "--no-unloaded",
         "--baseline-ref", "HEAD", "--out", str(out),
     )  # fmt: skip
     assert _worktrees() == before  # the baseline's checkout is gone
 
     results = json.loads((out / "results.json").read_text())
     modes = {mode["name"]: mode["description"] for mode in results["modes"]}
-    assert list(modes) == ["grpc", "grpc@HEAD"]
-    assert modes["grpc@HEAD"].endswith("cart's code as of HEAD")
-    assert sorted(run["mode"] for run in results["runs"]) == ["grpc", "grpc@HEAD"]
+    assert list(modes) == ["grpc+nocache", "grpc+nocache@HEAD"]
+    assert modes["grpc+nocache@HEAD"].endswith("cart's code as of HEAD")
+    assert sorted(run["mode"] for run in results["runs"]) == ["grpc+nocache", "grpc+nocache@HEAD"]
     for run in results["runs"]:
         _assert_costs_measured(run)
+        # Every item scanned and every payment asks master-data: as many calls as those,
+        # give or take the calls in flight as the window opened and closed.
+        asked = sum(
+            row["requests"]
+            for row in run["rows"]
+            if row["kind"] == "POST" and row["name"].endswith(("/lineItems", "/payments"))
+        )
+        assert 0.5 * asked <= run["master_data_calls"] <= 1.5 * asked, (asked, run)
+        assert run["item_cache_hits"] is None  # USE_ITEM_CACHE=false: no cache to count
     # The older cart ran from the worktree's code (the runner checked it imports from there).
     code = {run["mode"]: run["cart_pythonpath"] for run in results["runs"]}
-    assert code["grpc"] == os.environ.get("PYTHONPATH")  # what it inherited, if anything
-    worktree_code = code["grpc@HEAD"].split(":")
+    assert code["grpc+nocache"] == os.environ.get("PYTHONPATH")  # what it inherited, if any
+    worktree_code = code["grpc+nocache@HEAD"].split(":")
     assert worktree_code[0].endswith("/services/cart/src"), worktree_code
     assert "/baseline-" in worktree_code[0]
     assert results["open_loop"] == []
     assert results["unloaded"] == []
+    assert results["propagation"] == []
     summary = (out / "summary.md").read_text()
-    assert "**grpc@HEAD** against **grpc**" in summary
-    assert "| database operations/request (at the database) | grpc@HEAD |" in summary
+    assert "**grpc+nocache@HEAD** against **grpc+nocache**" in summary
+    assert "| database operations/request (at the database) | grpc+nocache@HEAD |" in summary
+    assert "| grpc+nocache | off (+nocache) | " in summary
+    assert "| grpc+nocache@HEAD | USE_ITEM_CACHE=false (that code's) | " in summary
+    assert summary.count("| n/a (no cache) |") == 2

@@ -55,3 +55,34 @@ def test_every_phase_renders_again_from_results_json(tmp_path: Path) -> None:
     assert "http-aiohttp against grpc: the add-item call x1.00 at p50" in summary
     write_report(load_comparison(tmp_path / "results.json"), tmp_path)
     assert (tmp_path / "summary.md").read_text() == summary
+
+
+def test_master_data_calls_and_the_hit_ratio_per_mode(tmp_path: Path) -> None:
+    runs = []
+    for r, (hits, misses) in enumerate([(99.0, 1.0), (98.0, 2.0), (97.0, 3.0)], start=1):
+        cached = run("grpc", r)
+        cached.master_data_calls, cached.item_cache_hits, cached.item_cache_misses = (
+            7.0,
+            hits,
+            misses,
+        )
+        uncached = run("grpc+nocache", r)
+        uncached.master_data_calls = 420.0  # 700 requests: 0.6 per request
+        runs += [cached, uncached]
+    summary = write_report(comparison(["grpc", "grpc+nocache"], runs), tmp_path).read_text()
+    assert (
+        "| grpc | fed by the catalog feed | 0.010 (0.010 to 0.010) | 98.0% (97.0% to 99.0%) |"
+        in (summary)
+    )
+    assert "| grpc+nocache | off (+nocache) | 0.600 (0.600 to 0.600) | n/a (no cache) |" in summary
+    # A master-data call's latency is only a miss's with the cache: not compared across.
+    assert "master-data call inside add-item" not in summary.split("## Modes")[0]
+    assert "| master-data call during" not in summary.split("## Ratios")[1]
+    assert "| master-data calls/request (at master-data) | grpc+nocache | 60.00 |" in summary
+
+
+def test_results_without_the_new_figures_have_no_such_section(tmp_path: Path) -> None:
+    runs = [run(mode, r) for r in (1, 2) for mode in ("http-aiohttp", "grpc")]
+    summary = write_report(comparison(["http-aiohttp", "grpc"], runs), tmp_path).read_text()
+    assert "master-data calls and the item cache" not in summary
+    assert "## Propagation" not in summary

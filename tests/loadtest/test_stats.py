@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pos_loadtest.stats import paired_ratio, t95
+from pos_loadtest.stats import paired_ratio, percentile, t95
 
 
 def test_identical_rounds_give_a_tight_ratio_of_one() -> None:
@@ -60,3 +60,17 @@ def test_t_table() -> None:
     assert t95(11) == pytest.approx(2.228)  # conservative: the value for 10
     assert t95(100) == pytest.approx(1.96)
     assert math.isinf(t95(0))
+
+
+def test_percentiles_are_linear_between_ranks() -> None:
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert percentile(values, 0.5) == 3.0
+    assert percentile(values, 0.0) == 1.0
+    assert percentile(values, 1.0) == 5.0
+    assert percentile(values, 0.25) == 2.0
+    # 20 values: the p99 lies between the two largest, nearer the largest.
+    twenty = [float(n) for n in range(1, 21)]
+    assert percentile(twenty, 0.99) == pytest.approx(19.81)
+    assert percentile([7.0], 0.99) == 7.0
+    assert math.isnan(percentile([], 0.5))
+    assert math.isnan(percentile([1.0], 1.5))

@@ -1,20 +1,36 @@
 """The HTTP-vs-gRPC comparison: same data, same load, modes interleaved, report with intervals,
 what each request costs, and what a terminal sees.
 
-    scripts/compare.sh [--modes http-aiohttp,http-httpx,http-httpx-aiohttp,grpc]
+    scripts/compare.sh [--modes http-aiohttp,grpc,http-aiohttp+nocache,grpc+nocache]
                        [--rounds 3] [--users 16] [--seconds 10] [--warmup 3] ...
                        [--baseline-ref REF] [--no-open-loop] [--no-unloaded] ...
+                       [--no-propagation] [--propagation-changes 20] ...
+
+A mode is <transport>[+nocache][+keys]: <transport> is grpc, http-aiohttp, http-httpx or
+http-httpx-aiohttp; cart runs with its item cache fed by the catalog feed (USE_ITEM_CACHE=true)
+unless +nocache (USE_ITEM_CACHE=false: every lookup goes to master-data, which measures the
+transports themselves); +keys has the terminals send Idempotency-Key.
 
 It sets everything up itself: the database (embedded SecantusDB unless MONGODB_URI is set),
 master-data serving HTTP and gRPC, the demo catalog, one terminal key per locust user. Then
-three phases, each run with a fresh cart and from the same database state (no stored carts):
+four phases, each run with a fresh cart and from the same database state (no stored carts):
 
 1. closed loop: for each round, every mode in turn (the order alternates between rounds),
-   terminals starting their next sale when the last is done: throughput, latency, and CPU-ms
-   and database operations per request;
+   terminals starting their next sale when the last is done: throughput, latency, CPU-ms,
+   database operations and master-data calls per request, the item cache's hit ratio;
 2. open loop: every mode offered a fixed rate of sales, shares of its own closed-loop capacity
    (--open-loop-shares): latency per endpoint when cart is not saturated;
-3. unloaded: one terminal per mode, no think time: the hop without queueing.
+3. unloaded: one terminal per mode, no think time: the hop without queueing;
+4. propagation: for the first HTTP and the first gRPC mode of the current code with the fed
+   cache, two cart processes, each under the closed-loop load with half the terminals, and
+   --propagation-changes price changes through master-data's admin API, one every 0.5 s at
+   most: how soon every process shows each, and the feed's own lag. A change not shown
+   within --propagation-limit seconds, or a phase cut short, is a failure: reported in the
+   report and on stderr, and the exit status is 1 (the report is written all the same).
+
+`--baseline-ref REF` adds <mode>@REF for every mode: cart's code as of REF with the same
+settings; what that code does with USE_ITEM_CACHE is its own (before the catalog feed, 8da35fa,
+true was a 30 s TTL item cache).
 
 Every loop is bounded; every process it started is stopped at the end, on Ctrl-C and on
 failure too, and the baseline's worktree is removed.
@@ -40,13 +56,24 @@ from pos_devstack.paths import REPO_ROOT
 from pos_loadtest import baseline
 from pos_loadtest.dbops import database_client
 from pos_loadtest.environment import describe_environment
+from pos_loadtest.fresh_state import reset_cart_data
 from pos_loadtest.harness import STORE, Harness, running_stack
 from pos_loadtest.locust_run import LoadSettings
 from pos_loadtest.measured_run import RunPlan, describe, measure
-from pos_loadtest.modes import ALL_MODES, Mode, parse_mode
+from pos_loadtest.modes import DEFAULT_MODES, GRAMMAR, Mode, parse_mode
 from pos_loadtest.open_loop import capacity, offered_load
+from pos_loadtest.propagation import (
+    PROCESSES,
+    PropagationPlan,
+    measure_propagation,
+    pick_modes,
+    terminals_needed,
+)
 from pos_loadtest.report import write_report
-from pos_loadtest.results import Comparison, RunResult
+from pos_loadtest.report_cost import LOOKUPS_HEADING
+from pos_loadtest.report_propagation import LAG_HEADING, SHOWN_HEADING, describe_propagation
+from pos_loadtest.report_propagation import failures as propagation_failures
+from pos_loadtest.results import Comparison, PropagationRun, RunResult, load_comparison
 from pos_loadtest.scenario import calls_per_sale
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
@@ -65,8 +92,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--modes",
-        default=",".join(mode.name for mode in ALL_MODES),
-        help="comma-separated cart configurations; the first is the baseline of the ratios",
+        default=",".join(mode.name for mode in DEFAULT_MODES),
+        help=f"comma-separated cart configurations, each {GRAMMAR} (see above); the first is "
+        "the baseline of the ratios",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 2 for CIs)")
     parser.add_argument("--users", type=int, default=16, help="locust users = terminals")
@@ -95,6 +123,18 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--no-unloaded", action="store_true", help="skip the one-terminal phase")
     parser.add_argument("--unloaded-seconds", type=float, default=5.0)
+    parser.add_argument("--no-propagation", action="store_true", help="skip the price-change phase")
+    parser.add_argument(
+        "--propagation-changes",
+        type=int,
+        default=20,
+        help="price changes per transport (default 20)",
+    )
+    parser.add_argument(
+        "--propagation-limit", type=float, default=5.0,
+        help="seconds a change may take to show on every cart process before it is a failure "
+        "(default 5)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="report folder")
     options = parser.parse_args(argv)
     try:
@@ -111,6 +151,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         parser.error("open-loop users and seconds must be positive")
     if options.unloaded_seconds <= 0:
         parser.error("unloaded seconds must be positive")
+    if options.propagation_changes < 1 or options.propagation_limit <= 0:
+        parser.error("propagation changes and limit must be positive")
     return options
 
 
@@ -143,7 +185,6 @@ def _settings(options: argparse.Namespace, item_count: int) -> dict[str, Any]:
         "cancel share": options.cancel_share,
         "think time": options.think_time,
         "store": STORE,
-        "USE_ITEM_CACHE": "false",
     }
     if options.baseline_ref:
         settings["baseline ref"] = (
@@ -158,6 +199,10 @@ def _settings(options: argparse.Namespace, item_count: int) -> dict[str, Any]:
         )
     if not options.no_unloaded:
         settings["unloaded: terminals, measured seconds"] = f"1, {options.unloaded_seconds:g}"
+    if not options.no_propagation:
+        settings["propagation: cart processes, changes, limit seconds"] = (
+            f"{PROCESSES}, {options.propagation_changes}, {options.propagation_limit:g}"
+        )
     return settings
 
 
@@ -243,6 +288,26 @@ def _unloaded(session: _Session, closed: LoadSettings) -> None:
         )
 
 
+def _propagation(session: _Session, closed: LoadSettings, modes: list[Mode]) -> None:
+    """Price changes under load, per transport with the fed cache; a mode whose phase breaks
+    is recorded as failed, and the comparison's other results are kept."""
+    options = session.options
+    for mode in modes:
+        session.progress.step(f"propagation under load: {mode.name}, {PROCESSES} cart processes")
+        plan = PropagationPlan(mode, closed, options.propagation_changes, options.propagation_limit)
+        # With no cart running, as before every run: the load starts from 0 stored carts.
+        reset_cart_data(session.database, session.harness.tenant_id)
+        try:
+            result = measure_propagation(session.harness, plan)
+        except Exception as exc:  # reported as a failure, loudly, with the phase's logs kept
+            result = PropagationRun(
+                mode.name, "", plan.processes, plan.users_per_process * plan.processes,
+                plan.limit_seconds, plan.changes, error=f"{type(exc).__name__}: {exc}",
+            )  # fmt: skip
+        print(describe_propagation(result), flush=True)
+        session.comparison.propagation.append(result)
+
+
 def _phases(
     options: argparse.Namespace,
     harness: Harness,
@@ -252,15 +317,19 @@ def _phases(
 ) -> None:
     shares = [] if options.no_open_loop else options.open_loop_shares
     runs_per_mode = options.rounds + len(shares) + (0 if options.no_unloaded else 1)
-    session = _Session(
-        options, harness, database, modes, comparison, _Progress(len(modes) * runs_per_mode)
-    )
+    propagating = [] if options.no_propagation else pick_modes(modes)
+    if not options.no_propagation and not propagating:
+        print("propagation: no mode of the current code with the fed item cache: skipped")
+    steps = len(modes) * runs_per_mode + len(propagating)
+    session = _Session(options, harness, database, modes, comparison, _Progress(steps))
     closed = _closed_loop_load(options)
     _closed_loop(session, closed)
     if shares:
         _open_loop(session, closed, shares)
     if not options.no_unloaded:
         _unloaded(session, closed)
+    if propagating:
+        _propagation(session, closed, propagating)
 
 
 def run(options: argparse.Namespace) -> Path:
@@ -271,7 +340,11 @@ def run(options: argparse.Namespace) -> Path:
     # kept and named after a failed one.
     work = Path(tempfile.mkdtemp(prefix="compare-"))
     modes = _with_baseline(options.mode_list, options.baseline_ref)
-    terminals = max(options.users, 0 if options.no_open_loop else options.open_loop_users)
+    terminals = max(
+        options.users,
+        0 if options.no_open_loop else options.open_loop_users,
+        0 if options.no_propagation else terminals_needed(options.users),
+    )
     try:
         with ExitStack() as stack:
             harness = stack.enter_context(
@@ -295,11 +368,28 @@ def run(options: argparse.Namespace) -> Path:
         comparison.settings["starting state"] = _starting_state(comparison)
         summary = write_report(comparison, folder)
         print(f"\nreport: {summary}\n        {folder / 'report.html'}", flush=True)
-        shutil.rmtree(work, ignore_errors=True)
+        if propagation_failures(comparison):
+            print(f"logs of this run are in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         return summary
     except BaseException:
         print(f"logs of this run are in {work}", file=sys.stderr)
         raise
+
+
+def _section(markdown: str, heading: str) -> str:
+    marker = f"## {heading}"
+    if marker not in markdown:
+        return ""
+    return marker + markdown.split(marker, 1)[1].split("\n## ", 1)[0]
+
+
+def terminal_summary(markdown: str) -> str:
+    """The headline, then master-data calls and the cache, and the propagation phase."""
+    parts = [markdown.split("## Modes")[0]]
+    parts += [_section(markdown, h) for h in (LOOKUPS_HEADING, SHOWN_HEADING, LAG_HEADING)]
+    return "\n".join(part for part in parts if part)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,8 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; every process started was stopped", file=sys.stderr)
         return 130
     print(f"took {time.monotonic() - began:.0f}s")
-    print(summary.read_text().split("## Modes")[0])
-    return 0
+    print(terminal_summary(summary.read_text()))
+    failed = propagation_failures(load_comparison(summary.parent / "results.json"))
+    for line in failed:
+        print(f"FAILED: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Cost per request: CPU-ms of each process and database operations, per run and per mode.
+"""Cost per request: CPU-ms of each process, database operations and master-data calls, per
+run and per mode; and how much of cart's lookups its item cache answered.
 
 Per run, a figure is what the window used divided by the cart requests locust counted in it.
 Per mode, the median over rounds and the 95 % interval of the mean (stats.summarise); against
@@ -56,7 +57,20 @@ CART_COUNTED_COMMANDS = CostFigure(
     "database commands/request (cart's /metrics)",
     lambda run: run.per_request(run.database_commands),
 )
-COST_FIGURES = (*CPU_FIGURES, SERVICES_FIGURE, DATABASE_OPERATIONS, CART_COUNTED_COMMANDS)
+MASTER_DATA_CALLS = CostFigure(
+    "master-data calls",
+    "master-data calls/request (at master-data)",
+    lambda run: run.per_request(run.master_data_calls),
+)
+COST_FIGURES = (
+    *CPU_FIGURES, SERVICES_FIGURE, DATABASE_OPERATIONS, CART_COUNTED_COMMANDS, MASTER_DATA_CALLS,
+)  # fmt: skip
+
+
+def hit_ratio(run: RunResult) -> float:
+    """cart's item cache: hits / lookups over the window; NaN where it counted none."""
+    ratio = run.item_cache_hit_ratio
+    return math.nan if ratio is None else ratio
 
 
 def series(comparison: Comparison, mode: str, figure: CostFigure) -> list[float]:

@@ -20,7 +20,7 @@ import httpx
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess
-from pos_devstack.seed import demo_catalog, load_demo_catalog
+from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -48,6 +48,8 @@ class Harness:
     item_count: int
     code_of_ref: dict[str, list[Path]] = field(default_factory=dict)
     """Folders put first on PYTHONPATH for modes of older code, by ref (baseline.py)."""
+    catalog: DemoCatalog | None = None
+    """What master-data was loaded with (the load scans its first `item_count` sellable items)."""
 
     @property
     def embedded(self) -> bool:
@@ -115,7 +117,7 @@ def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[
         keys_file.write_text(json.dumps(keys))
         yield Harness(
             work, tokens, uri, database, master, catalog.tenant_id, items_file, keys_file,
-            len(items),
+            len(items), catalog=catalog,
         )  # fmt: skip
     finally:
         for process in reversed(processes):

@@ -167,6 +167,12 @@ def start_locust(
     return LocustRun(process, load, out_prefix, deadline)
 
 
+def wait_for_window(run: LocustRun) -> None:
+    """Until the run's users are past their warm-up (its window opened); bounded by the run's
+    deadline."""
+    _wait_for_file(Path(f"{run.out_prefix}{WINDOW_OPEN_SUFFIX}"), run.process, run.deadline)
+
+
 def measure_window(
     run: LocustRun, probes: Sequence[Probe] = (), pids: Mapping[str, int] | None = None
 ) -> Window:
@@ -175,7 +181,7 @@ def measure_window(
     process = run.process
     assert process.popen is not None
     try:
-        _wait_for_file(Path(f"{run.out_prefix}{WINDOW_OPEN_SUFFIX}"), process, run.deadline)
+        wait_for_window(run)
         opened = time.monotonic()
         for probe in probes:
             probe.open({**(pids or {}), "locust": process.pid})

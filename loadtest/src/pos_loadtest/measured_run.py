@@ -15,8 +15,10 @@ from pos_loadtest.dbops import OpcounterProbe, cart_operations
 from pos_loadtest.fresh_state import reset_cart_data, stored_carts
 from pos_loadtest.harness import Harness
 from pos_loadtest.locust_run import LoadSettings, Probe, measure_window, start_locust
+from pos_loadtest.lookups import CALLS, HITS, MISSES, item_cache_lookups, master_data_calls
 from pos_loadtest.modes import Mode
 from pos_loadtest.procfs import environment_variable
+from pos_loadtest.prometheus import GrowthProbe
 from pos_loadtest.results import RunResult
 
 COMMANDS_FAMILY = "mongodb_commands"
@@ -62,7 +64,16 @@ def measure(
             cart_commands = CounterProbe(f"{cart.url}/metrics", COMMANDS_FAMILY)
             master_data_commands = CounterProbe(f"{harness.master.url}/metrics", COMMANDS_FAMILY)
             operations = OpcounterProbe(database)
-            probes: list[Probe] = [cpu, cart_commands, master_data_commands, operations]
+            lookups = GrowthProbe(f"{harness.master.url}/metrics", master_data_calls)
+            cache = GrowthProbe(f"{cart.url}/metrics", item_cache_lookups)
+            probes: list[Probe] = [
+                cpu,
+                cart_commands,
+                master_data_commands,
+                operations,
+                lookups,
+                cache,
+            ]
             window = measure_window(locust, [*probes, *extra_probes], pids=watched)
     finally:
         locust.stop()
@@ -77,6 +88,9 @@ def measure(
         if operations.grown is None
         else cart_operations(operations.grown, master_data_commands.grown),
         master_data_commands=master_data_commands.grown,
+        master_data_calls=None if lookups.grown is None else lookups.grown[CALLS],
+        item_cache_hits=None if cache.grown is None else cache.grown[HITS],
+        item_cache_misses=None if cache.grown is None else cache.grown[MISSES],
         stored_carts_at_start=carts_at_start,
         cart_pythonpath=cart_code,
         seconds=window.seconds,
@@ -94,4 +108,8 @@ def describe(run: RunResult) -> str:
         parts.append(f"database operations per request {operations:.2f}")
     if run.database_commands is not None:
         parts.append(f"cart's count {run.per_request(run.database_commands):.2f}")
+    if run.master_data_calls is not None:
+        parts.append(f"master-data calls per request {run.per_request(run.master_data_calls):.3f}")
+    ratio = run.item_cache_hit_ratio
+    parts.append("cache hit ratio " + ("n/a" if ratio is None else f"{ratio:.3f}"))
     return "    " + "; ".join(parts)

@@ -1,13 +1,22 @@
 """The cart configurations a comparison runs: the transport flag and the HTTP client library,
-and whether the terminals send Idempotency-Key.
+whether cart keeps its item cache, and whether the terminals send Idempotency-Key.
 
-A mode is written as ``grpc`` or ``http-<client>``, where <client> is one of the libraries the
-web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp; a ``+keys``
-suffix (``http-aiohttp+keys``) has every terminal send a new Idempotency-Key with each change,
-so a comparison shows what they cost.
+A mode is written ``<transport>[+nocache][+keys]``, the suffixes in that order, each at most
+once:
+
+- ``<transport>`` is ``grpc`` or ``http-<client>``, where <client> is one of the libraries the
+  web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp;
+- without ``+nocache`` cart runs with its item cache fed by the catalog feed
+  (``USE_ITEM_CACHE=true``, cart's default), so a warmed scan makes no master-data call; with
+  it, ``USE_ITEM_CACHE=false``: every lookup goes to master-data, which measures the
+  transports themselves;
+- ``+keys`` has every terminal send a new Idempotency-Key with each change, so a comparison
+  shows what they cost.
 
 ``<mode>@<ref>`` is the same configuration running cart's code as of a git ref
-(``--baseline-ref``): its ratios are to ``<mode>``, the current code.
+(``--baseline-ref``): its ratios are to ``<mode>``, the current code. It is given the same
+settings; what that code does with USE_ITEM_CACHE is its own affair (before the catalog feed,
+8da35fa, ``true`` was a 30 s TTL cache of items, off by default).
 """
 
 from __future__ import annotations
@@ -17,8 +26,13 @@ from dataclasses import dataclass
 from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.transport import Transport
 
-KEYS_SUFFIX = "+keys"
+NOCACHE_OPTION = "nocache"
+KEYS_OPTION = "keys"
+OPTIONS = (NOCACHE_OPTION, KEYS_OPTION)
+"""The suffixes a mode may carry after ``+``, in the order they must be written."""
+OPTION_SEPARATOR = "+"
 REF_SEPARATOR = "@"
+GRAMMAR = "<transport>[+nocache][+keys]"
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,8 @@ class Mode:
     idempotency_keys: bool = False
     code_ref: str | None = None
     """The git ref whose cart code this mode runs; None: the current code."""
+    item_cache: bool = True
+    """USE_ITEM_CACHE: cart's item cache, fed by the catalog feed (in the current code)."""
 
     def at_ref(self, ref: str) -> Mode:
         """This configuration, running cart's code as of `ref`."""
@@ -38,22 +54,39 @@ class Mode:
             self.http_client,
             self.idempotency_keys,
             ref,
+            self.item_cache,
         )
 
     def cart_env(self) -> dict[str, str]:
-        env = {**self.transport.cart_env(), "USE_ITEM_CACHE": "false"}
+        env = {
+            **self.transport.cart_env(),
+            # Set either way, so an older cart whose default differs runs the same setting.
+            "USE_ITEM_CACHE": "true" if self.item_cache else "false",
+        }
         if self.http_client is not None:
             env["MASTER_DATA_HTTP_CLIENT"] = self.http_client.value
         return env
 
     @property
     def description(self) -> str:
+        if self.transport is Transport.GRPC:
+            parts = ["USE_GRPC=true (grpc.aio)"]
+        else:
+            assert self.http_client is not None
+            parts = [f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}"]
+        if self.code_ref:
+            parts.append(
+                f"USE_ITEM_CACHE={'true' if self.item_cache else 'false'} "
+                f"(what cart's code as of {self.code_ref} does with it; before the catalog "
+                "feed, 8da35fa, true was a 30 s TTL item cache)"
+            )
+        elif self.item_cache:
+            parts.append("USE_ITEM_CACHE=true (item cache fed by the catalog feed)")
+        else:
+            parts.append("USE_ITEM_CACHE=false (every lookup goes to master-data)")
         keys = ", terminals send Idempotency-Key" if self.idempotency_keys else ""
         code = f"; cart's code as of {self.code_ref}" if self.code_ref else ""
-        if self.transport is Transport.GRPC:
-            return f"USE_GRPC=true (grpc.aio){keys}{code}"
-        assert self.http_client is not None
-        return f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}{keys}{code}"
+        return ", ".join(parts) + keys + code
 
 
 def current_mode_name(name: str) -> str:
@@ -61,13 +94,39 @@ def current_mode_name(name: str) -> str:
     return name.split(REF_SEPARATOR, 1)[0]
 
 
+def setting_of(name: str) -> Mode | None:
+    """The configuration a mode's name stands for (<mode>'s for <mode>@REF); None for a name
+    this grammar does not read (an older results.json)."""
+    try:
+        return parse_mode(current_mode_name(name))
+    except ValueError:
+        return None
+
+
+def _options_of(text: str, written: list[str]) -> tuple[bool, bool]:
+    """(item cache, Idempotency-Key) from the suffixes, which must follow OPTIONS' order."""
+    expected = [option for option in OPTIONS if option in written]
+    if written != expected or len(set(written)) != len(written):
+        raise ValueError(f"{text!r}: write a mode as {GRAMMAR}")
+    return NOCACHE_OPTION not in written, KEYS_OPTION in written
+
+
+def _unknown(text: str) -> ValueError:
+    choices = ", ".join(["grpc", *(f"http-{kind.value}" for kind in HttpClientKind)])
+    return ValueError(
+        f"unknown mode {text!r}; write {GRAMMAR}, where <transport> is one of {choices}"
+    )
+
+
 def parse_mode(text: str) -> Mode:
     if REF_SEPARATOR in text:
         raise ValueError(f"{text!r}: modes of older code come from --baseline-ref")
-    base = text.removesuffix(KEYS_SUFFIX)
-    keys = base != text
+    base, *written = text.split(OPTION_SEPARATOR)
+    if any(option not in OPTIONS for option in written):
+        raise _unknown(text)
+    item_cache, keys = _options_of(text, written)
     if base == "grpc":
-        return Mode(text, Transport.GRPC, None, keys)
+        return Mode(text, Transport.GRPC, None, keys, item_cache=item_cache)
     prefix = "http-"
     if base.startswith(prefix):
         try:
@@ -75,9 +134,12 @@ def parse_mode(text: str) -> Mode:
         except ValueError:
             pass
         else:
-            return Mode(text, Transport.HTTP, kind, keys)
-    choices = ", ".join(["grpc", *(f"http-{kind.value}" for kind in HttpClientKind)])
-    raise ValueError(f"unknown mode {text!r}; choose from {choices} (each may end in +keys)")
+            return Mode(text, Transport.HTTP, kind, keys, item_cache=item_cache)
+    raise _unknown(text)
 
 
-ALL_MODES = [parse_mode(f"http-{kind.value}") for kind in HttpClientKind] + [parse_mode("grpc")]
+DEFAULT_MODES = [
+    parse_mode(name) for name in ("http-aiohttp", "grpc", "http-aiohttp+nocache", "grpc+nocache")
+]
+"""What a comparison runs unless told otherwise: both transports with the fed item cache (what
+a store runs), then without it (the transports themselves); the first is the baseline."""

@@ -24,7 +24,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from pos_loadtest import cost, report_cost, report_terminal
+from pos_loadtest import cost, report_cost, report_propagation, report_terminal
+from pos_loadtest.modes import setting_of
 from pos_loadtest.report_format import (
     Section,
     fmt,
@@ -67,6 +68,13 @@ class RatioRow:
     lower_is_better: bool
 
 
+def _same_lookups(mode: str, base: str) -> bool:
+    """Whether the master-data calls of the two modes compare: with the item cache only the
+    misses call (asking master-data past its own cache), without it every lookup does."""
+    ours, theirs = setting_of(mode), setting_of(base)
+    return ours is None or theirs is None or ours.item_cache == theirs.item_cache
+
+
 def ratio_rows(comparison: Comparison) -> list[RatioRow]:
     rows: list[RatioRow] = []
     for mode in comparison.mode_names:
@@ -86,6 +94,8 @@ def ratio_rows(comparison: Comparison) -> list[RatioRow]:
             if not math.isnan(ratio.value):
                 rows.append(RatioRow(figure.label, mode, ratio, lower_is_better=True))
         for key in keys_of(comparison.runs):
+            if key[0] == MASTER_DATA and not _same_lookups(mode, base):
+                continue
             label = f"{'master-data call during ' if key[0] == MASTER_DATA else ''}{key[1]}"
             figures = ("p50_ms", "p95_ms", "p99_ms") if key[0] == MASTER_DATA else (
                 "rps", "p50_ms", "p95_ms", "p99_ms"
@@ -95,6 +105,8 @@ def ratio_rows(comparison: Comparison) -> list[RatioRow]:
                     _series(comparison, mode, key, figure_name),
                     _series(comparison, base, key, figure_name),
                 )
+                if ratio.rounds == 0:  # no such row on one side (a cache answered every lookup)
+                    continue
                 rows.append(RatioRow(f"{label}: {_FIGURE_LABELS[figure_name]}", mode, ratio,
                                      lower_is_better=figure_name != "rps"))  # fmt: skip
     return rows
@@ -123,8 +135,9 @@ def headline(comparison: Comparison) -> list[str]:
         figures = [
             ("throughput of the whole flow", throughput, False),
             ("median add-item latency", add_p50, True),
-            ("median master-data call inside add-item", md_p50, True),
         ]
+        if _same_lookups(mode, base):
+            figures.append(("median master-data call inside add-item", md_p50, True))
         for what, figure in (
             ("services' CPU-ms per request", cost.SERVICES_FIGURE),
             ("database operations per request", cost.DATABASE_OPERATIONS),
@@ -134,6 +147,8 @@ def headline(comparison: Comparison) -> list[str]:
                 figures.append((what, ratio, True))
         parts = []
         for what, ratio, lower_better in figures:
+            if ratio.rounds == 0:  # nothing to compare (no master-data call with the cache)
+                continue
             value, interval = ratio_text(ratio)
             parts.append(f"{what} x{value} (95 % CI {interval}): {ratio.describe(lower_better)}")
         sentences.append(f"**{mode}** against **{base}**: " + "; ".join(parts) + ".")
@@ -259,10 +274,16 @@ def _ratio_note(comparison: Comparison) -> str:
     against = f"Each mode is compared with {comparison.baseline}"
     if older:
         against += ", and each mode of older code (<mode>@<ref>) with <mode> on the current code"
-    return (
+    note = (
         f"{against}. Paired by round (the modes ran interleaved). For req/s above 1 is better; "
         "for latencies and costs below 1 is better. An interval that contains 1 is noise."
     )
+    if any(not _same_lookups(m, comparison.baseline_of(m)) for m in comparison.mode_names):
+        note += (
+            " The master-data call's latency is not compared between a mode with the item "
+            "cache and one without: with it, only the cache's misses call master-data."
+        )
+    return note
 
 
 def sections(comparison: Comparison) -> list[Section]:
@@ -293,6 +314,7 @@ def sections(comparison: Comparison) -> list[Section]:
         ),
         *report_cost.sections(comparison),
         *report_terminal.sections(comparison),
+        *report_propagation.sections(comparison),
         Section(
             "Ratios (geometric mean over rounds, 95 % CI)",
             _ratio_note(comparison),

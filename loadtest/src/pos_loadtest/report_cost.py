@@ -1,9 +1,11 @@
-"""The report's cost sections: CPU-ms per request of each process, database operations per
-request, per mode next to its throughput and latency, and the stacked chart of CPU."""
+"""The report's cost sections: CPU-ms per request of each process, database operations and
+master-data calls per request and the item cache's hit ratio, per mode next to its
+throughput and latency, and the stacked chart of CPU."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -13,12 +15,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from pos_loadtest import cost
+from pos_loadtest.modes import Mode, current_mode_name, setting_of
 from pos_loadtest.report_format import NOT_MEASURED, Section, fmt, fmt_summary
 from pos_loadtest.results import Comparison
 from pos_loadtest.scenario import HEADLINE_ENDPOINT
 from pos_loadtest.stats import summarise
 
 CHART = "cost.png"
+LOOKUPS_HEADING = "Cost per request: master-data calls and the item cache (closed loop)"
 
 CPU_HEADER = [
     "mode", "req/s", "add-item p50 ms",
@@ -44,6 +48,19 @@ OPERATIONS_NOTE = (
     "code cart runs. It also holds the drivers' monitoring hellos and the handshakes of "
     "connections opened in the window, which cart's own count (its mongodb_commands_total, "
     "where its code has one) does not."
+)
+
+LOOKUPS_HEADER = [
+    "mode", "item cache", "master-data calls/req (at master-data)", "cache hit ratio",
+]  # fmt: skip
+LOOKUPS_NOTE = (
+    "master-data calls: the item-detail and payment-method requests master-data answered over "
+    "the window, over HTTP (its http_request_duration_seconds_count of those routes) and gRPC "
+    "(grpc_server_handled_total of GetItemDetail, BatchGetItemDetails, GetPaymentMethod), per "
+    "cart request; the median over rounds and the 95 % interval of the mean. Cache hit ratio: "
+    "cart's item_cache_hits_total / (hits + misses) over the window, the median over rounds "
+    "and, in brackets, the lowest and highest round. Both are read from /metrics when the "
+    "window opens and when it closes."
 )
 
 
@@ -88,6 +105,51 @@ def operations_rows(comparison: Comparison) -> list[list[str]]:
     return rows
 
 
+def _hit_ratio_text(comparison: Comparison, mode: str, setting: Mode | None) -> str:
+    if setting is not None and not setting.item_cache:
+        return "n/a (no cache)"
+    ratios = [cost.hit_ratio(run) for run in comparison.runs_of(mode)]
+    ratios = [ratio for ratio in ratios if not math.isnan(ratio)]
+    if not ratios:
+        return "not exposed by this code"
+    middle = statistics.median(ratios)
+    if len(ratios) < 2:
+        return f"{middle:.1%}"
+    return f"{middle:.1%} ({min(ratios):.1%} to {max(ratios):.1%})"
+
+
+def _cache_text(mode: str, setting: Mode | None) -> str:
+    if setting is None:
+        return "?"
+    if current_mode_name(mode) != mode:
+        return f"USE_ITEM_CACHE={str(setting.item_cache).lower()} (that code's)"
+    return "fed by the catalog feed" if setting.item_cache else "off (+nocache)"
+
+
+def lookups_rows(comparison: Comparison) -> list[list[str]]:
+    rows = []
+    for mode in comparison.mode_names:
+        setting = setting_of(mode)
+        calls = cost.summary(comparison, mode, cost.MASTER_DATA_CALLS)
+        rows.append(
+            [
+                mode,
+                _cache_text(mode, setting),
+                fmt_summary(calls, digits=3),
+                _hit_ratio_text(comparison, mode, setting),
+            ]
+        )
+    return rows
+
+
+def _lookups_measured(comparison: Comparison) -> bool:
+    """Results of runs before these figures have neither: their report stays as it was."""
+    return any(
+        run.master_data_calls is not None or run.item_cache_hits is not None
+        for run in comparison.runs
+    )
+
+
 def _shortened(command: str, limit: int = 90) -> str:
     return command if len(command) <= limit else command[:limit] + " ..."
 
@@ -116,6 +178,11 @@ def sections(comparison: Comparison) -> list[Section]:
             OPERATIONS_NOTE,
             OPERATIONS_HEADER,
             operations_rows(comparison),
+        ),
+        *(
+            [Section(LOOKUPS_HEADING, LOOKUPS_NOTE, LOOKUPS_HEADER, lookups_rows(comparison))]
+            if _lookups_measured(comparison)
+            else []
         ),
     ]
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pos_loadtest.locust_run import EndpointStats
+from pos_loadtest.lookups import hit_ratio
 from pos_loadtest.modes import current_mode_name
+from pos_loadtest.prometheus import Histogram
 from pos_loadtest.scenario import ENDPOINT_ORDER, MASTER_DATA_KIND, SALE_START, is_cart_call
 
 
@@ -30,6 +32,12 @@ class RunResult:
     """Commands the database received from cart over the window (dbops: its opcounters, less
     master-data's commands and the probe's own)."""
     master_data_commands: float | None = None
+    master_data_calls: float | None = None
+    """Item-detail and payment-method calls master-data answered over the window, HTTP and
+    gRPC (lookups.py); None: not measured (results of older runs)."""
+    item_cache_hits: float | None = None
+    """Lookups cart's item cache answered over the window; None: no cache counted."""
+    item_cache_misses: float | None = None
     stored_carts_at_start: int | None = None
     cart_pythonpath: str | None = None
     """PYTHONPATH cart ran with (None: unset): a baseline checkout's folders come first."""
@@ -59,6 +67,10 @@ class RunResult:
             return math.nan
         return count / self.requests
 
+    @property
+    def item_cache_hit_ratio(self) -> float | None:
+        return hit_ratio(self.item_cache_hits, self.item_cache_misses)
+
     def row(self, kind: str, name: str) -> EndpointStats | None:
         for row in self.rows:
             if row_key(row) == (kind, name):
@@ -85,6 +97,79 @@ def keys_of(runs: Sequence[RunResult]) -> list[tuple[str, str]]:
 
 
 @dataclass
+class PriceChange:
+    """One price change of the probe item, and when each cart process showed it."""
+
+    price: str
+    seconds: list[float | None]
+    """Per cart process: from master-data's 200 to the answer of the first scan that showed
+    the new price; None: not shown within the limit."""
+    scans: list[int]
+    """Scans each process was asked for, the showing one included."""
+    from_cache: list[bool | None]
+    """Whether the showing scan was answered from cart's item cache (no master-data entry in
+    its Server-Timing); None: not shown."""
+
+    @property
+    def everywhere(self) -> float | None:
+        """When every process showed it (the slowest); None if one did not."""
+        if any(seconds is None for seconds in self.seconds):
+            return None
+        return max(seconds for seconds in self.seconds if seconds is not None)
+
+
+@dataclass
+class FeedLag:
+    """One cart process's catalog_feed_lag_seconds, grown over the changes."""
+
+    buckets: list[tuple[str, float]]
+    """(upper bound as Prometheus writes it, "+Inf" last; cumulative count)."""
+    count: float
+    sum: float
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> FeedLag:
+        buckets = [("+Inf" if math.isinf(b) else str(b), n) for b, n in histogram.buckets]
+        return cls(buckets, histogram.count, histogram.sum)
+
+    def histogram(self) -> Histogram:
+        return Histogram(
+            tuple((float(bound), n) for bound, n in self.buckets), self.count, self.sum
+        )
+
+
+@dataclass
+class PropagationRun:
+    """One transport's price changes, made through master-data while the closed-loop load
+    ran on several cart processes of the mode."""
+
+    mode: str
+    item_code: str
+    processes: int
+    users: int
+    """Terminals of the load, over all processes."""
+    limit_seconds: float
+    """A change not shown by a process within this long is a failure."""
+    planned_changes: int
+    changes: list[PriceChange] = field(default_factory=list)
+    primed: list[bool] = field(default_factory=list)
+    """Per process: the probe item was served from its cache before the first change."""
+    feed_lag: list[FeedLag | None] = field(default_factory=list)
+    """Per process (None: its /metrics has no catalog_feed_lag_seconds)."""
+    seconds: float = 0.0
+    """From the first change to the last one shown (or given up)."""
+    cart_requests: float | None = None
+    """Requests the cart processes answered over those seconds, the probe's scans included."""
+    error: str | None = None
+    """Why the phase did not run to its end for this mode; None: it did."""
+
+    @property
+    def not_shown(self) -> list[PriceChange]:
+        """Changes some process did not show within the limit: failures."""
+        return [change for change in self.changes if change.everywhere is None]
+
+
+@dataclass
 class Comparison:
     started_at: str
     command: str
@@ -97,6 +182,8 @@ class Comparison:
     open_loop: list[RunResult] = field(default_factory=list)
     unloaded: list[RunResult] = field(default_factory=list)
     """One terminal, no think time: the hop without queueing."""
+    propagation: list[PropagationRun] = field(default_factory=list)
+    """Price changes under load, one per fed-cache transport (propagation.py)."""
 
     @property
     def mode_names(self) -> list[str]:
@@ -122,6 +209,15 @@ def _run_from(raw: dict[str, Any]) -> RunResult:
     return RunResult(**values, rows=[EndpointStats(**row) for row in raw["rows"]])
 
 
+def _propagation_from(raw: dict[str, Any]) -> PropagationRun:
+    changes = [PriceChange(**change) for change in raw.pop("changes", [])]
+    lags = [
+        None if lag is None else FeedLag([(b, n) for b, n in lag.pop("buckets")], **lag)
+        for lag in raw.pop("feed_lag", [])
+    ]
+    return PropagationRun(**raw, changes=changes, feed_lag=lags)
+
+
 def load_comparison(path: Path) -> Comparison:
     """A comparison back from its results.json (to render a report again); older files,
     without the later fields, load too."""
@@ -129,4 +225,7 @@ def load_comparison(path: Path) -> Comparison:
     runs = [_run_from(run) for run in raw.pop("runs")]
     open_loop = [_run_from(run) for run in raw.pop("open_loop", [])]
     unloaded = [_run_from(run) for run in raw.pop("unloaded", [])]
-    return Comparison(**raw, runs=runs, open_loop=open_loop, unloaded=unloaded)
+    propagation = [_propagation_from(run) for run in raw.pop("propagation", [])]
+    return Comparison(
+        **raw, runs=runs, open_loop=open_loop, unloaded=unloaded, propagation=propagation
+    )

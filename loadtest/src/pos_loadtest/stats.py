@@ -90,3 +90,15 @@ def summarise(values: Sequence[float]) -> Summary:
     if min(clean) >= 0:
         low = max(low, 0.0)
     return Summary(middle, low, mean + half_width, len(clean))
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The `share` quantile (0..1) of the values, linear between the two nearest ranks (as
+    numpy's default): the p99 of 20 values lies between the two largest. NaN without values."""
+    ordered = sorted(values)
+    if not ordered or not 0 <= share <= 1:
+        return math.nan
+    position = share * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
