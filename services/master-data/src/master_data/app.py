@@ -63,6 +63,8 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
             )
             yield
         finally:
+            # Feed streams end first: they would hold the gRPC server's grace period.
+            resources.feed.drain()
             if grpc_server is not None:
                 await grpc_server.stop()
             await resources.close()
