@@ -46,10 +46,10 @@ def second_carts(stack: Stack) -> Iterator[dict[Transport, CartProcess]]:
         cart.process.stop()
 
 
-async def served_from_the_cache(till: Till, code: str) -> Scan:
+async def served_from_the_cache(till: Till, code: str, within: float = WITHIN) -> Scan:
     """Scans `code` until the cart answers it without asking master-data (the feed is live
     and the item cached)."""
-    async with asyncio.timeout(WITHIN):
+    async with asyncio.timeout(within):
         while True:
             scan = await till.scan(code)
             if scan.status == 200 and not scan.asked_master_data:

@@ -54,8 +54,12 @@ def _price(token: str, price: str) -> CatalogChange:
     return CatalogChange(ChangeKind.STORE_PRICE, key, record, datetime.now(UTC), token)
 
 
-async def _settled() -> None:
-    """Until the follower has done what it can (its pauses between attempts are 1 ms)."""
+async def _settled(script: ScriptedFeed) -> None:
+    """Until the follower has taken every scripted step and acted on it (it acts on a step
+    before it waits again; its pauses between attempts are 1 ms)."""
+    async with asyncio.timeout(10):
+        while not script.steps.empty():  # noqa: ASYNC110 - the queue is the follower's
+            await asyncio.sleep(0.005)
     await asyncio.sleep(0.05)
 
 
@@ -74,22 +78,22 @@ async def test_the_cache_answers_once_caught_up_and_for_the_bound_after_a_break(
     feeds = _feeds(script, cache, clock, offline_seconds=60)
     try:
         assert not feeds.serving(T)  # starts following; nothing heard yet
-        await _settled()
+        await _settled(script)
         assert not feeds.serving(T)
         assert not feeds.live(T)
         await script.steps.put(Heartbeat("h1"))
-        await _settled()
+        await _settled(script)
         assert feeds.serving(T)
         assert feeds.live(T)
         await script.steps.put(ServiceUnavailableError("master-data went away"))
-        await _settled()
+        await _settled(script)
         assert not feeds.live(T)
         clock[0] = 59.0
         assert feeds.serving(T)
         clock[0] = 61.0
         assert not feeds.serving(T)  # past the bound: lookups go to master-data
         await script.steps.put(Heartbeat("h2"))
-        await _settled()
+        await _settled(script)
         assert feeds.serving(T)
         assert feeds.live(T)
     finally:
@@ -102,13 +106,13 @@ async def test_changes_are_applied_and_a_reconnection_resumes_from_the_last_toke
     try:
         feeds.serving(T)
         await script.steps.put(Heartbeat("h1"))
-        await _settled()
+        await _settled(script)
         cache.put_items(T, S1, [info("A")], cache.generation(T))
         await script.steps.put(_price("c1", "3.00"))
         await script.steps.put(None)  # master-data ends the stream (it drains)
         await script.steps.put(_price("c2", "4.00"))
         await script.steps.put(Heartbeat("h2"))
-        await _settled()
+        await _settled(script)
         assert script.tokens == [None, "c1"]
         found, _ = cache.items(T, S1, ["A"])
         assert found["A"].effective_price == Decimal("4.00")
@@ -123,11 +127,11 @@ async def test_start_over_drops_the_tenant() -> None:
     try:
         feeds.serving(T)
         await script.steps.put(Heartbeat("h1"))
-        await _settled()
+        await _settled(script)
         cache.put_items(T, S1, [info("A")], cache.generation(T))
         await script.steps.put(StartOver("s1", "history gone"))
         await script.steps.put(Heartbeat("h2"))
-        await _settled()
+        await _settled(script)
         assert cache.items(T, S1, ["A"]) == ({}, ["A"])
         assert feeds.live(T)
         assert feeds.summary()["startOvers"] == 1
@@ -137,13 +141,13 @@ async def test_start_over_drops_the_tenant() -> None:
 
 async def test_a_silent_stream_is_broken_and_opened_again() -> None:
     script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock, idle_seconds=0.05)
+    feeds = _feeds(script, cache, clock, idle_seconds=0.5)
     try:
         feeds.serving(T)
         await script.steps.put(Heartbeat("h1"))
-        await _settled()
+        await _settled(script)
         assert feeds.live(T)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # twice the idle time, nothing heard
         assert feeds.feeds()[0].state is not FeedState.LIVE
         assert script.tokens[:2] == [None, "h1"]
     finally:
