@@ -8,14 +8,21 @@ import asyncio
 from master_data.services.item_details import CachedDetail, ItemDetailService
 from master_data.services.tenants import TenantService
 from pos_commons.cache import TtlCache
-from pos_commons.mongo import Mongo
+from pos_commons.mongo import Concerns, Mongo
 from pos_devstack.seed import DemoCatalog
 
 
 async def test_a_lookup_that_read_before_an_invalidation_does_not_put_its_answer_back(
     mongodb_uri: str, demo: DemoCatalog
 ) -> None:
-    mongo = Mongo(mongodb_uri, database_prefix="masterdata", timeout_seconds=5, max_idle_seconds=60)
+    mongo = Mongo(
+        mongodb_uri,
+        database_prefix="masterdata",
+        timeout_seconds=5,
+        operation_timeout_seconds=5,
+        max_idle_seconds=60,
+        concerns=Concerns(),
+    )
     details: TtlCache[tuple[str, str], CachedDetail] = TtlCache(60)
     reference: TtlCache[str, object] = TtlCache(60)
     service = ItemDetailService(mongo, TenantService(mongo), details, reference)

@@ -45,7 +45,7 @@ from cart.domain.operations import ItemInfo, ItemRequest, PricingPolicy, add_ite
 from cart.masterdata.repository import tax_rule
 from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CARTS, CartStore, TenantDatabases, cart_document
-from pos_commons.mongo import CODEC_OPTIONS, Document, Mongo
+from pos_commons.mongo import CODEC_OPTIONS, Concerns, Document, Mongo
 from pos_commons.tax import RoundingMethod, TaxType
 from pos_devstack.processes import LOOPBACK, free_port
 from pos_devstack.stack import start_secantus
@@ -198,6 +198,8 @@ def _targets(store: CartStore, collection: Any, slots: Slots) -> list[Target]:
                     "updates": [
                         {"q": {"_id": slot.cart.cart_id, "version": expected}, "u": slot.document}
                     ],
+                    # What the driver adds from cart's concerns: the same work in the server.
+                    "writeConcern": {"w": "majority", "j": True},
                     "$db": database_name,
                 }
             )
@@ -230,6 +232,7 @@ def _targets(store: CartStore, collection: Any, slots: Slots) -> list[Target]:
                     },
                     "limit": 1,
                     "singleBatch": True,
+                    "readConcern": {"level": "majority"},
                     "$db": database_name,
                 }
             )
@@ -259,7 +262,14 @@ async def _measure(target: Target, concurrency: int, seconds: float, database: i
 async def _run(options: argparse.Namespace, work: Path) -> int:
     port = free_port()
     database, uri = start_secantus(":memory:", port=port, log_dir=work)
-    mongo = Mongo(uri, database_prefix="cart", timeout_seconds=5.0, max_idle_seconds=60.0)
+    mongo = Mongo(
+        uri,
+        database_prefix="cart",
+        timeout_seconds=5.0,
+        operation_timeout_seconds=10.0,
+        max_idle_seconds=60.0,
+        concerns=Concerns(),  # cart's defaults: majority, journaled
+    )
     slots: list[Slot] = []
     try:
         databases = TenantDatabases(mongo)

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from cart.api import carts, system, terminals
 from cart.resources import build_resources
 from cart.settings import CartSettings
+from pos_commons.admission import AdmissionLimits
 from pos_commons.auth import TokenVerifier
 from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
@@ -54,6 +55,7 @@ def create_app(settings: CartSettings | None = None) -> ServiceApp:
         max_request_bytes=settings.max_request_bytes,
         lifecycle=lifecycle,
         exposure=Exposure.from_settings(settings),
+        admission=AdmissionLimits.of(settings),
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",

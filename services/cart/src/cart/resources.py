@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
-from pymongo import WriteConcern
-from pymongo.read_concern import ReadConcern
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data_repository
@@ -21,12 +19,13 @@ from cart.settings import CartSettings
 from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CartStore, TenantDatabases
 from cart.storage.idempotency import IdempotencyRecords
+from cart.storage.stranded_sessions import StrandedSessions
 from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
 from pos_commons.metrics import register_command_metrics
-from pos_commons.mongo import Concerns, Mongo
+from pos_commons.mongo import Mongo
 
 
 @dataclass
@@ -40,11 +39,13 @@ class CartResources:
     idempotency: Idempotency
     terminals: TerminalService
     terminal_store: TerminalStore
+    stranded: StrandedSessions
     verifier: TokenVerifier
     registry: CollectorRegistry
 
     async def close(self) -> None:
         await self.master_data.close()
+        await self.stranded.close()
         await self.mongo.close()
 
 
@@ -54,21 +55,13 @@ def build_resources(
     service_token: str,
     registry: CollectorRegistry,
 ) -> CartResources:
-    mongo = Mongo(
-        settings.mongodb_uri.get_secret_value(),
-        database_prefix="cart",
-        timeout_seconds=settings.mongodb_timeout_seconds,
-        max_idle_seconds=settings.mongodb_max_idle_seconds,
-        concerns=Concerns(
-            write=WriteConcern(w=settings.write_concern_w, j=settings.mongodb_journal),
-            read=ReadConcern(settings.mongodb_read_concern),
-        ),
-    )
+    mongo = Mongo.for_service(settings, "cart")
     register_command_metrics(registry, mongo.commands.counts)
     master_data = create_master_data_repository(settings, service_token, registry)
     databases = TenantDatabases(mongo)
     terminal_store = TerminalStore(mongo)
     terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
+    stranded = StrandedSessions(mongo.client, settings.mongodb_operation_timeout_seconds)
     carts = CartService(
         mongo,
         CartStore(databases, RecentCarts(settings.cart_cache_size, registry)),
@@ -80,6 +73,8 @@ def build_resources(
         settings.cart_ttl_seconds,
         settings.transaction_timeout_seconds,
         registry,
+        settings.cart_lock_max_waiters,
+        stranded,
     )
     return CartResources(
         settings=settings,
@@ -91,6 +86,7 @@ def build_resources(
         idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),
         terminals=TerminalService(terminal_store, terminal_cache),
         terminal_store=terminal_store,
+        stranded=stranded,
         verifier=verifier,
         registry=registry,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, field_validator, model_validator
@@ -32,15 +32,20 @@ class CartSettings(ServiceSettings):
         description="HTTP client library of the web repository: aiohttp, httpx, httpx-aiohttp.",
     )
     grpc_timeout: float = Field(
-        default=2.0, gt=0, le=60, description="Deadline of one gRPC call to master-data, seconds."
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Budget of one lookup over gRPC, retries included, seconds (less when less "
+        "is left of the request's REQUEST_TIMEOUT_SECONDS).",
     )
     http_timeout: float = Field(
         default=2.0,
         gt=0,
         le=60,
         description=(
-            "How long cart waits for master-data's HTTP answer, and the budget of all its "
-            "retries, seconds (opening a new connection may add HTTP_CONNECT_TIMEOUT)."
+            "Budget of one lookup over HTTP, seconds: every attempt, connecting and waiting "
+            "for a pooled connection included, and the retries (less when less is left of the "
+            "request's REQUEST_TIMEOUT_SECONDS)."
         ),
     )
     http_connect_timeout: float = Field(
@@ -90,24 +95,13 @@ class CartSettings(ServiceSettings):
             "cash tendered too); more is refused with 422 AMOUNT_TOO_LARGE."
         ),
     )
-    mongodb_write_concern: str = Field(
-        default="majority",
-        pattern=r"^(majority|[0-9]{1,2})$",
-        description="Write concern w of carts, receipt counters, transaction records and "
-        "idempotency records: majority or a number of members.",
-    )
-    mongodb_journal: bool = Field(
-        default=True, description="Acknowledge those writes only once journaled (j)."
-    )
-    mongodb_read_concern: Literal["local", "majority", "linearizable", "available"] = Field(
-        default="majority", description="Read concern of those reads (and of bill/cancel)."
-    )
     transaction_timeout_seconds: float = Field(
         default=10.0,
         gt=0,
         le=120,
         description="How long a bill or cancel may retry its transaction (transient errors, "
-        "a commit whose outcome is unknown) before it answers 503/504.",
+        "a commit whose outcome is unknown) before it answers 503/504; never longer than what "
+        "is left of the request's budget.",
     )
     cart_cache_size: int = Field(
         default=2_000,
@@ -118,6 +112,14 @@ class CartSettings(ServiceSettings):
     )
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."
+    )
+    cart_lock_max_waiters: int = Field(
+        default=64,
+        ge=0,
+        le=10_000,
+        description="Changes of one cart that may wait, in one process, for the change in "
+        "progress; more answer 503 CART_BUSY at once (a waiter gives up the same way when its "
+        "request's budget ends).",
     )
 
     @property
@@ -137,11 +139,6 @@ class CartSettings(ServiceSettings):
             if parts.query or parts.fragment:
                 raise ValueError("MASTER_DATA_URL: an entry may not have a query or fragment")
         return ",".join(url.rstrip("/") for url in urls)
-
-    @property
-    def write_concern_w(self) -> int | str:
-        w = self.mongodb_write_concern
-        return int(w) if w.isdigit() else w
 
     @property
     def master_data_urls(self) -> list[str]:

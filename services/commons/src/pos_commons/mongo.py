@@ -19,7 +19,7 @@ import logging
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Context, Decimal
 from typing import Any
 
@@ -28,14 +28,7 @@ from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
 from pymongo import AsyncMongoClient, WriteConcern, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import (
-    ConnectionFailure,
-    ExecutionTimeout,
-    NetworkTimeout,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-    WTimeoutError,
-)
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from pymongo.read_concern import ReadConcern
 
 from pos_commons.errors import (
@@ -44,12 +37,15 @@ from pos_commons.errors import (
     ServiceUnavailableError,
     UnprocessableError,
 )
+from pos_commons.settings import ServiceSettings
 from pos_commons.validation import is_tenant_id
 
 _log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 HEARTBEAT_TIMEOUT_MS = 10_000
+READINESS_COLLECTION = "readiness"
+"""In the service's own database: the document /ready writes and reads back."""
 
 
 # IEEE 754-2008 decimal128, binary integer decimal (BID) layout, as BSON stores it.
@@ -176,7 +172,9 @@ def database_error(exc: BaseException) -> AppError | None:
     if isinstance(exc, ServerSelectionTimeoutError):
         _log.warning("database unreachable: %s", exc)
         return DatabaseUnavailableError("The database cannot be reached.")
-    if isinstance(exc, NetworkTimeout | ExecutionTimeout | WTimeoutError):
+    if isinstance(exc, PyMongoError) and exc.timeout:
+        # The operation's deadline (timeoutMS) ran out: waiting for a pooled connection,
+        # on the wire, or in the server (maxTimeMS, a write concern's wait).
         _log.warning("database timeout: %s", exc)
         return DatabaseTimeoutError("The database did not answer in time.")
     if isinstance(exc, ConnectionFailure):
@@ -240,10 +238,25 @@ class DatabaseAvailability(monitoring.TopologyListener):
 
 @dataclass(frozen=True)
 class Concerns:
-    """Write and read concern of a service's databases (None: the server's defaults)."""
+    """Write and read concern of every operation of a service (MONGODB_WRITE_CONCERN,
+    MONGODB_JOURNAL, MONGODB_READ_CONCERN)."""
 
-    write: WriteConcern | None = None
-    read: ReadConcern | None = None
+    w: int | str = "majority"
+    journal: bool = True
+    read_level: str = "majority"
+
+    @property
+    def write(self) -> WriteConcern:
+        return WriteConcern(w=self.w, j=self.journal)
+
+    @property
+    def read(self) -> ReadConcern:
+        return ReadConcern(self.read_level)
+
+    def client_options(self) -> dict[str, Any]:
+        """The client's own defaults, so every database, collection, session, transaction
+        and change stream made from it inherits them: none can be forgotten."""
+        return {"w": self.w, "journal": self.journal, "readConcernLevel": self.read_level}
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -272,20 +285,27 @@ class Mongo:
         *,
         database_prefix: str,
         timeout_seconds: float,
+        operation_timeout_seconds: float,
         max_idle_seconds: float,
-        concerns: Concerns | None = None,
+        concerns: Concerns,
     ) -> None:
         timeout_ms = int(timeout_seconds * 1000)
+        self.operation_timeout_seconds = operation_timeout_seconds
         self.availability = DatabaseAvailability()
         self.commands = CommandCounter()
+        self.concerns = concerns
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
             uri,
+            # Client-side operation timeout: one deadline per operation that covers waiting
+            # for a pooled connection, server selection, the command and the driver's retry
+            # (socketTimeoutMS and waitQueueTimeoutMS give way to it). A `pymongo.timeout`
+            # block (a bill's transaction) sets its own.
+            timeoutMS=int(operation_timeout_seconds * 1000),
             serverSelectionTimeoutMS=timeout_ms,
             # Also the driver's heartbeat timeout: a database that is busy, not gone, must not
             # be declared down (and answered 503 at once) because one hello took 2 s. A
             # database that stopped is noticed at once anyway (its connections are refused).
             connectTimeoutMS=max(timeout_ms, HEARTBEAT_TIMEOUT_MS),
-            socketTimeoutMS=max(timeout_ms * 2, 10_000),
             # The async driver cannot see that the far end closed an idle pooled connection
             # (it does not read from it): retiring it first keeps a write from failing on it.
             maxIdleTimeMS=int(max_idle_seconds * 1000),
@@ -296,14 +316,28 @@ class Mongo:
             tzinfo=UTC,
             type_registry=CODEC_OPTIONS.type_registry,
             event_listeners=[self.availability, self.commands],
+            **concerns.client_options(),
         )
         # Built outside a loop (a script): there are no listeners to run.
         with contextlib.suppress(RuntimeError):
             self.availability.bind(asyncio.get_running_loop())
         self._prefix = database_prefix
-        self.concerns = concerns or Concerns()
         self._databases: dict[str, AsyncDatabase[Document]] = {}
         self._closed = False
+
+    @classmethod
+    def for_service(cls, settings: ServiceSettings, database_prefix: str) -> Mongo:
+        """The client a service's settings describe (MONGODB_*)."""
+        return cls(
+            settings.mongodb_uri.get_secret_value(),
+            database_prefix=database_prefix,
+            timeout_seconds=settings.mongodb_timeout_seconds,
+            operation_timeout_seconds=settings.mongodb_operation_timeout_seconds,
+            max_idle_seconds=settings.mongodb_max_idle_seconds,
+            concerns=Concerns(
+                settings.write_concern_w, settings.mongodb_journal, settings.mongodb_read_concern
+            ),
+        )
 
     def _require_available(self) -> None:
         if not self.availability.available:
@@ -328,8 +362,25 @@ class Mongo:
         return self._database(f"{self._prefix}__system")
 
     async def ready(self) -> bool:
-        """Whether the database answers now, and the driver has not seen it gone."""
-        return self.availability.available and await self.ping()
+        """Whether the database takes a write and answers a read within the operation
+        deadline, with the service's concerns, and the driver has not seen it gone.
+
+        Not a ping: a database can answer ping while its writes hang (a stalled disk, a
+        held lock), and then every request would wait out its deadline on this replica.
+        """
+        if not self.availability.available:
+            return False
+        probes = self.system_db()[READINESS_COLLECTION]
+        try:
+            with pymongo.timeout(self.operation_timeout_seconds):
+                await probes.update_one(
+                    {"_id": "probe"}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+                )
+                await probes.find_one({"_id": "probe"})
+        except PyMongoError as exc:
+            _log.warning("readiness: the database did not take a write and a read: %s", exc)
+            return False
+        return True
 
     async def ping(self, timeout_seconds: float = 2.0) -> bool:
         try:

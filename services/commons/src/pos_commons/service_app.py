@@ -1,5 +1,6 @@
 """The FastAPI app both services are: observability outermost, then the request body limit,
-then FastAPI's own middleware stack and routing (`build_fastapi_stack`), in front of which a
+then admission (a bounded number of API requests at once, each with its budget), then
+FastAPI's own middleware stack and routing (`build_fastapi_stack`), in front of which a
 service may put a layer of its own (master-data's hot path, master_data.api.hot_path).
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pos_commons.admission import AdmissionLimits
 from pos_commons.docs_pages import install_docs_pages
 from pos_commons.errors import AppError
 from pos_commons.exposure import Exposure
@@ -75,6 +77,7 @@ class ServiceApp(FastAPI):
         max_request_bytes: int,
         lifecycle: Lifecycle,
         exposure: Exposure,
+        admission: AdmissionLimits,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -89,6 +92,7 @@ class ServiceApp(FastAPI):
         self._metrics = metrics
         self._access_log = access_log
         self._max_request_bytes = max_request_bytes
+        self._admission = admission
         self.lifecycle = lifecycle
         install_error_handlers(self)
         if exposure.docs:
@@ -96,6 +100,7 @@ class ServiceApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = self.build_fastapi_stack()
+        stack = self._admission.wrap(stack)
         stack = BodySizeLimit(stack, self._max_request_bytes)
         return ObservabilityMiddleware(stack, self._metrics, self.lifecycle, self._access_log)
 

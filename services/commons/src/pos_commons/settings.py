@@ -10,7 +10,7 @@ import logging
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,9 +55,35 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=60,
         description=(
-            "Server selection timeout for MongoDB: how long a request that finds "
-            "the database gone waits before 503 (later ones get 503 at once)."
+            "Server selection timeout for MongoDB outside an operation's deadline (startup "
+            "waits); a request's server selection is bounded by "
+            "MONGODB_OPERATION_TIMEOUT_SECONDS instead."
         ),
+    )
+    mongodb_operation_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description=(
+            "Deadline of every MongoDB operation (the driver's timeoutMS): waiting for a "
+            "pooled connection, server selection, the command and the driver's own retry. "
+            "Past it the request answers 504 DATABASE_TIMEOUT; readiness fails while the "
+            "database does not answer within it."
+        ),
+    )
+    mongodb_write_concern: str = Field(
+        default="majority",
+        pattern=r"^(majority|[0-9]{1,2})$",
+        description="Write concern w of every write the service makes (majority or a number "
+        "of members).",
+    )
+    mongodb_journal: bool = Field(
+        default=True, description="Acknowledge every write only once journaled (j)."
+    )
+    mongodb_read_concern: Literal["local", "majority"] = Field(
+        default="majority",
+        description="Read concern of every read (transactions included); local or majority, "
+        "the two a transaction and a change stream accept too.",
     )
     mongodb_max_idle_seconds: float = Field(
         default=60.0,
@@ -118,6 +144,33 @@ class ServiceSettings(BaseSettings):
             "before it stops gracefully (0: stop at once)."
         ),
     )
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Budget of one API request: retries on its behalf (a version conflict, a "
+            "master-data lookup) and waits (a busy cart, a queue) end within it."
+        ),
+    )
+    max_concurrent_requests: int = Field(
+        default=64,
+        ge=0,
+        le=100_000,
+        description=(
+            "API requests a process serves at once; more wait their turn (0: no bound). "
+            "Health, readiness and metrics are never held back."
+        ),
+    )
+    request_queue_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a request may wait for a turn when MAX_CONCURRENT_REQUESTS are being "
+            "served; then 503 OVERLOADED at once, with Retry-After."
+        ),
+    )
     max_request_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Larger request bodies are refused (413)."
     )
@@ -143,6 +196,11 @@ class ServiceSettings(BaseSettings):
             except OSError as exc:
                 raise ValueError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from exc
         return values
+
+    @property
+    def write_concern_w(self) -> int | str:
+        w = self.mongodb_write_concern
+        return int(w) if w.isdigit() else w
 
     @property
     def production(self) -> bool:

@@ -26,6 +26,7 @@ from master_data.api.hot_path import HotPathApp
 from master_data.grpc_api.server import GrpcServer
 from master_data.resources import build_resources
 from master_data.settings import MasterDataSettings
+from pos_commons.admission import AdmissionLimits
 from pos_commons.auth import TokenVerifier
 from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
@@ -75,6 +76,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         max_request_bytes=settings.max_request_bytes,
         lifecycle=lifecycle,
         exposure=Exposure.from_settings(settings),
+        admission=AdmissionLimits.of(settings, exempt=catalog_feed.is_feed_path),
         hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",

@@ -40,12 +40,7 @@ class MasterDataResources:
 def build_resources(
     settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry
 ) -> MasterDataResources:
-    mongo = Mongo(
-        settings.mongodb_uri.get_secret_value(),
-        database_prefix="masterdata",
-        timeout_seconds=settings.mongodb_timeout_seconds,
-        max_idle_seconds=settings.mongodb_max_idle_seconds,
-    )
+    mongo = Mongo.for_service(settings, "masterdata")
     register_command_metrics(registry, mongo.commands.counts)
     streams = ChangeStreams(mongo)
     tenants = TenantService(mongo, prepare=streams.prepare)

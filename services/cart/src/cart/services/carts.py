@@ -2,12 +2,13 @@
 apply the pure domain operation, and compare-and-swap the result into MongoDB.
 
 Two layers keep concurrent changes from being lost. Inside one process, a per-cart lock
-queues them. Across processes (several cart replicas), the version compare-and-swap catches
-the loser, which reloads, reapplies its change to the fresh cart and tries again, a bounded
-number of times. Billing and cancelling also take a receipt number and write the transaction
-record; those three writes are one MongoDB transaction, committed with the driver's
-`with_transaction` (which retries transient errors and a commit whose outcome is unknown),
-so receipt numbers have no gaps and a sale that committed is never answered as an error.
+queues them (a bounded line, see locks.py). Across processes (several cart replicas), the
+version compare-and-swap catches the loser, which reloads, reapplies its change to the fresh
+cart and tries again, until its request's deadline (see contention.py). Billing and
+cancelling also take a receipt number and write the transaction record; those three writes
+are one MongoDB transaction, committed with the driver's `with_transaction` (which retries
+transient errors and a commit whose outcome is unknown), so receipt numbers have no gaps and
+a sale that committed is never answered as an error.
 
 A change made with an Idempotency-Key writes the key into the cart with it (the same
 compare-and-swap): a retry that finds its key in the cart was applied already
@@ -18,9 +19,7 @@ unknown outcome gets its receipt, not an error.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -31,23 +30,25 @@ from decimal import Decimal
 import pymongo
 from prometheus_client import CollectorRegistry, Counter
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from cart.domain import operations as ops
 from cart.domain.model import Cart, DiscountType, now_ms
 from cart.domain.operations import ItemRequest, PricingPolicy
 from cart.domain.states import TRANSITIONS, Action, CartState, next_state
 from cart.masterdata.repository import MasterDataRepository
+from cart.services.contention import VersionConflictError, retried
 from cart.services.locks import KeyedLocks
 from cart.storage.carts import CartStore
+from cart.storage.stranded_sessions import StrandedSessions
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionStore, TransactionType
-from pos_commons.errors import AppError, ConflictError, NotFoundError
+from pos_commons import deadlines
+from pos_commons.errors import AppError, NotFoundError
 from pos_commons.mongo import Mongo
 
-MAX_WRITE_ATTEMPTS = 16
-"""Two replicas writing one cart each win about half the races: 16 attempts make losing
-them all a ~1e-5 chance (8 made it ~0.4 %, seen as a CART_CONFLICT now and then)."""
+MIN_TRANSACTION_SECONDS = 0.001
+
 KEYS_KEPT = 32
 """Idempotency keys a cart remembers (its last changes'): a terminal retries its latest call."""
 
@@ -59,14 +60,6 @@ class _Read:
     cart: Cart
     fresh: bool
     """Read from the database just now; else this process's copy, maybe stale."""
-
-
-class _VersionConflictError(Exception):
-    """The cart changed since it was read."""
-
-
-class CartConflictError(ConflictError):
-    default_code = "CART_CONFLICT"
 
 
 class AlreadyAppliedError(Exception):
@@ -94,11 +87,6 @@ def keyed_cart_id(terminal: Terminal, key: str) -> str:
     return hashlib.sha256(scope.encode()).hexdigest()[:32]
 
 
-async def _pause(attempt: int) -> None:
-    # Short and capped: a long pause hands the cart to the other writer's next change.
-    await asyncio.sleep(random.uniform(0, min(0.02, 0.001 * 2**attempt)))  # noqa: S311 - jitter
-
-
 class CartService:
     def __init__(
         self,
@@ -110,6 +98,8 @@ class CartService:
         cart_ttl_seconds: int,
         transaction_timeout_seconds: float,
         registry: CollectorRegistry,
+        max_waiters_per_cart: int,
+        stranded: StrandedSessions,
     ) -> None:
         self._conflicts = Counter(
             "cart_write_conflicts",
@@ -123,7 +113,8 @@ class CartService:
         self._policy = policy
         self._ttl = timedelta(seconds=cart_ttl_seconds)
         self._transaction_timeout = transaction_timeout_seconds
-        self._locks = KeyedLocks()
+        self._locks = KeyedLocks(max_waiters_per_cart)
+        self._stranded = stranded
 
     @property
     def ttl(self) -> timedelta:
@@ -360,35 +351,41 @@ class CartService:
         )
         return _with_key(stamped, key)
 
+    async def _fresh(self, terminal: Terminal, cart_id: str, key: str | None) -> Cart:
+        cart = await self._load(terminal, cart_id)
+        _applied(cart, key)
+        return cart
+
     async def _commit(
         self, terminal: Terminal, read: _Read, change: Change, key: str | None
     ) -> Cart:
         """Applies `change` and swaps the result in; on a version conflict, reloads and
-        applies it again to the fresh cart (its rules are checked again too).
+        applies it again to the fresh cart (its rules are checked again too), until the
+        request's deadline (contention.retried).
 
         Started from this process's copy, a refusal or a failed swap means only that the
         copy was stale: the change is decided again on a fresh read, at once.
         """
-        cart, fresh = read.cart, read.fresh
-        attempt = 1
-        while True:
+        cart = read.cart
+        if not read.fresh:
             try:
                 updated: Cart | None = self._stamped(change(cart), cart, key)
             except AppError:
-                if fresh:
-                    raise
                 updated = None
-            if updated is not None:
-                if await self._carts.replace(updated, cart.version):
-                    return updated
-                if fresh:
-                    self._conflicts.inc()
-                    if attempt == MAX_WRITE_ATTEMPTS:
-                        raise CartConflictError("The cart is being changed elsewhere; try again.")
-                    await _pause(attempt)
-                    attempt += 1
-            cart, fresh = await self._load(terminal, cart.cart_id), True
-            _applied(cart, key)
+            if updated is not None and await self._carts.replace(updated, cart.version):
+                return updated
+            cart = await self._fresh(terminal, cart.cart_id, key)
+        first = cart
+
+        async def attempt(again: bool) -> Cart:
+            current = await self._fresh(terminal, first.cart_id, key) if again else first
+            updated = self._stamped(change(current), current, key)
+            if not await self._carts.replace(updated, current.version):
+                self._conflicts.inc()
+                raise VersionConflictError
+            return updated
+
+        return await retried(attempt)
 
     async def _close(
         self,
@@ -401,43 +398,36 @@ class CartService:
 
         Starts from this process's copy when it has a usable one (a stale copy fails the
         versioned write, which rolls the transaction back: then it goes on from a fresh read
-        at once). On a version conflict with a fresh read (another replica changed the cart) it
-        reloads and decides again; a cart already closed the same way answers as it is when
-        no key came with the request (a retry), else the state machine refuses (409).
+        at once). On a version conflict with a fresh read (another replica changed the cart)
+        it reloads and decides again, until the request's deadline (contention.retried); a
+        cart already closed the same way answers as it is when no key came with the request
+        (a retry), else the state machine refuses (409).
         """
         sale = transaction_type is TransactionType.SALE
         action = Action.BILL if sale else Action.CANCEL
         done = CartState.COMPLETED if sale else CartState.CANCELLED
         check = ops.check_billable if sale else ops.check_cancellable
+
+        async def attempt(again: bool) -> Cart:
+            cart = await self._fresh(terminal, cart_id, key)
+            if key is None and cart.state is done:
+                return cart
+            check(cart)
+            try:
+                return await self._close_once(cart, transaction_type, key)
+            except VersionConflictError:
+                self._conflicts.inc()
+                raise
+
         async with self._locks.hold(cart_id):
             copy = self._usable_copy(terminal, cart_id, action, key)
             if copy is not None:
-                read = _Read(copy, fresh=False)
-            else:
-                read = _Read(await self._load(terminal, cart_id), fresh=True)
-            attempt = 1
-            while True:
-                cart = read.cart
-                if read.fresh:
-                    _applied(cart, key)
-                    if key is None and cart.state is done:
-                        return cart
                 try:
-                    check(cart)
-                    return await self._close_once(cart, transaction_type, key)
-                except AppError:
-                    if read.fresh:
-                        raise
-                except _VersionConflictError:
-                    if read.fresh:
-                        self._conflicts.inc()
-                        if attempt == MAX_WRITE_ATTEMPTS:
-                            break
-                        await _pause(attempt)
-                        attempt += 1
-                read = _Read(await self._load(terminal, cart_id), fresh=True)
-            next_state(cart.state, action)
-        raise CartConflictError("The cart is being changed elsewhere; try again.")
+                    check(copy)
+                    return await self._close_once(copy, transaction_type, key)
+                except (AppError, VersionConflictError):
+                    pass  # the copy was stale: decided again on a fresh read
+            return await retried(attempt)
 
     async def _close_once(
         self, cart: Cart, transaction_type: TransactionType, key: str | None
@@ -450,15 +440,24 @@ class CartService:
             )
             closed = self._stamped(close(cart, receipt_no, uuid.uuid4().hex), cart, key)
             if not await self._carts.replace(closed, cart.version, session):
-                raise _VersionConflictError
+                raise VersionConflictError
             await self._transactions.insert(TransactionRecord.of(closed, transaction_type), session)
             return closed
 
         concerns = self._mongo.concerns
         async with self._mongo.client.start_session() as session:
-            # Bounds with_transaction's own retries (120 s by default) by our budget.
-            with pymongo.timeout(self._transaction_timeout):
-                closed: Cart = await session.with_transaction(
-                    write, read_concern=concerns.read, write_concern=concerns.write
-                )
+            # Bounds with_transaction's own retries (120 s by default) by our budget, and by
+            # what is left of the request's: a bill that waited for its cart must not outlast
+            # the caller (a positive floor: a timeout of 0 would mean none).
+            seconds = min(self._transaction_timeout, deadlines.remaining())
+            try:
+                with pymongo.timeout(max(seconds, MIN_TRANSACTION_SECONDS)):
+                    closed: Cart = await session.with_transaction(
+                        write, read_concern=concerns.read, write_concern=concerns.write
+                    )
+            except PyMongoError as exc:
+                if exc.timeout or isinstance(exc, ConnectionFailure):
+                    # Its commands may still reach the database: abort it there.
+                    self._stranded.add(session.session_id)
+                raise
         return closed

@@ -137,8 +137,17 @@ _EVENT_SCHEMA = {
 }
 
 
+FEED_PATH = "/catalogFeed"
+
+
+def is_feed_path(path: str) -> bool:
+    """A feed subscription lasts as long as its subscriber: it takes no turn of the bounded
+    request admission and has no request budget."""
+    return path.endswith(FEED_PATH)
+
+
 @router.get(
-    "/catalogFeed",
+    FEED_PATH,
     # Not FastAPI's EventSourceResponse, which wants a generator endpoint: the subscription
     # is opened (and refused) before the stream starts, then EventStream streams it.
     response_class=Response,

@@ -125,7 +125,11 @@ class ChangeStreams:
         options: dict[str, Any] = {
             "full_document": "updateLookup",
             "full_document_before_change": "whenAvailable",
-            "max_await_time_ms": MAX_AWAIT_MS,
+            # Each wait for changes is one operation under MONGODB_OPERATION_TIMEOUT_SECONDS:
+            # it must end (empty) well before that deadline.
+            "max_await_time_ms": min(
+                MAX_AWAIT_MS, int(self._mongo.operation_timeout_seconds * 1000) // 2
+            ),
         }
         if resume_token is not None:
             options["resume_after"] = {"_data": resume_token}
