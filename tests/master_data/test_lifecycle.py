@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -194,6 +195,63 @@ async def test_sigterm_drains_before_it_stops(tmp_path: Path, tokens: Tokens) ->
         assert "SIGTERM: draining" in master.process.log_tail(100)
     finally:
         await channel.close()
+        master.process.stop()
+        database.stop()
+
+
+async def test_calls_to_a_stopping_server_are_served_or_unavailable_never_cancelled(
+    tmp_path: Path, tokens: Tokens
+) -> None:
+    """Callers sending nonstop over several connections from SIGTERM to the exit: every call
+    that ends before the drain is over is served; later ones are served or UNAVAILABLE (refused
+    once the server stops taking calls, or their connection closed at the exit), never
+    CANCELLED, which grpc's own stop answers to every call that reaches it once it has begun
+    (grpc/grpc#41785): a client could not tell that from a cancellation of its own."""
+    database, uri = start_secantus(":memory:", log_dir=tmp_path)
+    drain = 0.5
+    master = start_master_data(
+        uri, tokens, log_dir=tmp_path, extra_env={"SHUTDOWN_DRAIN_SECONDS": str(drain)}
+    )
+    channels = [aio.insecure_channel(master.grpc_target) for _ in range(16)]
+    metadata = (("authorization", f"Bearer {tokens.service}"),)
+    request = item_service_pb2.GetItemDetailRequest(
+        tenant_id="demo", store_code="S001", item_code="ITEM0001"
+    )
+    ended: list[tuple[float, grpc.StatusCode]] = []
+    exited = asyncio.Event()
+
+    async def caller(items: item_service_pb2_grpc.ItemServiceAsyncStub) -> None:
+        deadline = time.monotonic() + 20
+        while not exited.is_set() and time.monotonic() < deadline and len(ended) < 100_000:
+            try:
+                await items.GetItemDetail(request, metadata=metadata, timeout=5)
+                code = grpc.StatusCode.OK
+            except aio.AioRpcError as exc:
+                code = exc.code()
+            ended.append((time.monotonic(), code))
+            if code is not grpc.StatusCode.OK:
+                await asyncio.sleep(0.005)
+
+    try:
+        await load_demo_catalog(master.url, tokens.admin, demo_catalog(10))
+        stubs = [item_service_pb2_grpc.ItemServiceStub(channel) for channel in channels]
+        callers = [asyncio.create_task(caller(stubs[n % len(stubs)])) for n in range(160)]
+        await asyncio.sleep(0.3)
+        signalled = time.monotonic()
+        os.kill(master.process.pid, signal.SIGTERM)
+        await asyncio.to_thread(master.process.wait_exit, 30.0)
+        await asyncio.sleep(0.2)
+        exited.set()
+        await asyncio.gather(*callers)
+        during_drain = Counter(c for t, c in ended if signalled <= t < signalled + drain)
+        later = Counter(c for t, c in ended if t >= signalled + drain)
+        assert set(during_drain) == {grpc.StatusCode.OK}, during_drain
+        assert during_drain[grpc.StatusCode.OK] > 50, during_drain
+        assert set(later) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, later
+        assert later[grpc.StatusCode.UNAVAILABLE] > 0, later
+    finally:
+        for channel in channels:
+            await channel.close()
         master.process.stop()
         database.stop()
 

@@ -2,6 +2,12 @@
 terminals keep selling through cart, and count every cart call that failed.
 
     scripts/restart_drill.sh [--transports http,grpc] [--restarts 5] [--terminals 8]
+                             [--replicas 2] [--no-item-cache]
+
+With `--replicas 1` (a small store's one master-data) cart has nobody to fail over to while
+it is gone: what counts then is the drain, during which no call may fail (those that end in
+the `--drain` seconds after each SIGTERM are counted apart); `--no-item-cache` sends every
+lookup to master-data.
 
 Both replicas share the database and sit behind one target of cart's: MASTER_DATA_URL lists
 both (HTTP), MASTER_DATA_GRPC_TARGET is ``ipv4:<a>,<b>`` (gRPC, round-robin with health
@@ -21,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -55,6 +61,10 @@ class DrillResult:
     sales: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    calls_while_draining: int = 0
+    failed_while_draining: int = 0
+    """Failed calls that ended within a replica's drain (after its SIGTERM, before its
+    SHUTDOWN_DRAIN_SECONDS were over), while it still served."""
 
     @property
     def failed(self) -> int:
@@ -64,7 +74,9 @@ class DrillResult:
         detail = ", ".join(f"{n} x {what}" for what, n in self.failures.most_common()) or "none"
         return (
             f"{self.transport}: {self.restarts} restarts in {self.seconds:.0f}s, "
-            f"{self.calls} cart calls ({self.sales} sales), {self.failed} failed ({detail})"
+            f"{self.calls} cart calls ({self.sales} sales), {self.failed} failed ({detail}), "
+            f"{self.failed_while_draining} of the {self.calls_while_draining} made while a "
+            "replica drained"
         )
 
 
@@ -162,16 +174,19 @@ async def run_drill(
     drain_seconds: float,
     pause_seconds: float,
     work: Path,
+    replicas: int = 2,
+    cart_env: Mapping[str, str] | None = None,
 ) -> DrillResult:
-    """Two replicas, one cart on `transport`, `terminals` selling; replica 0 is restarted
-    `restarts` times. master-data and cart are this drill's own processes."""
+    """`replicas` of master-data, one cart on `transport` (with `cart_env`), `terminals`
+    selling; replica 0 is restarted `restarts` times. master-data and cart are this drill's
+    own processes."""
     replica_env = {"SHUTDOWN_DRAIN_SECONDS": str(drain_seconds)}
-    replicas: list[MasterDataProcess] = []
+    running: list[MasterDataProcess] = []
     cart: CartProcess | None = None
     result = DrillResult(transport, restarts)
     try:
-        for n in range(2):
-            replicas.append(
+        for n in range(replicas):
+            running.append(
                 await asyncio.to_thread(
                     start_master_data,
                     mongodb_uri,
@@ -185,10 +200,10 @@ async def run_drill(
             start_cart,
             mongodb_uri,
             tokens,
-            replicas[0],
+            running[0],
             transport=transport,
             log_dir=work,
-            extra_env=_replicas_target(replicas),
+            extra_env={**_replicas_target(running), **(cart_env or {})},
             name=f"cart-{transport}",
         )
         keys = [
@@ -201,9 +216,18 @@ async def run_drill(
         async with load.selling(cart.url, keys):
             await asyncio.sleep(pause_seconds)
             for _ in range(restarts):
-                target = replicas[0]
-                await asyncio.to_thread(target.process.stop, drain_seconds + 30)
-                replicas[0] = await asyncio.to_thread(
+                target = running[0]
+                calls, failed = result.calls, result.failed
+                # SIGTERM, then the exit: the window below starts before the signal and ends
+                # before the drain does.
+                stopping = asyncio.create_task(
+                    asyncio.to_thread(target.process.stop, drain_seconds + 30)
+                )
+                await asyncio.sleep(drain_seconds)
+                result.calls_while_draining += result.calls - calls
+                result.failed_while_draining += result.failed - failed
+                await stopping
+                running[0] = await asyncio.to_thread(
                     start_master_data,
                     mongodb_uri,
                     tokens,
@@ -213,12 +237,12 @@ async def run_drill(
                     extra_env=replica_env,
                     name="master-data-0",
                 )
-                await wait_for_status(f"{replicas[0].url}/ready", 200, within=60)
+                await wait_for_status(f"{running[0].url}/ready", 200, within=60)
                 await asyncio.sleep(pause_seconds)
     finally:
         if cart is not None:
             cart.process.stop()
-        for replica in replicas:
+        for replica in running:
             replica.process.stop()
     return result
 
@@ -237,6 +261,12 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--terminals", type=int, default=8, help="terminals selling nonstop")
     parser.add_argument("--drain", type=float, default=2.0, help="SHUTDOWN_DRAIN_SECONDS")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between restarts")
+    parser.add_argument("--replicas", type=int, default=2, help="master-data replicas")
+    parser.add_argument(
+        "--no-item-cache",
+        action="store_true",
+        help="cart without its item cache (USE_ITEM_CACHE=false): every lookup asks master-data",
+    )
     return parser.parse_args(argv)
 
 
@@ -262,6 +292,8 @@ async def _main(options: argparse.Namespace) -> list[DrillResult]:
                     drain_seconds=options.drain,
                     pause_seconds=options.pause,
                     work=work,
+                    replicas=options.replicas,
+                    cart_env={"USE_ITEM_CACHE": "false"} if options.no_item_cache else None,
                 )
                 print(result.summary(), flush=True)
                 results.append(result)
@@ -273,7 +305,11 @@ async def _main(options: argparse.Namespace) -> list[DrillResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    results = asyncio.run(_main(_options(argv)))
+    options = _options(argv)
+    results = asyncio.run(_main(options))
+    # One replica cannot be failed over from: only its drain must cost no call.
+    if options.replicas == 1:
+        return 1 if any(result.failed_while_draining for result in results) else 0
     return 1 if any(result.failed for result in results) else 0
 
 

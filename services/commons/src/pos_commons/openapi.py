@@ -40,8 +40,9 @@ ERROR_ANSWERS: dict[int, str] = {
     422: "Well formed, but not valid: VALIDATION_FAILED (details name each field) or a "
     "business rule's code (docs/api.md).",
     502: "master-data answered something unusable (MASTER_DATA_ERROR, MASTER_DATA_AUTH_FAILED).",
-    503: "A dependency cannot be reached: DATABASE_UNAVAILABLE; in cart also "
-    "MASTER_DATA_UNAVAILABLE, MASTER_DATA_DATABASE_UNAVAILABLE.",
+    503: "A dependency cannot be reached, or the service is serving all the requests it may "
+    "(OVERLOADED, with Retry-After): DATABASE_UNAVAILABLE; in cart also "
+    "MASTER_DATA_UNAVAILABLE, MASTER_DATA_DATABASE_UNAVAILABLE, MASTER_DATA_OVERLOADED.",
     504: "A dependency did not answer in time: DATABASE_TIMEOUT; in cart also MASTER_DATA_TIMEOUT.",
 }
 

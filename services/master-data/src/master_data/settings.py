@@ -18,6 +18,13 @@ class MasterDataSettings(ServiceSettings):
     grpc_shutdown_grace_seconds: float = Field(
         default=5.0, ge=0, le=60, description="How long in-flight gRPC calls may finish on stop."
     )
+    grpc_max_concurrent_rpcs: int = Field(
+        default=100,
+        ge=0,
+        le=100_000,
+        description="Lookups the gRPC server serves at once; more are refused at once with "
+        "UNAVAILABLE and x-error-code OVERLOADED (0: no bound). Streams are not counted.",
+    )
     item_cache_ttl_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -19,7 +19,7 @@ from cart.api.schemas import (
 )
 from cart.domain.operations import ItemRequest
 from pos_commons.envelope import Envelope, JsonResponse, ok
-from pos_commons.openapi import error_responses
+from pos_commons.openapi import ERROR_ANSWERS, error_responses
 
 MAX_RECEIPT_NO = 2**31 - 1
 
@@ -27,22 +27,28 @@ router = APIRouter(
     prefix="/api/v1",
     tags=["cart"],
     # What every terminal route can answer: its key, its parameters and Idempotency-Key,
-    # the database.
+    # the database; a change, a cart busy with others.
     responses=error_responses(
         401,
         422,
         503,
         504,
         s422="VALIDATION_FAILED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_KEY_REUSED",
+        s503=f"{ERROR_ANSWERS[503].removesuffix('.')}; a change of a cart also CART_BUSY (too "
+        "many changes of the cart wait already, or this one waited its whole budget: retry)",
     ),
 )
 CartEnvelope = Envelope[CartPublic]
 
 MISSING = "CART_NOT_FOUND (not this terminal's cart, or expired)"
-STATE = "<ACTION>_NOT_ALLOWED_IN_<STATE> (the cart's state refuses it), CART_CONFLICT"
+STATE = (
+    "<ACTION>_NOT_ALLOWED_IN_<STATE> (the cart's state refuses it), CART_CONFLICT (other "
+    "cart processes changed the cart until this request's budget ended: retry)"
+)
 LINE = "CART_NOT_FOUND, LINE_NOT_FOUND"
 MASTER_DATA_DOWN = (
-    "DATABASE_UNAVAILABLE, MASTER_DATA_UNAVAILABLE or MASTER_DATA_DATABASE_UNAVAILABLE"
+    "OVERLOADED, DATABASE_UNAVAILABLE, MASTER_DATA_UNAVAILABLE, "
+    "MASTER_DATA_DATABASE_UNAVAILABLE, MASTER_DATA_OVERLOADED or CART_BUSY"
 )
 MASTER_DATA_SLOW = "DATABASE_TIMEOUT or MASTER_DATA_TIMEOUT"
 # Routes that take a body, and routes that ask master-data, answer these too.

@@ -26,8 +26,8 @@ def _over_http(settings: CartSettings, service_token: str) -> MasterDataReposito
     tls = settings.master_data_tls
     client_settings = HttpClientSettings(
         kind=settings.master_data_http_client,
-        # The first attempt is bounded by these (no extra timer); retries by what is left
-        # of HTTP_TIMEOUT.
+        # Each lookup is bounded by HTTP_TIMEOUT as a whole (retries.py); these bound the
+        # TCP connect and each read within it.
         connect_timeout_seconds=settings.http_connect_timeout,
         read_timeout_seconds=settings.http_timeout,
         ssl_context=tls.ssl_context() if tls else None,
@@ -43,7 +43,7 @@ def _over_http(settings: CartSettings, service_token: str) -> MasterDataReposito
 
 def _over_grpc(settings: CartSettings, service_token: str) -> MasterDataRepository:
     tls = settings.master_data_tls
-    channel = GrpcChannelPool(ChannelSettings()).get(
+    channel = GrpcChannelPool(ChannelSettings()).steered(
         settings.master_data_grpc_target, tls.grpc_credentials() if tls else None
     )
     return GrpcMasterDataRepository(

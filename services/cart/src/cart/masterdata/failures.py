@@ -11,6 +11,7 @@ is the same whatever the transport.
 |----------------------|---------------------------------------|------------------------------|
 | not found            | 404 with master-data's code           | no                           |
 | unavailable          | 503 MASTER_DATA_UNAVAILABLE           | yes: the server did not do it |
+| overloaded           | 503 MASTER_DATA_OVERLOADED            | no: it is shedding load      |
 | too slow             | 504 MASTER_DATA_TIMEOUT               | no: the time is spent        |
 | its database down    | 503 MASTER_DATA_DATABASE_UNAVAILABLE  | no: every replica shares it  |
 | bad answer           | 502 MASTER_DATA_ERROR                 | no                           |
@@ -28,6 +29,7 @@ from enum import StrEnum
 
 import grpc
 
+from pos_commons.admission import OVERLOADED
 from pos_commons.errors import (
     AppError,
     BadGatewayError,
@@ -42,6 +44,7 @@ _log = logging.getLogger(__name__)
 class Failure(StrEnum):
     NOT_FOUND = "not_found"
     UNAVAILABLE = "unavailable"
+    OVERLOADED = "overloaded"
     TOO_SLOW = "too_slow"
     DATABASE_UNAVAILABLE = "database_unavailable"
     BAD_ANSWER = "bad_answer"
@@ -50,6 +53,10 @@ class Failure(StrEnum):
 
 class MasterDataUnavailableError(ServiceUnavailableError):
     default_code = "MASTER_DATA_UNAVAILABLE"
+
+
+class MasterDataOverloadedError(ServiceUnavailableError):
+    default_code = "MASTER_DATA_OVERLOADED"
 
 
 class MasterDataTimeoutError(GatewayTimeoutError):
@@ -81,6 +88,13 @@ FAILURES: dict[Failure, FailureRule] = {
         MasterDataUnavailableError,
         "master-data cannot be reached; try again shortly.",
         retried=True,
+    ),
+    # Refused at once, nothing done (master-data at GRPC_MAX_CONCURRENT_RPCS, or no turn
+    # within its REQUEST_QUEUE_SECONDS): a retry would add to the load it is shedding.
+    Failure.OVERLOADED: FailureRule(
+        MasterDataOverloadedError,
+        "master-data is serving as many calls as it can; try again shortly.",
+        retried=False,
     ),
     Failure.TOO_SLOW: FailureRule(
         MasterDataTimeoutError, "master-data did not answer in time.", retried=False
@@ -141,6 +155,8 @@ def _by_code(code: str) -> Failure | None:
         return Failure.DATABASE_UNAVAILABLE
     if code in _CREDENTIAL_CODES:
         return Failure.REJECTED_CREDENTIALS
+    if code == OVERLOADED:  # no turn for the call: pos_commons.admission on HTTP, its own on gRPC
+        return Failure.OVERLOADED
     return None
 
 
@@ -167,6 +183,8 @@ _GRPC_STATUS = {
     grpc.StatusCode.UNAUTHENTICATED: Failure.REJECTED_CREDENTIALS,
     grpc.StatusCode.PERMISSION_DENIED: Failure.REJECTED_CREDENTIALS,
     grpc.StatusCode.UNAVAILABLE: Failure.UNAVAILABLE,
+    # grpc's own concurrency limit (maximum_concurrent_rpcs) or a proxy's, without our code.
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Failure.OVERLOADED,
     # A call cancelled by the other side: the server went away under it (a call cart cancels
     # itself raises asyncio.CancelledError instead).
     grpc.StatusCode.CANCELLED: Failure.UNAVAILABLE,

@@ -22,7 +22,7 @@ from cart.masterdata.changes import (
     StoreRecord,
 )
 from cart.masterdata.failures import bad_answer, classify_grpc
-from cart.masterdata.grpc_channels import call_metadata, health_status
+from cart.masterdata.grpc_channels import SteeredChannel, call_metadata, health_status
 from cart.masterdata.repository import ItemLookup, TaxRuleMemo, in_batches, tax_rule
 from cart.masterdata.retries import Retrier
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
@@ -156,24 +156,43 @@ def _error_code(error: aio.AioRpcError) -> str:
     return ""
 
 
+class Stubs:
+    """The stubs of one channel."""
+
+    def __init__(self, channel: aio.Channel) -> None:
+        self.channel = channel
+        self.items = item_service_pb2_grpc.ItemServiceStub(channel)
+        self.payments = payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
+        self.feed = catalog_feed_service_pb2_grpc.CatalogFeedServiceStub(channel)
+
+
 class GrpcMasterDataRepository:
     transport = Transport.GRPC
 
-    def __init__(self, channel: aio.Channel, service_token: str, retrier: Retrier) -> None:
-        self._channel = channel
-        self._items = item_service_pb2_grpc.ItemServiceStub(channel)
-        self._payments = payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
-        self._feed = catalog_feed_service_pb2_grpc.CatalogFeedServiceStub(channel)
+    def __init__(
+        self, channel: aio.Channel | SteeredChannel, service_token: str, retrier: Retrier
+    ) -> None:
+        """`channel`: where calls go (a plain channel: every call over it)."""
+        self._channels = channel if isinstance(channel, SteeredChannel) else SteeredChannel(channel)
+        self._checked = Stubs(self._channels.checked)
+        self._unchecked: Stubs | None = None
         self._token = service_token
         self._retrier = retrier
         self._tax_rules = TaxRuleMemo()
 
-    def _call(self, send: Callable[[float], Awaitable[T]]) -> Awaitable[T]:
-        budget = self._retrier.budget_seconds
+    def _stubs(self) -> Stubs:
+        """The stubs of the channel this call goes over (SteeredChannel)."""
+        channel = self._channels.pick()
+        if channel is self._checked.channel:
+            return self._checked
+        if self._unchecked is None or self._unchecked.channel is not channel:
+            self._unchecked = Stubs(channel)
+        return self._unchecked
 
-        async def attempt(seconds: float | None) -> T:
+    def _call(self, send: Callable[[Stubs, float], Awaitable[T]]) -> Awaitable[T]:
+        async def attempt(seconds: float) -> T:
             try:
-                return await send(budget if seconds is None else seconds)
+                return await send(self._stubs(), seconds)
             except aio.AioRpcError as exc:
                 raise classify_grpc(exc.code(), _error_code(exc), exc.details() or "") from exc
 
@@ -191,8 +210,8 @@ class GrpcMasterDataRepository:
                 tenant_id=tenant_id, store_code=store_code, item_codes=batch
             )
 
-            async def send(seconds: float) -> ItemLookup:
-                response = await self._items.BatchGetItemDetails(
+            async def send(stubs: Stubs, seconds: float) -> ItemLookup:
+                response = await stubs.items.BatchGetItemDetails(
                     request, timeout=seconds, metadata=self._metadata(fresh)
                 )
                 try:
@@ -213,8 +232,8 @@ class GrpcMasterDataRepository:
             tenant_id=tenant_id, payment_code=payment_code
         )
 
-        async def send(seconds: float) -> PaymentMethodInfo:
-            response = await self._payments.GetPaymentMethod(
+        async def send(stubs: Stubs, seconds: float) -> PaymentMethodInfo:
+            response = await stubs.payments.GetPaymentMethod(
                 request, timeout=seconds, metadata=self._metadata(fresh)
             )
             return _payment_method_from_message(response.payment_method)
@@ -226,7 +245,7 @@ class GrpcMasterDataRepository:
     ) -> AsyncGenerator[FeedMessage, None]:
         # No deadline: the stream lasts; the channel's keepalive and the reader's idle
         # timeout notice a peer that went silent.
-        call = self._feed.WatchCatalog(
+        call = self._stubs().feed.WatchCatalog(
             catalog_feed_service_pb2.WatchCatalogRequest(
                 tenant_id=tenant_id, resume_token=token or ""
             ),
@@ -247,11 +266,11 @@ class GrpcMasterDataRepository:
     async def ready(self) -> bool:
         try:
             status = await health_status(
-                self._channel, deadline_seconds=self._retrier.budget_seconds
+                self._channels.pick(), deadline_seconds=self._retrier.budget_seconds
             )
         except aio.AioRpcError:
             return False
         return status == _SERVING
 
     async def close(self) -> None:
-        await self._channel.close(grace=1.0)
+        await self._channels.close(grace_seconds=1.0)

@@ -2,12 +2,18 @@
 
 The channel multiplexes every concurrent call over HTTP/2; a channel per request (what the
 system we rebuild did) pays a TCP and HTTP/2 handshake each time and leaks file descriptors.
+
+It checks every backend's health, so a replica that drains before it stops gets no new calls
+while another one is SERVING. When none is (a lone master-data draining, or every replica at
+once), calls go over a second channel to the same target without the check (`SteeredChannel`):
+a draining replica still serves, so refusing every call until it has gone would fail calls
+that it would have answered. This is Envoy's "panic routing".
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +35,14 @@ class ChannelSettings:
     health_check_service: str = ""
     """grpc.health.v1 service the channel watches on every backend: a backend that is not
     SERVING (master-data draining before it stops) gets no new calls while others do."""
+    unchecked_idle_ms: int = 10_000
+    """The channel without health checking closes its connections after this long without a
+    call: it is used only while no backend is SERVING."""
 
 
-def service_config(settings: ChannelSettings) -> dict[str, Any]:
-    """Round-robin over every address of the target, skipping backends that are not SERVING.
+def service_config(settings: ChannelSettings, health_checked: bool = True) -> dict[str, Any]:
+    """Round-robin over every address of the target, skipping backends that are not SERVING
+    (unless not `health_checked`).
 
     No retry policy here: the caller retries what may be retried (cart: one retry loop for
     both transports, docs/architecture.md). gRPC's transparent retries, of calls that never
@@ -42,15 +52,21 @@ def service_config(settings: ChannelSettings) -> dict[str, Any]:
     failed every call at once with DEADLINE_EXCEEDED (seen while building this; the call
     reached no server). Every call passes its own deadline instead (cart: GRPC_TIMEOUT).
     """
-    return {
-        "loadBalancingConfig": [{settings.load_balancing: {}}],
-        "healthCheckConfig": {"serviceName": settings.health_check_service},
-    }
+    config: dict[str, Any] = {"loadBalancingConfig": [{settings.load_balancing: {}}]}
+    if health_checked:
+        config["healthCheckConfig"] = {"serviceName": settings.health_check_service}
+    return config
 
 
-def channel_options(settings: ChannelSettings) -> list[tuple[str, Any]]:
+def channel_options(
+    settings: ChannelSettings, health_checked: bool = True
+) -> list[tuple[str, Any]]:
+    idle: list[tuple[str, Any]] = []
+    if not health_checked:
+        idle = [("grpc.client_idle_timeout_ms", settings.unchecked_idle_ms)]
     return [
-        ("grpc.service_config", json.dumps(service_config(settings))),
+        *idle,
+        ("grpc.service_config", json.dumps(service_config(settings, health_checked))),
         ("grpc.enable_retries", 1),
         ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
@@ -64,30 +80,49 @@ def channel_options(settings: ChannelSettings) -> list[tuple[str, Any]]:
 
 
 class GrpcChannelPool:
-    """Channels by target. `get` never dials twice for one target; `close` closes each once."""
+    """Channels by target (and whether they check health). `get` never dials twice for one;
+    `close` closes each once."""
 
     def __init__(self, settings: ChannelSettings | None = None) -> None:
         self.settings = settings or ChannelSettings()
-        self._channels: dict[str, tuple[aio.Channel, grpc.ChannelCredentials | None]] = {}
+        self._channels: dict[
+            tuple[str, bool], tuple[aio.Channel, grpc.ChannelCredentials | None]
+        ] = {}
         self._closed = False
 
-    def get(self, target: str, credentials: grpc.ChannelCredentials | None = None) -> aio.Channel:
+    def get(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None = None,
+        *,
+        health_checked: bool = True,
+    ) -> aio.Channel:
         """The channel of `target`: over TLS with `credentials` (pos_commons.tls), else
         plaintext; fixed when it is first dialled."""
         if self._closed:
             raise RuntimeError("the channel pool is closed")
-        entry = self._channels.get(target)
+        key = (target, health_checked)
+        entry = self._channels.get(key)
         if entry is None:
-            options = channel_options(self.settings)
+            options = channel_options(self.settings, health_checked)
             if credentials is None:
                 channel = aio.insecure_channel(target, options=options)
             else:
                 channel = aio.secure_channel(target, credentials, options=options)
             entry = (channel, credentials)
-            self._channels[target] = entry
+            self._channels[key] = entry
         elif entry[1] is not credentials:
             raise ValueError(f"the channel of {target} was dialled with other credentials")
         return entry[0]
+
+    def steered(
+        self, target: str, credentials: grpc.ChannelCredentials | None = None
+    ) -> SteeredChannel:
+        """`target`'s health-checked channel, and its unchecked one when it is needed."""
+        return SteeredChannel(
+            self.get(target, credentials),
+            lambda: self.get(target, credentials, health_checked=False),
+        )
 
     @property
     def open_channels(self) -> int:
@@ -100,6 +135,43 @@ class GrpcChannelPool:
         channels, self._channels = list(self._channels.values()), {}
         for channel, _ in channels:
             await channel.close(grace_seconds)
+
+
+class SteeredChannel:
+    """Where a call to one target goes: over the health-checked channel, unless none of its
+    backends is SERVING (the channel is in TRANSIENT_FAILURE); then over the channel without
+    the check, dialled on first need.
+
+    A replica that drains is skipped as long as another one serves; when all are draining,
+    they still serve, and a call that meets one that has stopped accepting fails as it would
+    have anyway (UNAVAILABLE, retried). When master-data is down altogether both channels
+    fail alike. The state is read on every call (0.15 us, measured), so the unchecked channel
+    is left as soon as a backend is SERVING again, and idles out
+    (`ChannelSettings.unchecked_idle_ms`).
+    """
+
+    def __init__(
+        self, checked: aio.Channel, dial_unchecked: Callable[[], aio.Channel] | None = None
+    ) -> None:
+        """Without `dial_unchecked`, every call goes over `checked`."""
+        self.checked = checked
+        self._dial_unchecked = dial_unchecked
+        self._unchecked: aio.Channel | None = None
+
+    def pick(self) -> aio.Channel:
+        if (
+            self._dial_unchecked is None
+            or self.checked.get_state() is not grpc.ChannelConnectivity.TRANSIENT_FAILURE
+        ):
+            return self.checked
+        if self._unchecked is None:
+            self._unchecked = self._dial_unchecked()
+        return self._unchecked
+
+    async def close(self, grace_seconds: float | None = 1.0) -> None:
+        await self.checked.close(grace_seconds)
+        if self._unchecked is not None:
+            await self._unchecked.close(grace_seconds)
 
 
 def call_metadata(token: str) -> Sequence[tuple[str, str]]:

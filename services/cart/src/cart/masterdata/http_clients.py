@@ -5,7 +5,9 @@ the protocol on this path (docs/performance.md has the figures): ``aiohttp`` (th
 ``httpx`` and ``httpx-aiohttp`` (httpx's API over aiohttp's engine). Each raises the same three
 errors, so callers map failures once, whatever the library. Retrying is the caller's business
 (cart: one retry loop for both transports); "unreachable" is what it may retry: no connection,
-or one that broke before a complete answer.
+or one that broke before a complete answer. Waiting for a free pooled connection is not
+"unreachable": the clients bound the TCP connect and each read, and leave the bound of the
+whole request (a wait for the pool included) to the caller.
 """
 
 from __future__ import annotations
@@ -103,8 +105,14 @@ class _AiohttpClient:
                     keepalive_timeout=s.keepalive_expiry_seconds,
                     ssl=s.ssl_context or True,
                 ),
+                # `connect` would also bound the wait for a free pooled connection and call it
+                # a connect timeout ("unreachable", retried): only the TCP connect is bounded
+                # here; the caller bounds the whole request, waits included.
                 timeout=aiohttp.ClientTimeout(
-                    total=None, connect=s.connect_timeout_seconds, sock_read=s.read_timeout_seconds
+                    total=None,
+                    connect=None,
+                    sock_connect=s.connect_timeout_seconds,
+                    sock_read=s.read_timeout_seconds,
                 ),
                 json_serialize=lambda value: orjson.dumps(value).decode(),
                 headers=self._headers,
@@ -155,9 +163,10 @@ class _HttpxClient:
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers),
+            # No pool timeout: the caller bounds the whole request, the wait for a free
+            # pooled connection included (a PoolTimeout would be "too slow" all the same).
             timeout=httpx.Timeout(
-                s.read_timeout_seconds, connect=s.connect_timeout_seconds,
-                pool=s.connect_timeout_seconds,
+                s.read_timeout_seconds, connect=s.connect_timeout_seconds, pool=None,
             ),
             limits=httpx.Limits(
                 max_connections=s.max_connections,

@@ -4,14 +4,16 @@ Besides ItemService, PaymentMethodService and CatalogFeedService it serves grpc.
 server reflection, so grpcurl and buf curl work without the .proto files. Health says two things:
 
 - `""` (the server as a whole): SERVING while it takes calls; NOT_SERVING from SIGTERM on
-  (the drain, pos_commons.lifecycle). cart's channels watch this one on every replica, so a
-  replica that is about to stop gets no new calls while it finishes the ones it has.
+  (the drain, pos_commons.lifecycle), though every call is still served until the drain is
+  over. cart's channels watch this one on every replica, so a replica that is about to stop
+  gets no new calls while another is SERVING (cart/masterdata/grpc_channels.py).
 - each service's name: also NOT_SERVING while MongoDB has no writable server (a cached lookup
   still answers; an uncached one gets UNAVAILABLE with x-error-code DATABASE_UNAVAILABLE).
 
 With TLS_CERT_FILE it listens with TLS only (and with TLS_CLIENT_CA_FILE asks every client for
-a certificate), like the HTTP port. Stopping gives calls in flight GRPC_SHUTDOWN_GRACE_SECONDS
-to finish.
+a certificate), like the HTTP port. Lookups are bounded (GRPC_MAX_CONCURRENT_RPCS) and stop
+being taken on at the stop, each refused with UNAVAILABLE (admission.py); the calls in flight
+get GRPC_SHUTDOWN_GRACE_SECONDS to finish.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from master_data.grpc_api.admission import CallGate
 from master_data.grpc_api.calls import AccessLogInterceptor
 from master_data.grpc_api.servicers import (
     CatalogFeedServicer,
@@ -87,11 +90,15 @@ class GrpcServer:
             options=SERVER_OPTIONS,
         )
         metrics = GrpcCallMetrics(resources.registry)
+        self.gate = CallGate(settings.grpc_max_concurrent_rpcs)
         item_service_pb2_grpc.add_ItemServiceServicer_to_server(
-            ItemServicer(resources.item_details, resources.verifier, metrics), self.server
+            ItemServicer(resources.item_details, resources.verifier, metrics, self.gate),
+            self.server,
         )
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
-            PaymentMethodServicer(resources.catalog.payment_methods, resources.verifier, metrics),
+            PaymentMethodServicer(
+                resources.catalog.payment_methods, resources.verifier, metrics, self.gate
+            ),
             self.server,
         )
         catalog_feed_service_pb2_grpc.add_CatalogFeedServiceServicer_to_server(
@@ -124,9 +131,27 @@ class GrpcServer:
         )
 
     async def stop(self) -> None:
+        """Stops taking calls: each that comes is refused with UNAVAILABLE (SHUTTING_DOWN),
+        and those taken on get GRPC_SHUTDOWN_GRACE_SECONDS to finish.
+
+        grpc's own `server.stop()` is not called: once its shutdown has begun, grpc core
+        answers CANCELLED to every call that reaches it, queued or arriving (grpc/grpc#41785),
+        which a client cannot tell from a cancellation of its own; a client sending nonstop
+        got a few dozen. The listening socket and the connections close with the process,
+        which follows at once: a call still under way then sees its connection close,
+        UNAVAILABLE.
+        """
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(self._resources.settings.grpc_shutdown_grace_seconds)
-        _log.info("gRPC server stopped")
+        grace = self._resources.settings.grpc_shutdown_grace_seconds
+        await self.gate.stop_accepting(grace)
+        if self.gate.active:
+            _log.warning(
+                "gRPC server stopped taking calls; %d still under way after %.1fs",
+                self.gate.active,
+                grace,
+            )
+        else:
+            _log.info("gRPC server stopped taking calls; none under way")
 
     def _on_database(self, up: bool) -> None:
         self._database_ok = up

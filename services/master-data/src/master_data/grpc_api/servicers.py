@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter
 from typing_extensions import override
 
 from master_data.domain import ItemDetail
+from master_data.grpc_api.admission import CallGate
 from master_data.grpc_api.calls import abort_with, authorize_call, grpc_status_of
 from master_data.grpc_api.mapping import (
     feed_message,
@@ -99,12 +100,18 @@ async def _answer(
     context: Context,
     verifier: TokenVerifier,
     metrics: GrpcCallMetrics,
+    gate: CallGate,
     produce: Callable[[], Awaitable[T]],
 ) -> T:
-    """Checks the caller's token, runs `produce`, and turns failures into gRPC statuses."""
+    """Takes the call on (or refuses it: `gate`), checks the caller's token, runs `produce`,
+    and turns failures into gRPC statuses."""
     try:
-        authorize_call(context, verifier)
-        result = await produce()
+        gate.enter()
+        try:
+            authorize_call(context, verifier)
+            result = await produce()
+        finally:
+            gate.leave()
     except Exception as exc:
         await _abort(method, context, metrics, exc)
         raise
@@ -127,11 +134,16 @@ def _message(detail: ItemDetail) -> item_service_pb2.ItemDetail:
 
 class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
     def __init__(
-        self, details: ItemDetailService, verifier: TokenVerifier, metrics: GrpcCallMetrics
+        self,
+        details: ItemDetailService,
+        verifier: TokenVerifier,
+        metrics: GrpcCallMetrics,
+        gate: CallGate,
     ) -> None:
         self._details = details
         self._verifier = verifier
         self._metrics = metrics
+        self._gate = gate
 
     @override
     async def GetItemDetail(
@@ -146,7 +158,9 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
             )
             return item_service_pb2.GetItemDetailResponse(item=_message(detail))
 
-        return await _answer("GetItemDetail", context, self._verifier, self._metrics, produce)
+        return await _answer(
+            "GetItemDetail", context, self._verifier, self._metrics, self._gate, produce
+        )
 
     @override
     async def BatchGetItemDetails(
@@ -164,7 +178,9 @@ class ItemServicer(item_service_pb2_grpc.ItemServiceServicer):
                 not_found_item_codes=batch.not_found_item_codes,
             )
 
-        return await _answer("BatchGetItemDetails", context, self._verifier, self._metrics, produce)
+        return await _answer(
+            "BatchGetItemDetails", context, self._verifier, self._metrics, self._gate, produce
+        )
 
 
 class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodServiceServicer):
@@ -173,10 +189,12 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
         payment_methods: PaymentMethodService,
         verifier: TokenVerifier,
         metrics: GrpcCallMetrics,
+        gate: CallGate,
     ) -> None:
         self._payment_methods = payment_methods
         self._verifier = verifier
         self._metrics = metrics
+        self._gate = gate
 
     @override
     async def GetPaymentMethod(
@@ -191,7 +209,9 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
                 payment_method=payment_method_message(method)
             )
 
-        return await _answer("GetPaymentMethod", context, self._verifier, self._metrics, produce)
+        return await _answer(
+            "GetPaymentMethod", context, self._verifier, self._metrics, self._gate, produce
+        )
 
 
 class CatalogFeedServicer(catalog_feed_service_pb2_grpc.CatalogFeedServiceServicer):
