@@ -20,6 +20,7 @@ from pos_devstack.paths import DATA_DIR
 from pos_devstack.processes import ManagedProcess, port_open
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import (
+    SYNC_ON_COMMIT,
     Tokens,
     key_works,
     start_cart,
@@ -94,7 +95,9 @@ def up(options: argparse.Namespace) -> int:
         _check_free(cart_port, "CART_HTTP_PORT")
         uri = os.environ.get("MONGODB_URI")
         if not uri:
-            database, uri = start_secantus(DATA_DIR / "secantus", port=options.db_port)
+            database, uri = start_secantus(
+                DATA_DIR / "secantus", port=options.db_port, extra_args=(SYNC_ON_COMMIT,)
+            )
             running.processes.append(database)
             print(f"SecantusDB (embedded) at {uri}, data in {DATA_DIR / 'secantus'}", flush=True)
         master = start_master_data(uri, tokens, http_port=http_port, grpc_port=grpc_port)

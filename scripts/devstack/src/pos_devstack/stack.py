@@ -24,6 +24,11 @@ def secantus_uri(port: int) -> str:
     return f"mongodb://{LOOPBACK}:{port}/?retryWrites=false"
 
 
+SYNC_ON_COMMIT = "--sync-on-commit"
+"""SecantusDB fsyncs its log on every commit: without it, a killed SecantusDB can lose writes
+it acknowledged (scripts/db_kill_drill.sh). What it costs: docs/performance.md."""
+
+
 def start_secantus(
     storage: Path | str,
     port: int | None = None,
