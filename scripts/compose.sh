@@ -9,6 +9,7 @@
 #   scripts/compose.sh up [args]      start, e.g. up -d, up -d --scale master-data=3
 #   scripts/compose.sh down [args]    stop and remove the containers (down -v also deletes data)
 #   scripts/compose.sh logs [args]    follow the logs (last 100 lines each), e.g. logs cart
+#                                     (passes --follow itself: an extra -f gets only a usage text)
 #   scripts/compose.sh CMD [args]     any other compose command: ps, port master-data 8002...
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +19,7 @@ SECRETS=(admin_token service_token metrics_token mongodb_uri mongo_root_password
     mongo_app_password mongo_keyfile)
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     exit 2
 }
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -45,6 +46,7 @@ APP_SERVICES = ("master-data", "cart")
 ALL_SERVICES = ("mongo", *APP_SERVICES)
 GRPC_PORT = 50051
 MONGO_INIT = ROOT / "deploy/compose/mongo-init"
+MONGO_HEALTHCHECK = ROOT / "deploy/compose/mongo-healthcheck/healthcheck.js"
 # SIGTERM: drain (SHUTDOWN_DRAIN_SECONDS) + gRPC grace (GRPC_SHUTDOWN_GRACE_SECONDS) + 5 s
 # for HTTP requests in flight (master-data's __main__), by default.
 STOP_NEEDS_SECONDS = 5 + 5 + 5
@@ -396,6 +398,59 @@ def test_app_images_are_built_from_the_repository(sample: dict[str, Any]) -> Non
         assert "container_name" not in _services(sample)[name], f"{name} could not scale"
 
 
+def _mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Bind mounts and volumes of a service: container path -> (source, mode)."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            mode = "ro" if volume.get("read_only") else "rw"
+            mounts[volume["target"]] = (str(volume["source"]), mode)
+        else:
+            source, target, *options = str(volume).split(":")
+            mounts[target] = (source, options[0] if options else "rw")
+    return mounts
+
+
+def _mongo_healthcheck_script(mongo: dict[str, Any]) -> str:
+    """The text of the script mongo's healthcheck runs (`mongosh --quiet --file <path>`),
+    read from the repository folder that is mounted read-only at that path's folder."""
+    command = _compose_healthcheck(mongo)
+    assert command[:3] == ["mongosh", "--quiet", "--file"], command
+    assert len(command) == 4, command
+    in_container = PurePosixPath(command[-1])
+    matches = [
+        (target, source, mode)
+        for target, (source, mode) in _mounts(mongo).items()
+        if in_container.parent == PurePosixPath(target)
+    ]
+    assert len(matches) == 1, f"{in_container} is not in a mounted folder"
+    target, source, mode = matches[0]
+    assert mode == "ro", f"{target} is mounted {mode}"
+    # The image runs every *.js of /docker-entrypoint-initdb.d once: not the healthcheck.
+    assert Path(source).resolve() != MONGO_INIT.resolve()
+    assert Path(source).resolve() == MONGO_HEALTHCHECK.parent
+    return (Path(source) / in_container.name).read_text()
+
+
+def test_healthcheck_arguments_are_single_words(sample: dict[str, Any]) -> None:
+    """Every healthcheck is an exec-form list of arguments none of which holds whitespace.
+
+    podman's Docker-compatible API (4.x) splits a healthcheck argument that contains spaces
+    into words: mongosh given `--eval <a script with spaces>` failed every check there, and
+    mongo never became healthy. Docker passes each argument as it is; single words are the
+    same on both engines."""
+    for name, service in _services(sample).items():
+        test = service["healthcheck"]["test"]
+        assert isinstance(test, list), f"{name}: {test!r} is not a list of arguments"
+        assert test[0] == "CMD", f"{name}: {test[0]!r} (CMD-SHELL and NONE are not exec form)"
+        for argument in test[1:]:
+            assert isinstance(argument, str), f"{name}: {argument!r}"
+            assert argument, f"{name}: an empty argument"
+            assert not re.search(r"\s", argument), (
+                f"{name}: healthcheck argument {argument!r} contains whitespace"
+            )
+
+
 def _mongo_command(mongo: dict[str, Any]) -> str:
     command = mongo["command"]
     return command if isinstance(command, str) else " ".join(command)
@@ -407,22 +462,15 @@ def test_mongo_is_a_pinned_replica_set_with_a_volume(sample: dict[str, Any]) -> 
     command = _mongo_command(mongo)
     assert re.search(r"exec docker-entrypoint\.sh mongod .*--replSet rs0\b", command), command
 
-    test = mongo["healthcheck"]["test"]
-    script = " ".join(test) if isinstance(test, list) else test
-    assert "mongosh" in script
+    script = _mongo_healthcheck_script(mongo)
     assert "rs.status()" in script
     assert re.search(r"rs\.initiate\(\s*\{\s*_id:\s*'rs0'", script), script
     # The member's host must be the name the services connect to (compose.sh's URI).
     assert "host: 'mongo:27017'" in script
     assert "@mongo:27017/?replicaSet=rs0" in COMPOSE_SCRIPT.read_text()
+    assert "quit(db.hello().isWritablePrimary ? 0 : 1)" in script
 
-    mounts = {}
-    for volume in mongo["volumes"]:
-        if isinstance(volume, dict):
-            mounts[volume["target"]] = volume["source"]
-        else:
-            source, target = str(volume).split(":")[:2]
-            mounts[target] = source
+    mounts = {target: source for target, (source, _) in _mounts(mongo).items()}
     assert mounts.get("/data/db") in sample.get("volumes", {}), "data is not on a named volume"
     assert mounts.get("/data/configdb") in sample.get("volumes", {})
     assert Path(mounts["/docker-entrypoint-initdb.d"]) == MONGO_INIT
@@ -440,9 +488,9 @@ def test_mongo_requires_authentication(sample: dict[str, Any]) -> None:
     environment = mongo["environment"]
     assert environment["MONGO_INITDB_ROOT_USERNAME"] == "root"
     # The healthcheck logs in as root, reading the password file itself.
-    script = " ".join(mongo["healthcheck"]["test"])
+    script = _mongo_healthcheck_script(mongo)
     assert "auth('root'" in script
-    assert "/run/secrets/mongo_root_password" in script
+    assert "readFileSync('/run/secrets/mongo_root_password'" in script
 
 
 def test_mongo_creates_the_application_user_the_services_connect_as(
@@ -613,3 +661,43 @@ def test_compose_script_falls_back_to_docker_compose_from_any_directory(
     )
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == set(ALL_SERVICES)
+
+
+def _documented_commands(subcommand: str) -> list[list[str]]:
+    """The arguments of every `scripts/compose.sh <subcommand> ...` shown in README.md and
+    docs/*.md (up to a `#` comment or the end of a code span)."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        pattern = rf"scripts/compose\.sh ({subcommand}\b[^#`\n]*)"
+        found += [shlex.split(match.group(1)) for match in re.finditer(pattern, path.read_text())]
+    return found
+
+
+def test_documented_logs_commands_pass_docker_compose_1_29(tmp_path: Path) -> None:
+    """compose.sh's `logs` passes --follow itself; docker-compose 1.29 answers a further -f
+    with the usage of `logs` (exit status 0) and shows no log. Each documented command, run
+    through the script against the real docker-compose and an engine that is not there, must
+    get past argument parsing to the failed connection."""
+    commands = _documented_commands("logs")
+    assert commands, "no documented `scripts/compose.sh logs`"
+    bin_dir = _fake_docker(tmp_path, has_compose_plugin=False)
+    (bin_dir / "docker-compose").symlink_to(_docker_compose())
+    for arguments in commands:
+        result = subprocess.run(
+            ["bash", str(COMPOSE_SCRIPT), *arguments],
+            cwd=tmp_path,
+            env={
+                "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+                "HOME": str(tmp_path),
+                "POS_SECRETS_DIR": str(tmp_path / "secrets"),
+                "DOCKER_HOST": f"unix://{tmp_path / 'no-engine.sock'}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert "Usage:" not in output, f"{arguments}: docker-compose refused the arguments"
+        assert result.returncode != 0, f"{arguments}: {output[-2000:]}"
+        assert re.search(r"connect|Connection|FileNotFoundError", output), output[-2000:]
