@@ -15,7 +15,14 @@ from pymongo import AsyncMongoClient
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess, start_cart
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+from tests.support import (
+    Stack,
+    TerminalNumbers,
+    data,
+    error_code,
+    metric_value,
+    register_terminal,
+)
 
 TRANSPORTS = list(Transport)
 
@@ -158,6 +165,80 @@ async def test_payment_rules(terminal: httpx.AsyncClient) -> None:
     assert error_code(again, 409) == "NOTHING_TO_PAY"
     billed = data(await terminal.post(f"/carts/{cart_id}/bill"))
     assert billed["state"] == "Completed"
+
+
+async def test_a_cart_too_large_to_total_is_refused_and_the_connection_keeps_working(
+    terminal: httpx.AsyncClient,
+) -> None:
+    """Every amount entered is within bounds; 120 lines of 9,999 at the largest price are not
+    (their total has 13 whole digits): 422, the cart as it was, the same connection usable."""
+    cart_id = data(await terminal.post("/carts"), 201)["cartId"]
+    path = f"/carts/{cart_id}/lineItems"
+    lines = [{"itemCode": "ITEM0001", "quantity": 9_999, "unitPrice": "1000000"}] * 60
+    first = data(await terminal.post(path, json=lines))
+    assert first["totals"]["grossAmount"] == "599940000000.00"
+    too_much = await terminal.post(path, json=lines)
+    assert error_code(too_much, 422) == "CART_TOTAL_TOO_LARGE"
+    assert "connection" not in too_much.headers
+    after = data(await terminal.get(f"/carts/{cart_id}"))
+    assert len(after["lines"]) == 60
+    assert after["totals"] == first["totals"]
+
+
+async def test_discounts_and_payments_are_bounded_and_none_is_worth_nothing(
+    terminal: httpx.AsyncClient,
+) -> None:
+    cart_id = data(await terminal.post("/carts"), 201)["cartId"]
+    cart = f"/carts/{cart_id}"
+    data(await terminal.post(f"{cart}/lineItems", json=[{"itemCode": "ITEM0001", "quantity": 50}]))
+    line_discounts = f"{cart}/lineItems/1/discounts"
+    tiny = {"discountType": "percent", "value": "0.000001"}
+    assert error_code(await terminal.post(line_discounts, json=tiny), 422) == (
+        "DISCOUNT_ROUNDS_TO_ZERO"
+    )
+    one_cent = {"discountType": "amount", "value": "0.01"}
+    for _ in range(10):
+        data(await terminal.post(line_discounts, json=one_cent))
+    eleventh = await terminal.post(line_discounts, json=one_cent)
+    assert error_code(eleventh, 422) == "LINE_DISCOUNT_LIMIT"
+
+    data(await terminal.post(f"{cart}/subtotal"))
+    cart_discounts = f"{cart}/discounts"
+    assert error_code(await terminal.post(cart_discounts, json=tiny), 422) == (
+        "DISCOUNT_ROUNDS_TO_ZERO"
+    )
+    for _ in range(10):
+        data(await terminal.post(cart_discounts, json=one_cent))
+    assert error_code(await terminal.post(cart_discounts, json=one_cent), 422) == (
+        "CART_DISCOUNT_LIMIT"
+    )
+
+    pay = f"{cart}/payments"
+    for _ in range(20):
+        data(await terminal.post(pay, json={"paymentCode": "CASH", "amount": "0.01"}))
+    refused = await terminal.post(pay, json={"paymentCode": "CASH", "amount": "0.01"})
+    assert error_code(refused, 422) == "PAYMENT_LIMIT"
+    kept = data(await terminal.get(cart))
+    assert len(kept["lines"][0]["discounts"]) == 10
+    assert len(kept["cartDiscounts"]) == 10
+    assert len(kept["payments"]) == 20
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_wrong_key_sent_again_and_again_costs_one_database_read(
+    carts: dict[Transport, CartProcess], transport: Transport
+) -> None:
+    cart = carts[transport]
+    finds = {"command": "find"}
+    wrong = {"X-API-Key": f"pos_{uuid.uuid4().hex}"}
+    async with httpx.AsyncClient(base_url=f"{cart.url}/api/v1", timeout=10) as client:
+        before = await metric_value(cart.url, "mongodb_commands_total", finds)
+        for _ in range(20):
+            assert error_code(await client.post("/carts", headers=wrong), 401) == (
+                "INVALID_API_KEY"
+            )
+        after = await metric_value(cart.url, "mongodb_commands_total", finds)
+    assert after - before == 1
 
 
 async def test_auth_and_scoping(

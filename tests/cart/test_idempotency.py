@@ -8,9 +8,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess, wait_for_status
@@ -277,3 +280,66 @@ async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_a_create_key_used_again_after_its_cart_expired_names_no_new_cart(
+    stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
+) -> None:
+    """A keyed create's cart id comes from its key. Once the cart and the key's kept answer
+    have expired, the same key must not make a cart with that id again: after a bill, its
+    receipt keeps the id (the bill of the new cart failed on it, 500, every time); before the
+    database's TTL sweep, the expired cart still holds it (404 CART_NOT_FOUND, then kept as
+    the key's answer). Both are 422 IDEMPOTENCY_KEY_EXPIRED now. The sweep is done here as
+    the database's TTL monitor would (it runs once a minute)."""
+    cart = start_cart(
+        stack.mongodb_uri, stack.tokens, stack.master_data, transport=Transport.HTTP,
+        log_dir=tmp_path, extra_env={"CART_TTL_SECONDS": "2"}, name="cart-keys-expire",
+    )  # fmt: skip
+    store, terminal_no = "S002", terminal_numbers.take()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
+    database = mongo[f"cart_{demo.tenant_id}"]
+    try:
+        api_key = await register_terminal(
+            cart.url, stack.tokens.admin, demo.tenant_id, store, terminal_no
+        )
+        async with httpx.AsyncClient(
+            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": api_key}, timeout=10
+        ) as client:
+            billed_key, abandoned_key, live_key = _key(), _key(), _key()
+            billed = data(await client.post("/carts", headers=billed_key), 201)["cartId"]
+            steps = [
+                await client.post(f"/carts/{billed}/lineItems", json=[{"itemCode": "ITEM0001"}]),
+                await client.post(f"/carts/{billed}/subtotal"),
+                await client.post(
+                    f"/carts/{billed}/payments", json={"paymentCode": "CASH", "amount": "1000"}
+                ),
+                await client.post(f"/carts/{billed}/bill"),
+            ]
+            assert [step.status_code for step in steps] == [200] * 4
+            abandoned = data(await client.post("/carts", headers=abandoned_key), 201)["cartId"]
+            await asyncio.sleep(2.5)
+
+            def record(key: dict[str, str]) -> str:
+                return f"{store}/{terminal_no}/{key['Idempotency-Key']}"
+
+            # Swept: the billed cart and both keys' answers; the abandoned cart not yet.
+            await database["carts"].delete_one({"_id": billed})
+            assert await database["carts"].count_documents({"_id": abandoned}) == 1
+            for key in (billed_key, abandoned_key):
+                await database["idempotency_records"].delete_one({"_id": record(key)})
+            for key in (billed_key, abandoned_key):
+                again = await client.post("/carts", headers=key)
+                assert error_code(again, 422) == "IDEMPOTENCY_KEY_EXPIRED"
+                replayed = await client.post("/carts", headers=key)
+                assert error_code(replayed, 422) == "IDEMPOTENCY_KEY_EXPIRED"
+            assert await database["carts"].count_documents({"_id": billed}) == 0
+
+            # A live cart that was billed: a retried create (its answer not kept) finds it.
+            live = data(await client.post("/carts", headers=live_key), 201)["cartId"]
+            await client.post(f"/carts/{live}/cancel")
+            await database["idempotency_records"].delete_one({"_id": record(live_key)})
+            retried = data(await client.post("/carts", headers=live_key), 201)
+            assert (retried["cartId"], retried["state"]) == (live, "Cancelled")
+    finally:
+        await mongo.close()
+        cart.process.stop()

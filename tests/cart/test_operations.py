@@ -1430,3 +1430,50 @@ def test_a_whole_sale() -> None:
     assert cart.state is CartState.COMPLETED
     assert cart.receipt_no == 42
     assert cart.transaction_id == "tx-42"
+
+
+# --- limits of a cart ----------------------------------------------------------------------
+
+
+def test_a_cart_whose_amounts_would_not_fit_is_refused_just_past_the_limit() -> None:
+    """Amounts stay below 10^12 (12 whole digits). TEA is taxed 10 % on top: 9,999 x
+    90,918,182 = 909,090,901,818.00 gross, 999,999,991,999.80 total, fits; at 90,918,183 the
+    gross still fits but the total is 1,000,000,002,998.70. 101 lines of 9,999 at 1,000,000
+    are past it in the gross already."""
+    policy = PricingPolicy(max_amount=Decimal(10) ** 12)
+    fits = entering(req("TEA", 9_999, "90918182"), policy=policy)
+    assert fits.totals.total_amount == Decimal("999999991999.80")
+    with pytest.raises(UnprocessableError) as total:
+        entering(req("TEA", 9_999, "90918183"), policy=policy)
+    assert total.value.code == "CART_TOTAL_TOO_LARGE"
+    with pytest.raises(UnprocessableError) as gross:
+        entering(*[req("TEA", 9_999, "1000000")] * 101, policy=policy)
+    assert gross.value.code == "CART_TOTAL_TOO_LARGE"
+
+
+def test_discounts_and_payments_are_bounded_and_none_may_round_to_nothing() -> None:
+    cart = basket()
+    with pytest.raises(UnprocessableError) as tiny:
+        add_line_discount(cart, 1, PERCENT, Decimal("0.1"), POLICY)  # 0.0024 -> 0.00
+    assert tiny.value.code == "DISCOUNT_ROUNDS_TO_ZERO"
+    for _ in range(10):
+        cart = add_line_discount(cart, 1, AMOUNT, Decimal("0.01"), POLICY)
+    with pytest.raises(UnprocessableError) as lines:
+        add_line_discount(cart, 1, AMOUNT, Decimal("0.01"), POLICY)
+    assert lines.value.code == "LINE_DISCOUNT_LIMIT"
+
+    cart = subtotal(cart, POLICY)
+    with pytest.raises(UnprocessableError) as tiny_cart:
+        add_cart_discount(cart, PERCENT, Decimal("0.01"), POLICY)  # of 4.80: 0.00048
+    assert tiny_cart.value.code == "DISCOUNT_ROUNDS_TO_ZERO"
+    for _ in range(10):
+        cart = add_cart_discount(cart, AMOUNT, Decimal("0.01"), POLICY)
+    with pytest.raises(UnprocessableError) as carts:
+        add_cart_discount(cart, AMOUNT, Decimal("0.01"), POLICY)
+    assert carts.value.code == "CART_DISCOUNT_LIMIT"
+
+    for _ in range(20):
+        cart = add_payment(cart, CASH, Decimal("0.01"), POLICY)
+    with pytest.raises(UnprocessableError) as payments:
+        add_payment(cart, CASH, Decimal("0.01"), POLICY)
+    assert payments.value.code == "PAYMENT_LIMIT"

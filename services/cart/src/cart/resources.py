@@ -14,7 +14,7 @@ from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.wrappers import CachedRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
-from cart.services.terminals import TerminalService
+from cart.services.terminals import REFUSED_KEYS_KEPT, TerminalService
 from cart.settings import CartSettings
 from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CartStore, TenantDatabases
@@ -84,7 +84,11 @@ def build_resources(
         item_cache=master_data.cache if isinstance(master_data, CachedRepository) else None,
         carts=carts,
         idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),
-        terminals=TerminalService(terminal_store, terminal_cache),
+        terminals=TerminalService(
+            terminal_store,
+            terminal_cache,
+            TtlCache(settings.terminal_cache_ttl_seconds, max_entries=REFUSED_KEYS_KEPT),
+        ),
         terminal_store=terminal_store,
         stranded=stranded,
         verifier=verifier,

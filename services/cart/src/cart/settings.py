@@ -196,5 +196,6 @@ class CartSettings(ServiceSettings):
         default=30.0,
         ge=0,
         le=3600,
-        description="How long a verified terminal key is trusted without a database read.",
+        description="How long a verified terminal key is trusted, and a refused one refused, "
+        "without a database read.",
     )

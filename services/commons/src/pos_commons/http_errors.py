@@ -67,7 +67,12 @@ def error_response_for(exc: Exception) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "Request refused."
         return error_response(exc.status_code, code, message, headers=exc.headers)
     _log.error("unhandled error", exc_info=exc)
-    return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+    # The server closes the connection after an unhandled error (Starlette raises it again
+    # once this answer is sent): said here, a pooled client does not send its next request
+    # on a connection that is going away and get it reset.
+    return error_response(
+        500, "INTERNAL_ERROR", "An unexpected error occurred.", headers={"Connection": "close"}
+    )
 
 
 async def _handle(_: Request, exc: Exception) -> Response:

@@ -20,6 +20,8 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 MAX_DECIMAL_PLACES = 6
 MAX_DIGITS = 18
+AMOUNT_LIMIT = Decimal(10) ** (MAX_DIGITS - MAX_DECIMAL_PLACES)
+"""Every amount the models hold is below this (12 whole digits)."""
 MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 """What a money string may look like (ASCII only: [0-9], not \\d)."""
 

@@ -33,7 +33,11 @@ router = APIRouter(
         422,
         503,
         504,
-        s422="VALIDATION_FAILED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_KEY_REUSED",
+        s422="VALIDATION_FAILED, INVALID_IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_REUSED, "
+        "IDEMPOTENCY_KEY_EXPIRED (a create's key whose cart expired), or a change's "
+        "business rule (docs/api.md: quantities, prices, discounts, payments, and a cart's "
+        "limits: CART_LINE_LIMIT, LINE_DISCOUNT_LIMIT, CART_DISCOUNT_LIMIT, PAYMENT_LIMIT, "
+        "DISCOUNT_ROUNDS_TO_ZERO, CART_TOTAL_TOO_LARGE)",
         s503=f"{ERROR_ANSWERS[503].removesuffix('.')}; a change of a cart also CART_BUSY (too "
         "many changes of the cart wait already, or this one waited its whole budget: retry)",
     ),

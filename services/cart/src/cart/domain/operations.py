@@ -63,6 +63,13 @@ class PaymentMethodInfo:
 
 
 MAX_QUANTITY = 9_999
+MAX_LINE_DISCOUNTS = 10
+"""Discounts one line may take: a terminal gives one or two; more is a loop gone wrong, and
+each one grows the stored cart and every answer."""
+MAX_CART_DISCOUNTS = 10
+"""Discounts one cart may take."""
+MAX_PAYMENTS = 20
+"""Payments one cart may take (a split bill, vouchers, cash for the rest)."""
 
 
 class AmountTooLargeError(UnprocessableError):
@@ -239,9 +246,29 @@ def add_line_discount(
             code="DISCOUNT_RESTRICTED_ITEM",
             details={"lineNo": line_no, "itemCode": line.item_code},
         )
+    if len(line.discounts) >= MAX_LINE_DISCOUNTS:
+        raise UnprocessableError(
+            f"Line {line_no} already has {MAX_LINE_DISCOUNTS} discounts, the most a line takes.",
+            code="LINE_DISCOUNT_LIMIT",
+            details={"lineNo": line_no, "limit": MAX_LINE_DISCOUNTS},
+        )
     discount = _discount(discount_type, value, policy)
     discounted = line.model_copy(update={"discounts": [*line.discounts, discount]})
-    return _with_line(cart, discounted, policy)
+    priced = _with_line(cart, discounted, policy)
+    _check_not_zero(next(p for p in priced.lines if p.line_no == line_no).discounts[-1])
+    return priced
+
+
+def _check_not_zero(discount: Discount) -> None:
+    """A discount worth nothing once rounded to the money precision is a mistake, not a sale:
+    refused rather than kept (0.000001 % of a line is 0.00)."""
+    if discount.amount == 0:
+        raise UnprocessableError(
+            f"A discount of {discount.value}"
+            f"{' %' if discount.discount_type is DiscountType.PERCENT else ''} comes to 0.00.",
+            code="DISCOUNT_ROUNDS_TO_ZERO",
+            details={"value": discount.value},
+        )
 
 
 def subtotal(cart: Cart, policy: PricingPolicy) -> Cart:
@@ -264,15 +291,23 @@ def add_cart_discount(
 ) -> Cart:
     cart = _advance(cart, Action.ADD_CART_DISCOUNT)
     _no_payments_yet(cart, "a cart discount")
+    if len(cart.cart_discounts) >= MAX_CART_DISCOUNTS:
+        raise UnprocessableError(
+            f"The cart already has {MAX_CART_DISCOUNTS} discounts, the most a cart takes.",
+            code="CART_DISCOUNT_LIMIT",
+            details={"limit": MAX_CART_DISCOUNTS},
+        )
     discount = _discount(discount_type, value, policy)
     if not any(is_cart_discount_eligible(line) for line in cart.lines):
         raise UnprocessableError(
             "No line of this cart can be discounted.", code="NO_DISCOUNTABLE_LINES"
         )
-    return price(
+    priced = price(
         cart.model_copy(update={"cart_discounts": [*cart.cart_discounts, discount]}),
         policy.money_digits,
     )
+    _check_not_zero(priced.cart_discounts[-1])
+    return priced
 
 
 def add_payment(
@@ -287,6 +322,12 @@ def add_payment(
         )
     if amount <= 0:
         raise UnprocessableError("A payment is a positive amount.", code="INVALID_PAYMENT_AMOUNT")
+    if len(cart.payments) >= MAX_PAYMENTS:
+        raise UnprocessableError(
+            f"The cart already has {MAX_PAYMENTS} payments, the most a cart takes.",
+            code="PAYMENT_LIMIT",
+            details={"limit": MAX_PAYMENTS},
+        )
     balance = cart.totals.balance_due
     amount = _money_input(amount, policy, "INVALID_PAYMENT_AMOUNT", allowed=balance)
     if balance <= 0:

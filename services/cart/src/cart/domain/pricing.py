@@ -41,6 +41,7 @@ from cart.domain.model import (
     Totals,
 )
 from pos_commons.errors import UnprocessableError
+from pos_commons.money import AMOUNT_LIMIT
 
 HUNDRED = Decimal(100)
 
@@ -54,6 +55,22 @@ DECIMAL_ROUNDING = {
 
 class DiscountExceedsAmountError(UnprocessableError):
     default_code = "DISCOUNT_EXCEEDS_AMOUNT"
+
+
+class CartTotalTooLargeError(UnprocessableError):
+    default_code = "CART_TOTAL_TOO_LARGE"
+
+
+def _check_within_limit(*amounts: Decimal) -> None:
+    """Refuses a cart whose amounts would not fit the models (12 whole digits): each entered
+    amount is bounded, their products and sums are not (100 lines of 9,999 at the largest
+    price)."""
+    largest = max(amounts)
+    if largest >= AMOUNT_LIMIT:
+        raise CartTotalTooLargeError(
+            f"The cart would come to {largest}; a cart's amounts stay below {AMOUNT_LIMIT}.",
+            details={"limit": AMOUNT_LIMIT},
+        )
 
 
 def unit(digits: int) -> Decimal:
@@ -155,6 +172,10 @@ def price(cart: Cart, money_digits: int) -> Cart:
         _price_line(line, money_digits) if not line.is_cancelled else _cancelled(line, nothing)
         for line in cart.lines
     ]
+    # The gross bounds the lines, their discounts, the net and the taxable amounts; checked
+    # before any of them goes into a model.
+    gross = sum((line.amount for line in lines if not line.is_cancelled), nothing)
+    _check_within_limit(gross)
     eligible = [i for i, line in enumerate(lines) if is_cart_discount_eligible(line)]
     eligible_net = sum((lines[i].net_amount for i in eligible), nothing)
     cart_discounts = [
@@ -182,10 +203,12 @@ def price(cart: Cart, money_digits: int) -> Cart:
     internal = sum((t.tax_amount for t in taxes if t.tax_type is TaxType.INTERNAL), nothing)
     total = net + external
     paid = sum((p.amount - p.change for p in cart.payments), nothing)
+    # The total adds external taxes to the net; the payments may pass it.
+    _check_within_limit(total, sum((p.amount for p in cart.payments), nothing))
     totals = Totals(
         line_count=len(active),
         item_count=sum(line.quantity for line in active),
-        gross_amount=sum((line.amount for line in active), nothing),
+        gross_amount=gross,
         line_discount_total=sum((line.discount_amount for line in active), nothing),
         cart_discount_total=cart_discount_total,
         net_amount=net,

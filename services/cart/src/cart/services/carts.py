@@ -39,12 +39,12 @@ from cart.domain.states import TRANSITIONS, Action, CartState, next_state
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.contention import VersionConflictError, retried
 from cart.services.locks import KeyedLocks
-from cart.storage.carts import CartStore
+from cart.storage.carts import CartNotFoundError, CartStore
 from cart.storage.stranded_sessions import StrandedSessions
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionStore, TransactionType
 from pos_commons import deadlines
-from pos_commons.errors import AppError, NotFoundError
+from pos_commons.errors import AppError, NotFoundError, UnprocessableError
 from pos_commons.mongo import Mongo
 
 MIN_TRANSACTION_SECONDS = 0.001
@@ -60,6 +60,10 @@ class _Read:
     cart: Cart
     fresh: bool
     """Read from the database just now; else this process's copy, maybe stale."""
+
+
+class IdempotencyKeyExpiredError(UnprocessableError):
+    default_code = "IDEMPOTENCY_KEY_EXPIRED"
 
 
 class AlreadyAppliedError(Exception):
@@ -123,6 +127,10 @@ class CartService:
     async def create(self, terminal: Terminal, key: str | None = None) -> Cart:
         now = now_ms()
         cart_id = uuid.uuid4().hex if key is None else keyed_cart_id(terminal, key)
+        if key is not None and await self._transactions.closed(terminal.tenant_id, cart_id):
+            # The key's cart was closed: a retry of its creation while it lives, else a key
+            # used again once it expired, whose cart id is spent (its receipt keeps it).
+            raise AlreadyAppliedError(await self._spent_key_cart(terminal, cart_id))
         cart = ops.new_cart(
             cart_id,
             terminal.tenant_id,
@@ -135,8 +143,18 @@ class CartService:
         try:
             await self._carts.insert(_with_key(cart, key))
         except DuplicateKeyError:
-            raise AlreadyAppliedError(await self._load(terminal, cart_id)) from None
+            raise AlreadyAppliedError(await self._spent_key_cart(terminal, cart_id)) from None
         return cart
+
+    async def _spent_key_cart(self, terminal: Terminal, cart_id: str) -> Cart:
+        """The live cart a create's key names already; a key whose cart expired (even if the
+        database has not removed it yet) cannot name a new one."""
+        try:
+            return await self._load(terminal, cart_id)
+        except CartNotFoundError:
+            raise IdempotencyKeyExpiredError(
+                "This Idempotency-Key named a cart that has expired; use a new key for a new cart.",
+            ) from None
 
     async def get(self, terminal: Terminal, cart_id: str) -> Cart:
         return await self._load(terminal, cart_id)

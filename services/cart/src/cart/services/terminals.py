@@ -14,12 +14,26 @@ API_KEY_PREFIX = "pos_"
 _CACHE_NAMESPACE = "terminals"
 
 
+REFUSED_KEYS_KEPT = 10_000
+"""Refused keys remembered at once: a terminal misconfigured with a wrong key retrying
+nonstop costs one database read per TERMINAL_CACHE_TTL_SECONDS, not one per call; a flood of
+distinct keys cannot grow the memory beyond this."""
+
+
 class TerminalService:
-    def __init__(self, store: TerminalStore, cache: TtlCache[str, Terminal]) -> None:
+    def __init__(
+        self,
+        store: TerminalStore,
+        cache: TtlCache[str, Terminal],
+        refused: TtlCache[str, bool],
+    ) -> None:
         self._store = store
         # Verified keys are trusted for a short TTL; a revocation in another cart process is
         # effective after at most that long (this process forgets at once).
         self._cache = cache
+        # Refused keys stay refused as long: safe, since a key is only ever issued new (32
+        # random bytes), never one that was tried before.
+        self._refused = refused
 
     async def issue(
         self, tenant_id: str, store_code: str, terminal_no: int
@@ -59,12 +73,20 @@ class TerminalService:
         hashed = key_hash(api_key)
         terminal = self._cache.get(_CACHE_NAMESPACE, hashed)
         if terminal is None:
+            if self._refused.get(_CACHE_NAMESPACE, hashed):
+                raise _invalid_key()
             generation = self._cache.generation(_CACHE_NAMESPACE)
             terminal = await self._store.by_key_hash(hashed)
             if terminal is None:
-                raise UnauthenticatedError("The API key is not valid.", code="INVALID_API_KEY")
+                refused_at = self._refused.generation(_CACHE_NAMESPACE)
+                self._refused.put(_CACHE_NAMESPACE, hashed, True, refused_at)
+                raise _invalid_key()
             self._cache.put(_CACHE_NAMESPACE, hashed, terminal, generation)
         return terminal
+
+
+def _invalid_key() -> UnauthenticatedError:
+    return UnauthenticatedError("The API key is not valid.", code="INVALID_API_KEY")
 
 
 def _new_key() -> str:

@@ -82,6 +82,11 @@ class TransactionStore:
         document = {"_id": record.transaction_id, **record.model_dump(by_alias=False)}
         await db[TRANSACTIONS].insert_one(document, session=session)
 
+    async def closed(self, tenant_id: str, cart_id: str) -> bool:
+        """Whether the cart `cart_id` was billed or cancelled (its record outlives it)."""
+        db = await self._databases.db(tenant_id)
+        return await db[TRANSACTIONS].find_one({"cart_id": cart_id}, {"_id": 1}) is not None
+
     async def get(
         self, tenant_id: str, store_code: str, terminal_no: int, receipt_no: int
     ) -> TransactionRecord:
