@@ -145,6 +145,52 @@ async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
+async def test_a_refusal_made_from_a_stale_copy_is_decided_again_on_the_stored_cart(
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+    mine: Transport,
+    other: Transport,
+) -> None:
+    """My copies take items (one cart) and payments (another); the other replica billed both
+    meanwhile. An unknown item or payment method (refused by master-data, not by the copy)
+    answers the stored cart's state, 409, not master-data's 404, and a key keeps that 409."""
+    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
+        entering = await _new_cart(clients[mine], demo.sellable_codes[24:25])
+        paying = await _new_cart(clients[mine], demo.sellable_codes[25:26])
+        data(await clients[mine].post(f"/api/v1/carts/{paying}/subtotal"))
+        for cart_id in (entering, paying):
+            await _pay_and_bill(clients[other], cart_id)
+
+        calls = {
+            entering: ("lineItems", [{"itemCode": "NO-SUCH-ITEM"}], "ADD_ITEMS"),
+            paying: (
+                "payments",
+                {"paymentCode": "NO-SUCH-METHOD", "amount": "1.00"},
+                "ADD_PAYMENT",
+            ),
+        }
+        for cart_id, (path, body, action) in calls.items():
+            headers = {"Idempotency-Key": f"stale-{cart_id}"}
+            for _ in range(2):
+                response = await clients[mine].post(
+                    f"/api/v1/carts/{cart_id}/{path}", json=body, headers=headers
+                )
+                assert error_code(response, 409) == f"{action}_NOT_ALLOWED_IN_COMPLETED"
+            assert response.headers["idempotent-replayed"] == "true"
+
+
+async def _pay_and_bill(client: httpx.AsyncClient, cart_id: str) -> None:
+    cart = data(await client.get(f"/api/v1/carts/{cart_id}"))
+    if cart["state"] == "EnteringItem":
+        cart = data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+    payment = {"paymentCode": "CASH", "amount": cart["totals"]["balanceDue"]}
+    data(await client.post(f"/api/v1/carts/{cart_id}/payments", json=payment))
+    data(await client.post(f"/api/v1/carts/{cart_id}/bill"))
+
+
+@pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
     stack: Stack,
     carts: dict[Transport, CartProcess],

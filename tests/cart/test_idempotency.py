@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -40,6 +41,7 @@ class SlowWorld:
     can be frozen for a moment to make a call take longer than the terminal waits."""
 
     cart_database: ManagedProcess
+    database_uri: str
     master: MasterDataProcess
     carts: dict[Transport, CartProcess]
 
@@ -59,7 +61,7 @@ def slow_world(
         )
         for transport in TRANSPORTS
     }  # fmt: skip
-    yield SlowWorld(database, master, carts)
+    yield SlowWorld(database, uri, master, carts)
     for cart in carts.values():
         cart.process.stop()
     master.process.resume()
@@ -205,6 +207,68 @@ async def test_one_key_one_request(terminal: httpx.AsyncClient) -> None:
     for bad in (b"", b"a b", b"x" * 256, b'"', "é".encode("latin-1")):
         response = await terminal.post("/carts", headers=[(b"Idempotency-Key", bad)])
         assert error_code(response, 422) == "INVALID_IDEMPOTENCY_KEY", bad
+
+
+async def test_one_key_on_two_carts_at_once_makes_one_change(terminal: httpx.AsyncClient) -> None:
+    """A key is claimed before its change runs: the same key sent for two carts at the same
+    moment changes one of them, and the other call is refused, then and on a retry (both
+    were applied before, and a retry of the second was refused for a change it had made)."""
+    body = [{"itemCode": "ITEM0003"}]
+    for _ in range(10):
+        cart_ids = [data(await terminal.post("/carts"), 201)["cartId"] for _ in range(2)]
+        key = _key()
+        paths = [f"/carts/{cart_id}/lineItems" for cart_id in cart_ids]
+        answers = await asyncio.gather(
+            *(terminal.post(path, json=body, headers=key) for path in paths)
+        )
+        assert sorted(answer.status_code for answer in answers) == [200, 422]
+        lines = [
+            len(data(await terminal.get(f"/carts/{cart_id}"))["lines"]) for cart_id in cart_ids
+        ]
+        for path, answer, count in zip(paths, answers, lines, strict=True):
+            retried = await terminal.post(path, json=body, headers=key)
+            if answer.status_code == 200:
+                assert count == 1
+                assert retried.headers["idempotent-replayed"] == "true"
+                assert data(retried) == data(answer)
+            else:
+                assert count == 0
+                assert error_code(answer, 422) == "IDEMPOTENCY_KEY_REUSED"
+                assert error_code(retried, 422) == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_key_whose_answer_was_never_kept_is_still_one_request(
+    terminal: httpx.AsyncClient, slow_world: SlowWorld
+) -> None:
+    """A process that stops between a change and keeping its answer leaves the key claimed,
+    with the request's fingerprint, and the key in the cart. Another request under the key is
+    refused; the same request waits a moment for the answer, then answers the cart as it is
+    and keeps that answer (it was answered without comparing, and kept nowhere)."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(slow_world.database_uri)
+    records = mongo["cart_demo"]["idempotency_records"]
+    try:
+        cart_id = data(await terminal.post("/carts"), 201)["cartId"]
+        path, body, key = f"/carts/{cart_id}/lineItems", [{"itemCode": "ITEM0005"}], _key()
+        first = data(await terminal.post(path, json=body, headers=key))
+        record = {"_id": {"$regex": f"/{key['Idempotency-Key']}$"}}
+        # What the stopped process leaves: the claim, and no answer.
+        claimed = await records.update_one(record, {"$set": {"status": None, "data": None}})
+        assert claimed.modified_count == 1
+
+        other = await terminal.post(path, json=[{"itemCode": "ITEM0006"}], headers=key)
+        assert error_code(other, 422) == "IDEMPOTENCY_KEY_REUSED"
+        retried = await terminal.post(path, json=body, headers=key)
+        assert retried.headers["idempotent-replayed"] == "true"
+        assert data(retried) == first
+        kept = await records.find_one(record)
+        assert kept is not None
+        assert kept["status"] == 200
+        assert orjson.loads(kept["data"]) == first
+        replayed = await terminal.post(path, json=body, headers=key)
+        assert data(replayed) == first
+        assert len(data(await terminal.get(f"/carts/{cart_id}"))["lines"]) == 1
+    finally:
+        await mongo.close()
 
 
 async def test_keys_belong_to_their_terminal(

@@ -333,12 +333,26 @@ class CartService:
         async with self._locks.hold(cart_id):
             copy = self._usable_copy(terminal, cart_id, action, key)
             if copy is not None:
-                yield _Read(copy, fresh=False)
+                try:
+                    yield _Read(copy, fresh=False)
+                except AppError as refused:
+                    if refused.status_code >= 500:
+                        raise
+                    # Refused while working from the copy (master-data knows no such item,
+                    # say): the refusal stands only if the cart still takes the action.
+                    await self._allowing(terminal, cart_id, action, key)
+                    raise
                 return
-            cart = await self._load(terminal, cart_id)
-            _applied(cart, key)
-            next_state(cart.state, action)
-            yield _Read(cart, fresh=True)
+            yield _Read(await self._allowing(terminal, cart_id, action, key), fresh=True)
+
+    async def _allowing(
+        self, terminal: Terminal, cart_id: str, action: Action, key: str | None
+    ) -> Cart:
+        """The cart, read now, if `key` was not applied to it and it allows `action`."""
+        cart = await self._load(terminal, cart_id)
+        _applied(cart, key)
+        next_state(cart.state, action)
+        return cart
 
     def _usable_copy(
         self, terminal: Terminal, cart_id: str, action: Action, key: str | None

@@ -1,20 +1,22 @@
 """Idempotency-Key (the IETF header) on cart's changes: a retried call gets the first answer
 and nothing happens twice.
 
-The first answer to a key (status, and the response's data or error) is kept for the cart's
-lifetime (CART_TTL_SECONDS from the call) in the tenant's database, per terminal. A call
-whose key has an answer gets that answer again (`Idempotent-Replayed: true`), if its
-request is the same (method, path and body: the fingerprint); another request under the same
-key is refused with 422 IDEMPOTENCY_KEY_REUSED.
+A key is claimed (per terminal, in the tenant's database) before its change runs, with the
+request's fingerprint (method, path and body); the first answer (status, and the response's
+data or error) is then kept with it for CART_TTL_SECONDS from the call. A call whose key has
+an answer gets that answer again (`Idempotent-Replayed: true`) if its request is the same;
+another request under the same key is refused with 422 IDEMPOTENCY_KEY_REUSED, also while
+the first is still in flight, so one key never makes two changes (on two carts, say).
 
 Nothing happens twice even when the answer was not kept (the process stopped just after the
 change) or is not kept yet (the first call is still in flight): the change writes its key
-into the cart with it, so a retry that finds the key there does not apply it again; it waits
-a moment for the first answer and else answers the cart as it is. Two calls in flight with
-one key therefore never fail: whichever changes the cart first wins, and both answer the same.
+into the cart with it, so a call that finds the key there does not apply it again. A retry
+of a call in flight waits a moment for its answer, else goes on: it finds the key in the
+cart (or makes the change itself, once), and the cart as it is becomes the key's answer.
+Whichever call keeps its answer first wins, and both answer the same.
 
 Answers kept: successes and the 4xx refusals (the call ran and decided). Not kept: 5xx
-answers and CART_CONFLICT (nothing happened; the retry should run again).
+answers and CART_CONFLICT (nothing happened; the claim is let go and a retry runs again).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -88,47 +90,87 @@ class Idempotency:
 
         `encode` makes a cart the answer's `data` as sent (the API's public shape, as JSON):
         encoded once, and kept as is to be replayed."""
+        tenant_id = terminal.tenant_id
         record = f"{terminal.store_code}/{terminal.terminal_no}/{request.key}"
-        kept = await self._records.find(terminal.tenant_id, record)
+        kept = await self._claimed(tenant_id, record, request)
         if kept is not None:
-            return _replayed(kept, request)
+            return kept
         try:
             cart = await call(request.key)
         except AlreadyAppliedError as applied:
-            kept = await self._wait_for(terminal.tenant_id, record)
-            if kept is not None:
-                return _replayed(kept, request)
-            return Answer(status, encode(applied.cart), None, replayed=True)
+            # Applied by a call with this key whose answer is not kept (still in flight, or
+            # its process stopped): the cart as it is now becomes the key's answer.
+            answer = await self._keep(
+                tenant_id, record, request, Answer(status, encode(applied.cart), None)
+            )
+            return replace(answer, replayed=True)
         except AppError as refused:
             if 400 <= refused.status_code < 500 and refused.code not in _NOT_KEPT:
                 error = {"code": refused.code, "message": refused.message,
                          "details": refused.details}  # fmt: skip
                 await self._keep(
-                    terminal, record, request, Answer(refused.status_code, None, error)
+                    tenant_id, record, request, Answer(refused.status_code, None, error)
                 )
+            else:
+                await self._release(tenant_id, record, request)
             raise
-        answer = Answer(status, encode(cart), None)
-        await self._keep(terminal, record, request, answer)
-        return answer
+        except BaseException:
+            await self._release(tenant_id, record, request)
+            raise
+        return await self._keep(tenant_id, record, request, Answer(status, encode(cart), None))
+
+    async def _claimed(
+        self, tenant_id: str, record: str, request: IdempotentRequest
+    ) -> Answer | None:
+        """Claims the key for this request: None once claimed, else the key's answer to
+        replay. The key of another request is refused (IDEMPOTENCY_KEY_REUSED) whether that
+        request is answered or still in flight, so one key never makes two changes.
+
+        A call of the same request in flight is waited for a moment; if it has not answered
+        by then (or its process stopped), this call goes on without the claim: the key is
+        written into the cart with its change, so the change is still made only once.
+        """
+        expires = now_ms() + self._ttl
+        kept = await self._records.claim(tenant_id, record, request.fingerprint, expires)
+        if kept is not None and kept.pending and kept.fingerprint == request.fingerprint:
+            kept = await self._wait_for(tenant_id, record)
+            if kept is None:  # the first call did nothing and let the key go
+                kept = await self._records.claim(tenant_id, record, request.fingerprint, expires)
+        if kept is None or (kept.pending and kept.fingerprint == request.fingerprint):
+            return None
+        return _replayed(kept, request)
 
     async def _wait_for(self, tenant_id: str, record: str) -> StoredAnswer | None:
+        """The record once answered or released, or as it is after _WAIT_SECONDS."""
         deadline = time.monotonic() + _WAIT_SECONDS
         while True:
-            kept = await self._records.find(tenant_id, record)
-            if kept is not None or time.monotonic() >= deadline:
-                return kept
             await asyncio.sleep(_POLL_SECONDS)
+            kept = await self._records.find(tenant_id, record)
+            if kept is None or not kept.pending or time.monotonic() >= deadline:
+                return kept
 
     async def _keep(
-        self, terminal: Terminal, record: str, request: IdempotentRequest, answer: Answer
-    ) -> None:
+        self, tenant_id: str, record: str, request: IdempotentRequest, answer: Answer
+    ) -> Answer:
+        """Keeps `answer` as the key's; the answer kept first wins (both calls of a race
+        answer the same)."""
         stored = StoredAnswer(request.fingerprint, answer.status, answer.data, answer.error)
-        expires = now_ms() + self._ttl
         try:
-            await self._records.keep(terminal.tenant_id, record, stored, expires)
+            kept = await self._records.keep(tenant_id, record, stored, now_ms() + self._ttl)
         except (PyMongoError, AppError) as exc:
             # The answer stands; a retry finds the key in the cart and answers the cart.
             _log.warning("idempotency answer not kept: %s", type(exc).__name__)
+            return answer
+        if kept is stored or kept.status is None:
+            return answer
+        return Answer(kept.status, kept.data, kept.error, answer.replayed)
+
+    async def _release(self, tenant_id: str, record: str, request: IdempotentRequest) -> None:
+        try:
+            await self._records.release(tenant_id, record, request.fingerprint)
+        except (PyMongoError, AppError) as exc:
+            # A retry waits a moment for the claim, then goes on without it.
+            _log.warning("idempotency claim not released: %s", type(exc).__name__)
 
 
 def _replayed(kept: StoredAnswer, request: IdempotentRequest) -> Answer:
@@ -136,4 +178,5 @@ def _replayed(kept: StoredAnswer, request: IdempotentRequest) -> Answer:
         raise IdempotencyKeyReusedError(
             "This Idempotency-Key was used for another request; use a new key for a new request.",
         )
+    assert kept.status is not None, "only an answered key is replayed"
     return Answer(kept.status, kept.data, kept.error, replayed=True)
