@@ -273,7 +273,9 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
     slots: list[Slot] = []
     try:
         databases = TenantDatabases(mongo)
-        store = CartStore(databases, RecentCarts(options.concurrency * 2, CollectorRegistry()))
+        store = CartStore(
+            databases, RecentCarts(options.concurrency * 2, CollectorRegistry(), 64 * 1024 * 1024)
+        )
         collection = (await databases.db(TENANT))[CARTS]
         for worker in range(options.concurrency):
             cart = five_line_cart(f"{worker:032x}")

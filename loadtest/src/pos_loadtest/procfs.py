@@ -39,3 +39,11 @@ def environment_variable(pid: int, name: str) -> str | None:
         if entry.startswith(prefix):
             return entry[len(prefix) :].decode(errors="replace")
     return None
+
+
+def resident_bytes(pid: int) -> int:
+    """The process's resident memory (VmRSS), in bytes."""
+    for line in (PROC / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"no VmRSS for process {pid}")

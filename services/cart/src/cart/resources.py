@@ -64,7 +64,10 @@ def build_resources(
     stranded = StrandedSessions(mongo.client, settings.mongodb_operation_timeout_seconds)
     carts = CartService(
         mongo,
-        CartStore(databases, RecentCarts(settings.cart_cache_size, registry)),
+        CartStore(
+            databases,
+            RecentCarts(settings.cart_cache_size, registry, settings.cart_cache_max_bytes),
+        ),
         TransactionStore(databases),
         master_data,
         PricingPolicy(

@@ -12,16 +12,19 @@ that copy saves the read, and stays safe without trusting it:
   key applied already) only on a fresh read, never on a copy;
 - reads the API answers (GET of a cart) always go to the database.
 
-Only open carts are kept (a closed cart takes no more changes), at most `capacity` of them,
-least recently written first out.
+Only open carts are kept (a closed cart takes no more changes), at most `capacity` of them
+and at most `max_bytes` of memory by their estimated footprint (`footprint`), least recently
+written first out: a 500-line cart's copy takes about 1.2 MiB, so a count alone does not
+bound the memory.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from cart.domain.model import Cart
 from cart.domain.states import CartState
@@ -29,11 +32,49 @@ from cart.domain.states import CartState
 _CLOSED = frozenset({CartState.COMPLETED, CartState.CANCELLED})
 _SHARED = None  # the marker of a cart another process writes too
 
+# Bytes a copy holds in memory, by part: upper bounds measured with tracemalloc on carts read
+# back from their stored documents, codes at their longest (tests/cart/test_recent_carts.py
+# checks them). Free texts (a line's descriptions and tax name, a payment method's name: up
+# to 200 characters of up to 4 bytes each) are counted as they are.
+CART_BYTES = 8 * 1024
+LINE_BYTES = 3 * 1024
+DISCOUNT_BYTES = 640
+PAYMENT_BYTES = 1152
+TAX_BYTES = 768
+KEY_BYTES = 320
+SHARED_BYTES = 128
+"""An entry that holds no copy (a shared cart's marker): its key and the dict's slot."""
+
+
+def footprint(cart: Cart) -> int:
+    """An upper bound of the memory `cart` holds (copies share unchanged parts, so the sum
+    over several copies bounds them too)."""
+    lines = 0
+    for line in cart.lines:
+        lines += (
+            LINE_BYTES
+            + DISCOUNT_BYTES * len(line.discounts)
+            + sys.getsizeof(line.description)
+            + sys.getsizeof(line.short_description)
+            + sys.getsizeof(line.tax_rule.name)
+        )
+    return (
+        CART_BYTES
+        + lines
+        + DISCOUNT_BYTES * len(cart.cart_discounts)
+        + sum(PAYMENT_BYTES + sys.getsizeof(payment.name) for payment in cart.payments)
+        + TAX_BYTES * len(cart.taxes)
+        + KEY_BYTES * len(cart.idempotency_keys)
+    )
+
 
 class RecentCarts:
-    def __init__(self, capacity: int, registry: CollectorRegistry) -> None:
+    def __init__(self, capacity: int, registry: CollectorRegistry, max_bytes: int) -> None:
         self._capacity = capacity
+        self._max_bytes = max_bytes
         self._entries: OrderedDict[str, Cart | None] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self._bytes = 0
         self._lookups = Counter(
             "cart_cache_lookups",
             "Changes that started from this process's own copy of the cart (hit) or read it.",
@@ -47,6 +88,16 @@ class RecentCarts:
             "Copies another process had changed meanwhile (the swap failed; the cart is shared).",
             registry=registry,
         )
+        Gauge(
+            "cart_cache_bytes",
+            "Memory held by this process's copies of carts, estimated (CART_CACHE_MAX_BYTES).",
+            registry=registry,
+        ).set_function(lambda: self._bytes)
+
+    @property
+    def bytes(self) -> int:
+        """The estimated memory the copies hold."""
+        return self._bytes
 
     def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart | None:
         """The copy of this terminal's cart, if one is kept and has not expired."""
@@ -68,7 +119,8 @@ class RecentCarts:
         if self._capacity == 0 or (cart.cart_id in self._entries and self._is_shared(cart.cart_id)):
             return
         if cart.state in _CLOSED:
-            self._entries.pop(cart.cart_id, None)
+            if cart.cart_id in self._entries:
+                self._drop(cart.cart_id)
             return
         self._keep(cart.cart_id, cart)
 
@@ -84,16 +136,29 @@ class RecentCarts:
         """Whether the database holds this process's last write is not known (it failed
         midway, or a transaction has yet to commit it): no copy."""
         if self._entries.get(cart_id, _SHARED) is not _SHARED:
-            del self._entries[cart_id]
+            self._drop(cart_id)
 
     def _is_shared(self, cart_id: str) -> bool:
         return self._entries[cart_id] is _SHARED
 
     def _keep(self, cart_id: str, entry: Cart | None) -> None:
+        size = SHARED_BYTES if entry is None else footprint(entry)
+        if size > self._max_bytes:
+            # Larger than all the room there is: not kept (its next change reads it).
+            if cart_id in self._entries:
+                self._drop(cart_id)
+            return
+        self._bytes += size - self._sizes.get(cart_id, 0)
+        self._sizes[cart_id] = size
         self._entries[cart_id] = entry
         self._entries.move_to_end(cart_id)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        while len(self._entries) > self._capacity or self._bytes > self._max_bytes:
+            oldest, _ = self._entries.popitem(last=False)
+            self._bytes -= self._sizes.pop(oldest)
+
+    def _drop(self, cart_id: str) -> None:
+        del self._entries[cart_id]
+        self._bytes -= self._sizes.pop(cart_id)
 
     def __len__(self) -> int:
         return len(self._entries)
