@@ -8,6 +8,7 @@ handlers, the body size limit (pos_commons.service_app) and master-data's hot pa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,11 +35,9 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in location)
 
 
-def _validation_response(exc: RequestValidationError) -> Response:
-    errors = exc.errors()
-    if any(error.get("type") == "json_invalid" for error in errors):
-        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.")
-    fields = [
+def validation_fields(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as VALIDATION_FAILED's details list them: field, message, type."""
+    return [
         {
             "field": _field_path(error.get("loc", ())),
             "message": error.get("msg", ""),
@@ -46,9 +45,22 @@ def _validation_response(exc: RequestValidationError) -> Response:
         }
         for error in errors
     ]
-    summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields[:5])
+
+
+def validation_summary(fields: Sequence[dict[str, str]]) -> str:
+    return "; ".join(f"{item['field']}: {item['message']}" for item in fields[:5])
+
+
+def _validation_response(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+    fields = validation_fields(errors)
     return error_response(
-        422, "VALIDATION_FAILED", f"Invalid request: {summary}", {"fields": fields}
+        422,
+        "VALIDATION_FAILED",
+        f"Invalid request: {validation_summary(fields)}",
+        {"fields": fields},
     )
 
 

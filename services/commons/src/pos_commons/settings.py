@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -183,19 +184,7 @@ class ServiceSettings(BaseSettings):
         would be a guess."""
         if not isinstance(data, dict):
             return data
-        values = dict(data)
-        for name in FILE_SECRETS:
-            path = values.get(f"{name}_file")
-            if path in (None, ""):
-                values[f"{name}_file"] = None  # an empty variable counts as unset
-                continue
-            if values.get(name) not in (None, ""):
-                raise ValueError(f"set {name.upper()} or {name.upper()}_FILE, not both")
-            try:
-                values[name] = Path(path).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from exc
-        return values
+        return read_secret_files(data, FILE_SECRETS)
 
     @property
     def write_concern_w(self) -> int | str:
@@ -248,3 +237,22 @@ class ServiceSettings(BaseSettings):
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
+
+
+def read_secret_files(data: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """Settings values with each `<name>_file` read into `<name>`: the file's content,
+    surrounding whitespace (the newline editors and `echo` add) removed. Setting both is
+    refused: which one wins would be a guess. Secrets stay out of command lines and `ps`."""
+    values = dict(data)
+    for name in names:
+        path = values.get(f"{name}_file")
+        if path in (None, ""):
+            values[f"{name}_file"] = None  # an empty variable counts as unset
+            continue
+        if values.get(name) not in (None, ""):
+            raise ValueError(f"set {name.upper()} or {name.upper()}_FILE, not both")
+        try:
+            values[name] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from exc
+    return values

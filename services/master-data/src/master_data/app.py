@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from master_data.api import (
+    bulk,
     catalog_feed,
     catalog_routes,
     item_details,
@@ -90,6 +91,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         tenants.router,
         *catalog_routes.ROUTERS,
         store_prices.router,
+        bulk.router,
         catalog_feed.router,
     ):
         app.include_router(router)

@@ -176,3 +176,17 @@ class StorePriceCreate(ApiModel):
 
 class StorePriceUpdate(PatchModel):
     price: Money | None = None
+
+
+class StorePriceRow(ApiModel):
+    """A store price in a bulk import: the store is a column of the row."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"storeCode": "S001", "itemCode": "ITEM0001", "price": "2.99"}]
+        }
+    )
+
+    store_code: Code
+    item_code: Code
+    price: Money

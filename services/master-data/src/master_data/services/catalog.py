@@ -7,8 +7,9 @@ tax rule, a tax rule in use cannot be deleted, ...).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from master_data.domain import (
     Category,
@@ -29,15 +30,26 @@ from master_data.storage.kinds import (
     STORES,
     TAX_RULES,
 )
-from master_data.storage.records import RecordStore
+from master_data.storage.records import KeyTuple, RecordStore
 from pos_commons.cache import TtlCache
-from pos_commons.errors import ConflictError, UnprocessableError
+from pos_commons.errors import AppError, ConflictError, UnprocessableError
 from pos_commons.mongo import Mongo
 
 R = TypeVar("R", bound=Record)
 
 Invalidate = Callable[[str], None]
 Key = Mapping[str, Any]
+
+
+Outcome = Literal["created", "updated", "unchanged", "rejected"]
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What a bulk upsert did with one row (or would do, in a dry run)."""
+
+    outcome: Outcome
+    error: AppError | None = None
 
 
 class RecordService(Generic[R]):
@@ -48,8 +60,73 @@ class RecordService(Generic[R]):
         self._tenants = tenants
         self._invalidate = invalidate
 
+    async def check_many(
+        self, tenant_id: str, rows: Sequence[Mapping[str, Any]]
+    ) -> list[AppError | None]:
+        """Business checks on the fields each create, update or bulk row sets: the refusal of
+        each row, None for a row that passes. One place for each rule, whatever the path."""
+        return [None] * len(rows)
+
     async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
-        """Business checks on the fields a create or update sets."""
+        refusal = (await self.check_many(tenant_id, [fields]))[0]
+        if refusal is not None:
+            raise refusal
+
+    def upserted(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """What a bulk row sets: its fields (an item also comes back from a soft delete)."""
+        return dict(fields)
+
+    async def upsert_many(
+        self, tenant_id: str, rows: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[RowOutcome]:
+        """Creates the rows whose key is new and updates those that differ from the stored
+        record, in one read and at most two writes; the same rows again change nothing.
+        `rows` hold validated fields (python-mode values); each row's refusal is its own.
+        With `dry_run`, decides every row's outcome and writes nothing."""
+        await self._tenants.require(tenant_id)
+        outcomes: list[RowOutcome | None] = [None] * len(rows)
+        positions: dict[KeyTuple, int] = {}
+        for position, refusal in enumerate(await self.check_many(tenant_id, rows)):
+            key = self.records.key_of(rows[position])
+            if refusal is None and key in positions:
+                refusal = UnprocessableError(
+                    f"The {self.records.kind.label} {self.records.kind.describe(rows[position])!r}"
+                    " is in this batch twice.",
+                    code="DUPLICATE_ROW",
+                )
+            if refusal is not None:
+                outcomes[position] = RowOutcome("rejected", refusal)
+            else:
+                positions[key] = position
+        stored = await self.records.existing(tenant_id, [rows[p] for p in positions.values()])
+        now = now_ms()
+        created: list[int] = []
+        new: list[R] = []
+        changes: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+        for key, position in positions.items():
+            fields = self.upserted(rows[position])
+            current = stored.get(key)
+            if current is None:
+                created.append(position)
+                new.append(self.records.kind.model.model_validate(
+                    {**fields, "created_at": now, "updated_at": now}
+                ))  # fmt: skip
+                continue
+            changed = {name: value for name, value in fields.items() if current.get(name) != value}
+            outcomes[position] = RowOutcome("updated" if changed else "unchanged")
+            if changed:
+                changes.append((rows[position], changed))
+        for position in created:
+            outcomes[position] = RowOutcome("created")
+        if not dry_run and (new or changes):
+            taken = await self.records.insert_many(tenant_id, new)
+            for index in taken:  # created by another writer meanwhile: refused, not lost
+                position = created[index]
+                taken_by = self.records.already_exists(rows[position])
+                outcomes[position] = RowOutcome("rejected", taken_by)
+            await self.records.update_each(tenant_id, changes)
+            self._invalidate(tenant_id)
+        return [outcome or RowOutcome("rejected") for outcome in outcomes]
 
     async def before_delete(self, tenant_id: str, key: Key) -> None:
         """Refuses or cascades a delete."""
@@ -146,19 +223,28 @@ class ItemService(RecordService[Item]):
         self._tax_rules = tax_rules
         self._prices = prices
 
-    async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
-        category = fields.get("category_code")
-        if (
-            category is not None
-            and await self._categories.find(tenant_id, {"category_code": category}) is None
-        ):
-            raise UnprocessableError(f"Unknown category {category!r}.", code="UNKNOWN_CATEGORY")
-        tax_code = fields.get("tax_code")
-        if (
-            tax_code is not None
-            and await self._tax_rules.find(tenant_id, {"tax_code": tax_code}) is None
-        ):
-            raise UnprocessableError(f"Unknown tax code {tax_code!r}.", code="UNKNOWN_TAX_CODE")
+    async def check_many(
+        self, tenant_id: str, rows: Sequence[Mapping[str, Any]]
+    ) -> list[AppError | None]:
+        categories = await _known(self._categories, tenant_id, rows, "category_code")
+        tax_codes = await _known(self._tax_rules, tenant_id, rows, "tax_code")
+        refusals: list[AppError | None] = []
+        for fields in rows:
+            category, tax_code = fields.get("category_code"), fields.get("tax_code")
+            if category is not None and category not in categories:
+                refusals.append(
+                    UnprocessableError(f"Unknown category {category!r}.", code="UNKNOWN_CATEGORY")
+                )
+            elif tax_code is not None and tax_code not in tax_codes:
+                refusals.append(
+                    UnprocessableError(f"Unknown tax code {tax_code!r}.", code="UNKNOWN_TAX_CODE")
+                )
+            else:
+                refusals.append(None)
+        return refusals
+
+    def upserted(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {**fields, "is_deleted": False}
 
     async def soft_delete(self, tenant_id: str, key: Key) -> Item:
         """Marks the item deleted: it stays readable, flagged, and cart refuses to sell it."""
@@ -184,11 +270,21 @@ class StorePriceService(RecordService[StorePrice]):
         self._stores = stores
         self._items = items
 
-    async def check(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
-        if "store_code" in fields:
-            await self._stores.get(tenant_id, {"store_code": fields["store_code"]})
-        if "item_code" in fields:
-            await self._items.get(tenant_id, {"item_code": fields["item_code"]})
+    async def check_many(
+        self, tenant_id: str, rows: Sequence[Mapping[str, Any]]
+    ) -> list[AppError | None]:
+        stores = await _known(self._stores, tenant_id, rows, "store_code")
+        items = await _known(self._items, tenant_id, rows, "item_code")
+        refusals: list[AppError | None] = []
+        for fields in rows:
+            store, item = fields.get("store_code"), fields.get("item_code")
+            if store is not None and store not in stores:
+                refusals.append(self._stores.not_found({"store_code": store}))
+            elif item is not None and item not in items:
+                refusals.append(self._items.not_found({"item_code": item}))
+            else:
+                refusals.append(None)
+        return refusals
 
     async def for_store(
         self, tenant_id: str, store_code: str, page: int, limit: int
@@ -222,6 +318,17 @@ class PaymentMethodService(RecordService[PaymentMethod]):
         method = await super().get(tenant_id, key, fresh=True)
         self._cache.put(tenant_id, cache_key, method, generation)
         return method
+
+
+async def _known(
+    records: RecordStore[Any], tenant_id: str, rows: Sequence[Mapping[str, Any]], field: str
+) -> set[Any]:
+    """Which of the `field` values the rows name are keys of `records` (a single-key kind)."""
+    values = sorted({fields[field] for fields in rows if fields.get(field) is not None})
+    if not values:
+        return set()
+    found = await records.existing(tenant_id, [{field: value} for value in values])
+    return {key[0] for key in found}
 
 
 class Catalog:
