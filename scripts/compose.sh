@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The `secrets:` of docker-compose.prod.yaml (tests/deploy/test_compose.py keeps them equal).
-SECRETS=(admin_token service_token metrics_token mongodb_uri mongo_root_password
+SECRETS=(admin_token cart_admin_token service_token metrics_token mongodb_uri mongo_root_password
     mongo_app_password mongo_keyfile)
 
 usage() {
@@ -57,7 +57,10 @@ init_secrets() {
     # 0644 inside a 0700 folder: only the owner reaches them on the host, while the services
     # (uid 10001) and mongod (uid 999) can read their bind-mounted copies. The keyfile is read
     # by root only (the mongo container copies it for mongod, see the compose file).
-    for name in admin_token service_token metrics_token mongo_root_password mongo_app_password; do
+    # admin_token is master-data's admin token, cart_admin_token cart's own: different files,
+    # each mounted into its own service only.
+    for name in admin_token cart_admin_token service_token metrics_token mongo_root_password \
+        mongo_app_password; do
         token | create "$dir/$name" 644
     done
     head -c 756 /dev/urandom | base64 | tr -d '\n' | create "$dir/mongo_keyfile" 600

@@ -34,15 +34,28 @@ ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_SCRIPT = ROOT / "scripts/compose.sh"
 SAMPLE_ENV = Path(__file__).with_name("sample.env")
 
-# Settings of both services that come from secret files: setting -> compose secret.
-APP_SECRETS = {
-    "ADMIN_TOKEN": "admin_token",
-    "SERVICE_TOKEN": "service_token",
-    "METRICS_TOKEN": "metrics_token",
-    "MONGODB_URI": "mongodb_uri",
-}
-MONGO_SECRETS = ("mongo_root_password", "mongo_app_password", "mongo_keyfile")
 APP_SERVICES = ("master-data", "cart")
+# Settings of each service that come from secret files: service -> setting -> compose secret.
+# Each service has its own admin token: cart's terminal-key API takes cart_admin_token, and
+# master-data's admin token (catalog, prices, payment methods) never reaches cart.
+APP_SECRETS = {
+    "master-data": {
+        "ADMIN_TOKEN": "admin_token",
+        "SERVICE_TOKEN": "service_token",
+        "METRICS_TOKEN": "metrics_token",
+        "MONGODB_URI": "mongodb_uri",
+    },
+    "cart": {
+        "ADMIN_TOKEN": "cart_admin_token",
+        "SERVICE_TOKEN": "service_token",
+        "METRICS_TOKEN": "metrics_token",
+        "MONGODB_URI": "mongodb_uri",
+    },
+}
+SECRET_SETTINGS = {setting for settings in APP_SECRETS.values() for setting in settings}
+# What one service holds and the other must never be given.
+OWN_SECRETS = {"master-data": {"admin_token"}, "cart": {"cart_admin_token"}}
+MONGO_SECRETS = ("mongo_root_password", "mongo_app_password", "mongo_keyfile")
 ALL_SERVICES = ("mongo", *APP_SERVICES)
 GRPC_PORT = 50051
 MONGO_INIT = ROOT / "deploy/compose/mongo-init"
@@ -207,10 +220,12 @@ def test_secrets_reach_the_services_as_files_only(sample: dict[str, Any]) -> Non
         service = _services(sample)[name]
         environment = service["environment"]
         mounted = {_secret_name(entry) for entry in service["secrets"]}
-        for setting, secret in APP_SECRETS.items():
+        for setting, secret in APP_SECRETS[name].items():
             assert setting not in environment, f"{name}: {setting} as a variable"
             assert environment[f"{setting}_FILE"] == f"/run/secrets/{secret}", name
             assert secret in mounted, f"{name} does not mount {secret}"
+        # Nothing more than it reads: a mounted secret is one more thing a breach of it leaks.
+        assert mounted == set(APP_SECRETS[name].values()), name
     mongo = _services(sample)["mongo"]
     assert {_secret_name(entry) for entry in mongo["secrets"]} == set(MONGO_SECRETS)
     assert "MONGO_INITDB_ROOT_PASSWORD" not in mongo["environment"]
@@ -219,12 +234,48 @@ def test_secrets_reach_the_services_as_files_only(sample: dict[str, Any]) -> Non
     )
     # Nothing secret is interpolated into the file from .env or the environment.
     text = COMPOSE_FILE.read_text()
-    for variable in (*APP_SECRETS, "MONGO_INITDB_ROOT_PASSWORD", "PASSWORD"):
+    for variable in (*SECRET_SETTINGS, "MONGO_INITDB_ROOT_PASSWORD", "PASSWORD"):
         assert f"${{{variable}" not in text, variable
 
 
+def _secret_files_named(service: dict[str, Any]) -> set[str]:
+    """The secrets a service's environment points at (`/run/secrets/<name>` values)."""
+    return {
+        str(value).removeprefix("/run/secrets/")
+        for value in service["environment"].values()
+        if str(value).startswith("/run/secrets/")
+    }
+
+
+def test_each_service_holds_only_its_own_admin_token(sample: dict[str, Any]) -> None:
+    """cart (the internet-facing one) is never given master-data's admin token, which could
+    rewrite the catalog, prices and payment methods; nor master-data cart's."""
+    services = _services(sample)
+    for name in APP_SERVICES:
+        mounted = {_secret_name(entry) for entry in services[name]["secrets"]}
+        held = mounted | _secret_files_named(services[name])
+        for other in APP_SERVICES:
+            if other != name:
+                assert not held & OWN_SECRETS[other], f"{name} is given {held & OWN_SECRETS[other]}"
+    admin_files = {services[name]["environment"]["ADMIN_TOKEN_FILE"] for name in APP_SERVICES}
+    assert len(admin_files) == len(APP_SERVICES), admin_files
+    # The check bites: cart given master-data's admin token again is caught.
+    broken = {**services["cart"], "secrets": [*services["cart"]["secrets"], "admin_token"]}
+    assert {_secret_name(entry) for entry in broken["secrets"]} & OWN_SECRETS["master-data"]
+
+
+def test_every_secret_used_is_declared_and_made_by_init_secrets(sample: dict[str, Any]) -> None:
+    declared = set(sample["secrets"])
+    for name, service in _services(sample).items():
+        used = {_secret_name(entry) for entry in service.get("secrets", [])}
+        assert used <= declared, f"{name} uses undeclared {used - declared}"
+        assert _secret_files_named(service) <= used, f"{name} names a secret it does not mount"
+    assert compose_script_secrets() == declared
+
+
 def test_secret_files_come_from_the_secrets_folder(sample: dict[str, Any], tmp_path: Path) -> None:
-    expected = set(APP_SECRETS.values()) | set(MONGO_SECRETS)
+    expected = {secret for secrets in APP_SECRETS.values() for secret in secrets.values()}
+    expected |= set(MONGO_SECRETS)
     assert set(sample["secrets"]) == expected
     for name, secret in sample["secrets"].items():
         assert secret["file"] == f"{_env_lines(SAMPLE_ENV)['POS_SECRETS_DIR']}/{name}"
@@ -518,7 +569,7 @@ def test_env_example_lists_every_variable_and_no_secret() -> None:
     example = _env_lines(ENV_EXAMPLE)
     assert read <= set(example), f"missing from .env.example: {sorted(read - set(example))}"
     assert set(example) - read <= COMPOSE_OWN_VARIABLES, "unused variables in .env.example"
-    assert not set(example) & set(APP_SECRETS)
+    assert not set(example) & SECRET_SETTINGS
     assert "scripts/compose.sh init-secrets" in ENV_EXAMPLE.read_text()
     assert example["USE_GRPC"] == "false"
     assert example["CART_PUBLISH_ADDRESS"] == "127.0.0.1"
@@ -552,8 +603,9 @@ def test_init_secrets_makes_every_secret_once(
         mode = 0o600 if name == "mongo_keyfile" else 0o644  # why: scripts/compose.sh
         assert stat.S_IMODE(path.stat().st_mode) == mode, name
     values = {name: path.read_text() for name, path in files.items()}
-    tokens = [values[name] for name in ("admin_token", "service_token", "metrics_token")]
-    assert len(set(tokens)) == 3
+    token_files = ("admin_token", "cart_admin_token", "service_token", "metrics_token")
+    tokens = [values[name] for name in token_files]
+    assert len(set(tokens)) == len(token_files)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens)
     # mongod's keyfile: 6 to 1024 base64 characters.
     assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", values["mongo_keyfile"])
@@ -564,13 +616,17 @@ def test_init_secrets_makes_every_secret_once(
     assert uri["options"]["replicaSet"] == "rs0"
     assert uri["options"]["authSource"] == "admin"
 
-    # The services accept them as they are in production.
+    # Each service accepts its own as they are in production.
     monkeypatch.setenv("APP_ENV", "production")
-    for setting, secret in APP_SECRETS.items():
-        monkeypatch.delenv(setting, raising=False)
-        monkeypatch.setenv(f"{setting}_FILE", str(files[secret]))
-    settings = ServiceSettings()
-    assert settings.mongodb_uri.get_secret_value() == values["mongodb_uri"]
+    for name, secrets in APP_SECRETS.items():
+        for setting, secret in secrets.items():
+            monkeypatch.delenv(setting, raising=False)
+            monkeypatch.setenv(f"{setting}_FILE", str(files[secret]))
+        settings = ServiceSettings()
+        assert settings.mongodb_uri.get_secret_value() == values[secrets["MONGODB_URI"]], name
+        admin = settings.admin_token
+        assert admin is not None
+        assert admin.get_secret_value() == values[secrets["ADMIN_TOKEN"]], name
 
     # Never replaced: MongoDB keeps the passwords it was initialised with.
     files["admin_token"].unlink()

@@ -479,3 +479,83 @@ def test_the_samples_make_the_secrets_prod_mounts(prod: Rendered) -> None:
     assert "client auth" in certificates["cart-client-tls"]["spec"]["usages"]
     for sample in (*_samples("mongodb-community.yaml"), *_samples("cert-manager.yaml")):
         assert sample["metadata"]["namespace"] == prod.namespace
+
+
+# --- least privilege: each service mounts its own secrets only ---------------------------------
+
+# The secret keys each service must be able to read, and those that are the other's alone.
+OWN_SECRET_KEYS = {
+    "master-data": {("pos-tokens", "admin-token")},
+    "cart": {("pos-tokens", "cart-admin-token")},
+}
+WHOLE_SECRET = "*"
+
+
+def _readable_secret_keys(rendered: Rendered, app: str) -> dict[str, tuple[str, str]]:
+    """What the pod can read from Secrets: file path in the container -> (Secret, key); a
+    volume that projects a whole Secret (no `items`) gives (Secret, "*") for its folder."""
+    spec = rendered.get("Deployment", app)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    readable: dict[str, tuple[str, str]] = {}
+    for mount in container["volumeMounts"]:
+        source = volumes[mount["name"]].get("secret")
+        if source is None:
+            continue
+        name = re.sub(r"-[a-z0-9]{10}$", "", source["secretName"])  # a generator's hash
+        items = source.get("items")
+        if not items:
+            readable[f"{mount['mountPath']}/{WHOLE_SECRET}"] = (name, WHOLE_SECRET)
+            continue
+        for item in items:
+            readable[f"{mount['mountPath']}/{item['path']}"] = (name, item["key"])
+    return readable
+
+
+def _source_of(rendered: Rendered, app: str, setting: str) -> tuple[str, str]:
+    """The (Secret, key) the file named by `<setting>_FILE` comes from."""
+    path = _environment(rendered, app)[f"{setting}_FILE"]
+    readable = _readable_secret_keys(rendered, app)
+    assert path in readable, f"{app}: {setting}_FILE {path} is not a projected secret key"
+    return readable[path]
+
+
+def test_cart_mounts_its_own_admin_token_and_never_master_datas(rendered: Rendered) -> None:
+    """cart (the internet-facing service) could rewrite master-data's catalog, prices and
+    payment methods with master-data's admin token: it mounts cart-admin-token instead."""
+    assert _source_of(rendered, "cart", "ADMIN_TOKEN") == ("pos-tokens", "cart-admin-token")
+    assert _source_of(rendered, "master-data", "ADMIN_TOKEN") == ("pos-tokens", "admin-token")
+    for app in APPS:
+        readable = set(_readable_secret_keys(rendered, app).values())
+        assert (("pos-tokens", WHOLE_SECRET)) not in readable, f"{app} mounts all of pos-tokens"
+        for other in APPS:
+            if other != app:
+                assert not readable & OWN_SECRET_KEYS[other], f"{app} reads {other}'s secrets"
+
+
+def test_dev_admin_tokens_differ() -> None:
+    dev = Rendered("dev", render(K8S / "overlays/dev"))
+    tokens = dev.get("Secret", "pos-tokens")["data"]
+    assert tokens["admin-token"] != tokens["cart-admin-token"]
+    for app in APPS:
+        for secret, key in _readable_secret_keys(dev, app).values():
+            assert key in dev.get("Secret", secret)["data"], f"{app}: {secret} has no {key}"
+
+
+def _documented_secret_keys(name: str) -> set[str]:
+    """The keys docs/deploy.md's `kubectl create secret generic <name>` command creates."""
+    text = (ROOT / "docs/deploy.md").read_text().replace("\\\n", " ")
+    match = re.search(rf"create secret generic {re.escape(name)} ([^\n]*)", text)
+    assert match, f"docs/deploy.md does not show how to create {name}"
+    return set(re.findall(r"--from-literal=([\w.-]+)=", match.group(1)))
+
+
+def test_prod_secrets_are_documented_with_every_key_mounted(prod: Rendered) -> None:
+    """Every Secret key a prod pod reads is in the overlay's list and in the command of
+    docs/deploy.md that makes it (a missing key keeps the pod from starting)."""
+    comment = (K8S / "overlays/prod/kustomization.yaml").read_text()
+    for app in APPS:
+        for secret, key in _readable_secret_keys(prod, app).values():
+            if secret == "pos-tokens":
+                assert key in _documented_secret_keys(secret), key
+                assert key in comment, f"the prod overlay's comment does not list {key}"
