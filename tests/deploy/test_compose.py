@@ -43,19 +43,26 @@ APP_SECRETS = {
         "ADMIN_TOKEN": "admin_token",
         "SERVICE_TOKEN": "service_token",
         "METRICS_TOKEN": "metrics_token",
-        "MONGODB_URI": "mongodb_uri",
+        "MONGODB_URI": "master_data_mongodb_uri",
     },
     "cart": {
         "ADMIN_TOKEN": "cart_admin_token",
         "SERVICE_TOKEN": "service_token",
         "METRICS_TOKEN": "metrics_token",
-        "MONGODB_URI": "mongodb_uri",
+        "MONGODB_URI": "cart_mongodb_uri",
     },
 }
 SECRET_SETTINGS = {setting for settings in APP_SECRETS.values() for setting in settings}
-# What one service holds and the other must never be given.
-OWN_SECRETS = {"master-data": {"admin_token"}, "cart": {"cart_admin_token"}}
-MONGO_SECRETS = ("mongo_root_password", "mongo_app_password", "mongo_keyfile")
+# What one service holds and the other must never be given: its admin token, its MongoDB
+# user's URI (and that user's password, which only mongo holds).
+OWN_SECRETS = {
+    "master-data": {"admin_token", "master_data_mongodb_uri", "mongo_master_data_password"},
+    "cart": {"cart_admin_token", "cart_mongodb_uri", "mongo_cart_password"},
+}
+MONGO_SECRETS = (
+    "mongo_root_password", "mongo_cart_password", "mongo_master_data_password", "mongo_keyfile"
+)  # fmt: skip
+ROLES_FILE = ROOT / "deploy/mongo/roles.json"
 ALL_SERVICES = ("mongo", *APP_SERVICES)
 GRPC_PORT = 50051
 MONGO_INIT = ROOT / "deploy/compose/mongo-init"
@@ -247,9 +254,12 @@ def _secret_files_named(service: dict[str, Any]) -> set[str]:
     }
 
 
-def test_each_service_holds_only_its_own_admin_token(sample: dict[str, Any]) -> None:
+def test_each_service_holds_only_its_own_admin_token_and_mongodb_user(
+    sample: dict[str, Any],
+) -> None:
     """cart (the internet-facing one) is never given master-data's admin token, which could
-    rewrite the catalog, prices and payment methods; nor master-data cart's."""
+    rewrite the catalog, prices and payment methods, nor master-data's MongoDB URI; nor
+    master-data cart's."""
     services = _services(sample)
     for name in APP_SERVICES:
         mounted = {_secret_name(entry) for entry in services[name]["secrets"]}
@@ -257,8 +267,9 @@ def test_each_service_holds_only_its_own_admin_token(sample: dict[str, Any]) -> 
         for other in APP_SERVICES:
             if other != name:
                 assert not held & OWN_SECRETS[other], f"{name} is given {held & OWN_SECRETS[other]}"
-    admin_files = {services[name]["environment"]["ADMIN_TOKEN_FILE"] for name in APP_SERVICES}
-    assert len(admin_files) == len(APP_SERVICES), admin_files
+    for setting in ("ADMIN_TOKEN_FILE", "MONGODB_URI_FILE"):
+        files = {services[name]["environment"][setting] for name in APP_SERVICES}
+        assert len(files) == len(APP_SERVICES), files
     # The check bites: cart given master-data's admin token again is caught.
     broken = {**services["cart"], "secrets": [*services["cart"]["secrets"], "admin_token"]}
     assert {_secret_name(entry) for entry in broken["secrets"]} & OWN_SECRETS["master-data"]
@@ -544,21 +555,120 @@ def test_mongo_requires_authentication(sample: dict[str, Any]) -> None:
     assert "readFileSync('/run/secrets/mongo_root_password'" in script
 
 
-def test_mongo_creates_the_application_user_the_services_connect_as(
-    sample: dict[str, Any],
-) -> None:
-    environment = _services(sample)["mongo"]["environment"]
-    user = environment["POS_MONGO_APP_USER"]
-    assert environment["POS_MONGO_APP_PASSWORD_FILE"] == "/run/secrets/mongo_app_password"
-    scripts = sorted(MONGO_INIT.glob("*.js"))
-    assert scripts, "no init script creates the application user"
-    text = "\n".join(path.read_text() for path in scripts)
-    assert "createUser" in text
-    assert "process.env.POS_MONGO_APP_USER" in text
-    assert "readFileSync(process.env.POS_MONGO_APP_PASSWORD_FILE" in text
-    assert "'readWriteAnyDatabase'" in text
-    assert "root" not in re.findall(r"role:\s*'(\w+)'", text)
-    assert f"mongodb://{user}:%s@mongo" in COMPOSE_SCRIPT.read_text()
+def _roles() -> dict[str, Any]:
+    users: dict[str, Any] = json.loads(ROLES_FILE.read_text())["users"]
+    return users
+
+
+def test_mongo_creates_one_user_per_service_from_the_roles_file(sample: dict[str, Any]) -> None:
+    """The init script reads deploy/mongo/roles.json (mounted read-only where
+    POS_MONGO_ROLES_FILE says) and each user's password from its own secret; compose.sh puts
+    the same user and password into the URI of the service that user is for."""
+    mongo = _services(sample)["mongo"]
+    environment = mongo["environment"]
+    roles_file = PurePosixPath(environment["POS_MONGO_ROLES_FILE"])
+    mounted = {PurePosixPath(target): source for target, (source, _) in _mounts(mongo).items()}
+    assert Path(mounted[roles_file.parent]) / roles_file.name == ROLES_FILE
+    assert _mounts(mongo)[str(roles_file.parent)][1] == "ro"
+    # Not in /docker-entrypoint-initdb.d, whose every *.js the image runs.
+    assert Path(mounted[PurePosixPath("/docker-entrypoint-initdb.d")]) == MONGO_INIT
+    mongo_secrets = {_secret_name(entry) for entry in mongo["secrets"]}
+    script = COMPOSE_SCRIPT.read_text()
+    users = _roles()
+    assert set(users) == {"cart", "master_data"}
+    for user, spec in users.items():
+        password = f"mongo_{user}_password"
+        assert environment[f"POS_MONGO_{user.upper()}_PASSWORD_FILE"] == f"/run/secrets/{password}"
+        assert password in mongo_secrets
+        service = _services(sample)[spec["service"]]
+        assert service["environment"]["MONGODB_URI_FILE"] == f"/run/secrets/{user}_mongodb_uri"
+    assert "for user in cart master_data; do" in script
+    assert "mongodb://%s:%s@mongo:27017/" in script
+    text = "\n".join(path.read_text() for path in sorted(MONGO_INIT.glob("*.js")))
+    assert "process.env.POS_MONGO_ROLES_FILE" in text
+    assert "readWriteAnyDatabase" not in text
+
+
+def _run_init_script(tmp_path: Path, existing: bool, logged_in: bool) -> list[Any]:
+    """deploy/compose/mongo-init's script run by Node.js, with a stand-in for mongosh's `db`
+    that records the calls it gets (no MongoDB here): what the script would ask of MongoDB.
+    `existing`: the roles and users exist already; `logged_in`: the session is (the
+    entrypoint's first run needs no login)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js (node) is needed to run the mongosh init script", pytrace=False)
+    (script,) = sorted(MONGO_INIT.glob("*.js"))
+    for name in ("mongo_cart_password", "mongo_master_data_password", "mongo_root_password"):
+        (tmp_path / name).write_text(f"{name}-value\n")
+    runner = tmp_path / "run.js"
+    runner.write_text(
+        """
+const vm = require('vm');
+const fs = require('fs');
+const calls = [];
+const existing = process.argv[3] === 'true';
+const loggedIn = process.argv[4] === 'true';
+const admin = {
+  runCommand: (c) => ({ authInfo: { authenticatedUsers: loggedIn ? [{ user: 'root' }] : [] } }),
+  auth: (user, pwd) => { calls.push(['auth', user, pwd]); return 1; },
+  getRole: (r) => (existing ? { role: r } : null),
+  getUser: (u) => (existing ? { user: u } : null),
+  createRole: (d) => calls.push(['createRole', d]),
+  updateRole: (r, d) => calls.push(['updateRole', r, d]),
+  createUser: (d) => calls.push(['createUser', d]),
+  updateUser: (u, d) => calls.push(['updateUser', u, d]),
+};
+const db = { getSiblingDB: (name) => { calls.push(['getSiblingDB', name]); return admin; } };
+vm.runInNewContext(fs.readFileSync(process.argv[2], 'utf8'), {
+  db, require, process, print: () => {},
+});
+console.log(JSON.stringify(calls));
+"""
+    )
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "POS_MONGO_ROLES_FILE": str(ROLES_FILE),
+        "POS_MONGO_CART_PASSWORD_FILE": str(tmp_path / "mongo_cart_password"),
+        "POS_MONGO_MASTER_DATA_PASSWORD_FILE": str(tmp_path / "mongo_master_data_password"),
+        "MONGO_INITDB_ROOT_USERNAME": "root",
+        "MONGO_INITDB_ROOT_PASSWORD_FILE": str(tmp_path / "mongo_root_password"),
+    }
+    result = subprocess.run(
+        [node, str(runner), str(script), str(existing).lower(), str(logged_in).lower()],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    calls: list[Any] = json.loads(result.stdout)
+    return calls
+
+
+def test_the_init_script_makes_each_role_and_user_of_the_roles_file(tmp_path: Path) -> None:
+    calls = _run_init_script(tmp_path, existing=False, logged_in=True)
+    users = _roles()
+    assert ["getSiblingDB", "admin"] in calls
+    assert not [call for call in calls if call[0] == "auth"], "logged in already"
+    roles = {call[1]["role"]: call[1] for call in calls if call[0] == "createRole"}
+    created = {call[1]["user"]: call[1] for call in calls if call[0] == "createUser"}
+    assert set(created) == set(users)
+    for user, spec in users.items():
+        expected = [
+            {"resource": p["resource"], "actions": p["actions"]} for p in spec["privileges"]
+        ]
+        assert roles[spec["role"]] == {"role": spec["role"], "privileges": expected, "roles": []}
+        assert created[user]["pwd"] == f"mongo_{user}_password-value"
+        assert created[user]["roles"] == [{"role": spec["role"], "db": "admin"}]
+
+
+def test_the_init_script_run_again_logs_in_and_updates(tmp_path: Path) -> None:
+    """Run by hand in the running container: it logs in as root, then brings the existing
+    roles and users to what the roles file says (a changed roles.json applied)."""
+    calls = _run_init_script(tmp_path, existing=True, logged_in=False)
+    assert calls[1] == ["auth", "root", "mongo_root_password-value"]
+    assert not [call for call in calls if call[0] in ("createRole", "createUser")]
+    users = _roles()
+    updated_roles = {call[1] for call in calls if call[0] == "updateRole"}
+    assert updated_roles == {spec["role"] for spec in users.values()}
+    assert {call[1] for call in calls if call[0] == "updateUser"} == set(users)
 
 
 # --- .env.example and scripts/compose.sh -------------------------------------------------------
@@ -609,12 +719,16 @@ def test_init_secrets_makes_every_secret_once(
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens)
     # mongod's keyfile: 6 to 1024 base64 characters.
     assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", values["mongo_keyfile"])
-    uri = uri_parser.parse_uri(values["mongodb_uri"])
-    assert uri["username"] == "pos"
-    assert uri["password"] == values["mongo_app_password"]
-    assert uri["nodelist"] == [("mongo", 27017)]
-    assert uri["options"]["replicaSet"] == "rs0"
-    assert uri["options"]["authSource"] == "admin"
+    # Each service's URI names its own MongoDB user, with the password mongo creates it with.
+    passwords = [values[f"mongo_{user}_password"] for user in _roles()]
+    assert len(set(passwords)) == len(passwords)
+    for user, spec in _roles().items():
+        uri = uri_parser.parse_uri(values[APP_SECRETS[spec["service"]]["MONGODB_URI"]])
+        assert uri["username"] == user
+        assert uri["password"] == values[f"mongo_{user}_password"]
+        assert uri["nodelist"] == [("mongo", 27017)]
+        assert uri["options"]["replicaSet"] == "rs0"
+        assert uri["options"]["authSource"] == "admin"
 
     # Each service accepts its own as they are in production.
     monkeypatch.setenv("APP_ENV", "production")

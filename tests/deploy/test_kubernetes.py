@@ -9,6 +9,7 @@ tests fail rather than skip.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -453,17 +454,14 @@ def test_the_samples_make_the_secrets_prod_mounts(prod: Rendered) -> None:
     assert mongodb["kind"] == "MongoDBCommunity"
     assert mongodb["spec"]["type"] == "ReplicaSet"
     assert mongodb["spec"]["members"] >= 3
-    (user,) = mongodb["spec"]["users"]
-    assert user["connectionStringSecretName"] == "pos-mongodb-uri"
-    assert {"name": "readWriteAnyDatabase", "db": "admin"} in user["roles"]
-    mongodb_volume = next(
-        v
-        for v in prod.get("Deployment", "cart")["spec"]["template"]["spec"]["volumes"]
-        if v["name"] == "mongodb"
-    )
-    assert mongodb_volume["secret"]["secretName"] == "pos-mongodb-uri"
-    # The operator's key for the standard (replica-set) connection string.
-    assert mongodb_volume["secret"]["items"][0]["key"] == "connectionString.standard"
+    # One user per service; the operator writes each one's URI into the Secret that service
+    # mounts, under the key the Deployments read (the standard, replica-set string).
+    users = {user["connectionStringSecretName"]: user for user in mongodb["spec"]["users"]}
+    for app in APPS:
+        secret, key = _source_of(prod, app, "MONGODB_URI")
+        assert key == "connectionString.standard", app
+        assert secret in users, f"{app} mounts {secret}, which the sample does not make"
+    assert len(users) == len(APPS)
 
     certificates = {
         c["spec"]["secretName"]: c
@@ -485,9 +483,16 @@ def test_the_samples_make_the_secrets_prod_mounts(prod: Rendered) -> None:
 
 # The secret keys each service must be able to read, and those that are the other's alone.
 OWN_SECRET_KEYS = {
-    "master-data": {("pos-tokens", "admin-token")},
-    "cart": {("pos-tokens", "cart-admin-token")},
+    "master-data": {
+        ("pos-tokens", "admin-token"),
+        ("master-data-mongodb-uri", "connectionString.standard"),
+    },
+    "cart": {
+        ("pos-tokens", "cart-admin-token"),
+        ("cart-mongodb-uri", "connectionString.standard"),
+    },
 }
+ROLES_FILE = ROOT / "deploy/mongo/roles.json"
 WHOLE_SECRET = "*"
 
 
@@ -533,6 +538,44 @@ def test_cart_mounts_its_own_admin_token_and_never_master_datas(rendered: Render
                 assert not readable & OWN_SECRET_KEYS[other], f"{app} reads {other}'s secrets"
 
 
+def test_each_service_connects_to_mongodb_as_its_own_user(rendered: Rendered) -> None:
+    uris = {app: _source_of(rendered, app, "MONGODB_URI") for app in APPS}
+    assert uris == {
+        "cart": ("cart-mongodb-uri", "connectionString.standard"),
+        "master-data": ("master-data-mongodb-uri", "connectionString.standard"),
+    }
+
+
+def test_the_mongodb_sample_has_the_roles_of_the_roles_file(prod: Rendered) -> None:
+    """deploy/k8s/samples/mongodb-community.yaml carries deploy/mongo/roles.json's roles (what
+    compose's init script reads), and gives each service's user its role and the Secret that
+    service's Deployment mounts."""
+    (mongodb,) = _samples("mongodb-community.yaml")
+    roles_file = json.loads(ROLES_FILE.read_text())["users"]
+    expected = [
+        {
+            "role": spec["role"],
+            "db": "admin",
+            "privileges": [
+                {"resource": p["resource"], "actions": p["actions"]} for p in spec["privileges"]
+            ],
+            "roles": [],
+        }
+        for spec in roles_file.values()
+    ]
+    assert mongodb["spec"]["security"]["roles"] == expected
+    users = {user["name"]: user for user in mongodb["spec"]["users"]}
+    assert set(users) == set(roles_file)
+    for name, spec in roles_file.items():
+        user = users[name]
+        assert user["db"] == "admin"
+        assert user["roles"] == [{"name": spec["role"], "db": "admin"}], "its role alone"
+        assert (
+            _source_of(prod, spec["service"], "MONGODB_URI")[0]
+            == (user["connectionStringSecretName"])
+        )
+
+
 def test_dev_admin_tokens_differ() -> None:
     dev = Rendered("dev", render(K8S / "overlays/dev"))
     tokens = dev.get("Secret", "pos-tokens")["data"]
@@ -556,6 +599,7 @@ def test_prod_secrets_are_documented_with_every_key_mounted(prod: Rendered) -> N
     comment = (K8S / "overlays/prod/kustomization.yaml").read_text()
     for app in APPS:
         for secret, key in _readable_secret_keys(prod, app).values():
+            assert secret in comment, f"the prod overlay's comment does not list {secret}"
             if secret == "pos-tokens":
                 assert key in _documented_secret_keys(secret), key
                 assert key in comment, f"the prod overlay's comment does not list {key}"
