@@ -3,8 +3,8 @@
 # docs/deploy.md. Runs from any directory; uses `docker compose` when available, else
 # docker-compose. Settings come from .env at the repository root (copy .env.example).
 #
-#   scripts/compose.sh init-secrets   create the missing secret files (tokens, MongoDB passwords
-#                                     and keyfile) in POS_SECRETS_DIR (./secrets); keeps others
+#   scripts/compose.sh init-secrets   create the missing secret files (tokens, MongoDB passwords,
+#                                     URIs, keyfile) in POS_SECRETS_DIR (./secrets); keeps others
 #   scripts/compose.sh build [args]   build the master-data and cart images
 #   scripts/compose.sh up [args]      start, e.g. up -d, up -d --scale master-data=3
 #   scripts/compose.sh down [args]    stop and remove the containers (down -v also deletes data)
@@ -15,8 +15,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The `secrets:` of docker-compose.prod.yaml (tests/deploy/test_compose.py keeps them equal).
-SECRETS=(admin_token service_token metrics_token mongodb_uri mongo_root_password
-    mongo_app_password mongo_keyfile)
+SECRETS=(admin_token cart_admin_token service_token metrics_token cart_mongodb_uri
+    master_data_mongodb_uri mongo_root_password mongo_cart_password mongo_master_data_password
+    mongo_keyfile)
 
 usage() {
     sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -57,13 +58,20 @@ init_secrets() {
     # 0644 inside a 0700 folder: only the owner reaches them on the host, while the services
     # (uid 10001) and mongod (uid 999) can read their bind-mounted copies. The keyfile is read
     # by root only (the mongo container copies it for mongod, see the compose file).
-    for name in admin_token service_token metrics_token mongo_root_password mongo_app_password; do
+    # admin_token is master-data's admin token, cart_admin_token cart's own: different files,
+    # each mounted into its own service only.
+    for name in admin_token cart_admin_token service_token metrics_token mongo_root_password \
+        mongo_cart_password mongo_master_data_password; do
         token | create "$dir/$name" 644
     done
     head -c 756 /dev/urandom | base64 | tr -d '\n' | create "$dir/mongo_keyfile" 600
-    # What the services connect with: the application user created on MongoDB's first start.
-    printf 'mongodb://pos:%s@mongo:27017/?replicaSet=rs0&authSource=admin' \
-        "$(cat "$dir/mongo_app_password")" | create "$dir/mongodb_uri" 644
+    # What each service connects with: its own MongoDB user (deploy/mongo/roles.json), created
+    # on MongoDB's first start with the password above.
+    local user
+    for user in cart master_data; do
+        printf 'mongodb://%s:%s@mongo:27017/?replicaSet=rs0&authSource=admin' \
+            "$user" "$(cat "$dir/mongo_${user}_password")" | create "$dir/${user}_mongodb_uri" 644
+    done
 }
 
 require_secrets() {

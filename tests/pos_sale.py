@@ -108,7 +108,7 @@ def money(value: str) -> Decimal:
 
 async def run_sales(
     carts: Mapping[Name, CartProcess],
-    admin_token: str,
+    cart_admin_token: str,
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
 ) -> dict[Name, list[Step]]:
@@ -116,7 +116,7 @@ async def run_sales(
     results: dict[Name, list[Step]] = {}
     for name, cart in carts.items():
         key = await register_terminal(
-            cart.url, admin_token, demo.tenant_id, "S001", terminal_numbers.take()
+            cart.url, cart_admin_token, demo.tenant_id, "S001", terminal_numbers.take()
         )
         results[name] = await run_flow(cart, key)
     return results

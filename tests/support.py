@@ -58,10 +58,10 @@ class TerminalNumbers:
 
 
 async def register_terminal(
-    cart_url: str, admin_token: str, tenant_id: str, store_code: str, terminal_no: int
+    cart_url: str, cart_admin_token: str, tenant_id: str, store_code: str, terminal_no: int
 ) -> str:
     """A new terminal's API key."""
-    headers = {"Authorization": f"Bearer {admin_token}"}
+    headers = {"Authorization": f"Bearer {cart_admin_token}"}
     async with httpx.AsyncClient(base_url=cart_url, headers=headers, timeout=10) as client:
         body = {"tenantId": tenant_id, "storeCode": store_code, "terminalNo": terminal_no}
         response = await client.post("/api/v1/terminals", json=body)

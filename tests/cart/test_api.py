@@ -37,7 +37,7 @@ async def terminal(
 ) -> AsyncIterator[httpx.AsyncClient]:
     cart = carts[request.param]
     key = await register_terminal(
-        cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     async with httpx.AsyncClient(
         base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
@@ -260,7 +260,7 @@ async def test_auth_and_scoping(
         )
         assert error_code(issue, 401) == "AUTH_REQUIRED"
     other_key = await register_terminal(
-        base.removesuffix("/api/v1"), stack.tokens.admin, demo.tenant_id, "S001",
+        base.removesuffix("/api/v1"), stack.tokens.cart_admin, demo.tenant_id, "S001",
         terminal_numbers.take(),
     )  # fmt: skip
     async with httpx.AsyncClient(
@@ -278,7 +278,7 @@ async def test_terminal_key_management(
     stack: Stack, cart_http: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
 ) -> None:
     number = terminal_numbers.take()
-    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
+    headers = {"Authorization": f"Bearer {stack.tokens.cart_admin}"}
     async with httpx.AsyncClient(
         base_url=f"{cart_http.url}/api/v1", headers=headers, timeout=10
     ) as admin:
@@ -321,7 +321,7 @@ async def test_observability(
 ) -> None:
     cart = carts[transport]
     key = await register_terminal(
-        cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     async with httpx.AsyncClient(base_url=cart.url, headers={"X-API-Key": key}, timeout=10) as c:
         cart_id = data(await c.post("/api/v1/carts"), 201)["cartId"]
@@ -364,7 +364,7 @@ async def test_abandoned_carts_expire(
     )  # fmt: skip
     try:
         key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S002", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
         )
         async with httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=10
@@ -418,7 +418,7 @@ def _public_cart(answer: object) -> None:
 async def test_answers_show_what_the_caller_needs_and_nothing_stored_only(
     stack: Stack, cart_http: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
 ) -> None:
-    admin_headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
+    admin_headers = {"Authorization": f"Bearer {stack.tokens.cart_admin}"}
     async with httpx.AsyncClient(
         base_url=f"{cart_http.url}/api/v1", headers=admin_headers, timeout=10
     ) as admin:

@@ -37,7 +37,7 @@ async def _terminal(
 ) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
     """One terminal's client to each cart process."""
     key = await register_terminal(
-        carts[Transport.HTTP].url, stack.tokens.admin, demo.tenant_id, "S001", numbers.take()
+        carts[Transport.HTTP].url, stack.tokens.cart_admin, demo.tenant_id, "S001", numbers.take()
     )
     clients = {
         name: httpx.AsyncClient(base_url=process.url, headers={"X-API-Key": key}, timeout=30)

@@ -87,7 +87,7 @@ async def test_each_kind_of_change_reaches_every_cart_process_through_the_feed(
         await Till.open(
             cart.url,
             await register_terminal(
-                cart.url, stack.tokens.admin, tenant, "S001", terminal_numbers.take()
+                cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take()
             ),
         )
         for cart in (carts[transport], second_carts[transport])
@@ -139,7 +139,7 @@ async def test_a_warmed_scan_makes_no_master_data_call(
     cart = carts[transport]
     catalog = await small_catalog(stack.master_data.url, stack.tokens.admin)
     key = await register_terminal(
-        cart.url, stack.tokens.admin, catalog.tenant_id, "S002", terminal_numbers.take()
+        cart.url, stack.tokens.cart_admin, catalog.tenant_id, "S002", terminal_numbers.take()
     )
     till = await Till.open(cart.url, key)
     calls: Callable[[], Awaitable[float]] = lambda: metric_value(  # noqa: E731

@@ -107,7 +107,7 @@ async def test_fifty_concurrent_adds_on_one_cart_all_land(
     stack: Stack, cart_http: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
 ) -> None:
     key = await register_terminal(
-        cart_http.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+        cart_http.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     codes = demo.sellable_codes[:ADDS]
     clients = _clients([cart_http.url], key)
@@ -126,7 +126,7 @@ async def test_a_hundred_concurrent_adds_through_two_cart_processes_all_land_eve
 ) -> None:
     urls = [cart_http.url, cart_grpc.url]
     key = await register_terminal(
-        cart_http.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+        cart_http.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     codes = demo.sellable_codes[:DRILL_ADDS]
     before = await _conflicts(urls)
@@ -161,7 +161,7 @@ async def test_changes_beyond_the_waiting_bound_are_refused_at_once_and_nothing_
     stack: Stack, narrow_cart: CartProcess, demo: DemoCatalog, terminal_numbers: TerminalNumbers
 ) -> None:
     key = await register_terminal(
-        narrow_cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+        narrow_cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
     )
     codes = demo.sellable_codes[:40]
     keys = [uuid.uuid4().hex for _ in codes]

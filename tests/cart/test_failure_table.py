@@ -7,6 +7,7 @@ touching the shared stack); cart keeps its carts in the shared database.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class Terminal:
 async def _terminal(
     cart: CartProcess, tokens: Tokens, tenant: str, store: str, number: int
 ) -> Terminal:
-    key = await register_terminal(cart.url, tokens.admin, tenant, store, number)
+    key = await register_terminal(cart.url, tokens.cart_admin, tenant, store, number)
     client = httpx.AsyncClient(
         base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30
     )
@@ -231,7 +232,7 @@ async def test_a_wrong_service_token_reads_the_same_on_both_transports(
     terminal_numbers: TerminalNumbers,
     tmp_path: Path,
 ) -> None:
-    wrong = Tokens(admin=stack.tokens.admin, service="not-the-service-token-" + "x" * 20)
+    wrong = dataclasses.replace(stack.tokens, service="not-the-service-token-" + "x" * 20)
     carts = {
         transport: start_cart(
             stack.mongodb_uri,

@@ -49,7 +49,7 @@ async def test_outage_slowness_and_recovery(
     )  # fmt: skip
     try:
         key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S002", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
         )
         async with httpx.AsyncClient(
             base_url=cart.url, headers={"X-API-Key": key}, timeout=30

@@ -83,7 +83,7 @@ async def terminal(
     async with httpx.AsyncClient(timeout=10) as probe:
         data(await probe.get(f"{cart.url}/ready"))
     key = await register_terminal(
-        cart.url, stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+        cart.url, stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
     )
     async with httpx.AsyncClient(
         base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
@@ -281,7 +281,7 @@ async def test_keys_belong_to_their_terminal(
     mine = data(await terminal.post("/carts", headers=key), 201)["cartId"]
     other_key = await register_terminal(
         slow_world.carts[Transport.HTTP].url,
-        stack.tokens.admin,
+        stack.tokens.cart_admin,
         "demo",
         "S001",
         terminal_numbers.take(),
@@ -303,7 +303,7 @@ async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
     after the winning bill is a retry and answers the same receipt."""
     urls = [cart.url for cart in slow_world.carts.values()]
     api_key = await register_terminal(
-        urls[0], stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+        urls[0], stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
     )
     clients = [
         httpx.AsyncClient(base_url=f"{url}/api/v1", headers={"X-API-Key": api_key}, timeout=60)
@@ -364,7 +364,7 @@ async def test_a_create_key_used_again_after_its_cart_expired_names_no_new_cart(
     database = mongo[f"cart_{demo.tenant_id}"]
     try:
         api_key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, store, terminal_no
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, store, terminal_no
         )
         async with httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": api_key}, timeout=10

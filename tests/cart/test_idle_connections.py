@@ -138,7 +138,7 @@ async def test_cart_writes_after_its_pooled_connections_went_idle(
     )
     try:
         key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
         )
         headers = {"X-API-Key": key}
         async with httpx.AsyncClient(base_url=cart.url, headers=headers, timeout=30) as client:

@@ -117,7 +117,7 @@ async def test_a_store_sells_through_an_outage_and_catches_up_when_master_data_i
         transport: await Till.open(
             cart.url,
             await register_terminal(
-                cart.url, stack.tokens.admin, tenant, "S001", terminal_numbers.take()
+                cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take()
             ),
         )
         for transport, cart in pair.carts.items()
@@ -193,7 +193,7 @@ async def test_a_token_whose_history_is_gone_makes_cart_start_over(
         tills = {
             transport: await Till.open(
                 cart.url,
-                await register_terminal(cart.url, tokens.admin, tenant, "S001", 1 + n),
+                await register_terminal(cart.url, tokens.cart_admin, tenant, "S001", 1 + n),
             )
             for n, (transport, cart) in enumerate(pair.carts.items())
         }

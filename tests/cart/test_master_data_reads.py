@@ -54,7 +54,7 @@ async def terminals(
     clients = {}
     for transport, cart in carts.items():
         key = await register_terminal(
-            cart.url, stack.tokens.admin, catalog, STORE, terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, catalog, STORE, terminal_numbers.take()
         )
         clients[transport] = httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15

@@ -44,7 +44,7 @@ async def fine_tax_tenant(admin: httpx.AsyncClient, tenant: str) -> str:
 async def _terminal(
     cart: CartProcess, stack: Stack, tenant: str, store: str, numbers: TerminalNumbers
 ) -> httpx.AsyncClient:
-    key = await register_terminal(cart.url, stack.tokens.admin, tenant, store, numbers.take())
+    key = await register_terminal(cart.url, stack.tokens.cart_admin, tenant, store, numbers.take())
     return httpx.AsyncClient(base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15)
 
 

@@ -19,6 +19,6 @@ async def test_both_transports_give_identical_carts_and_records(
     demo: DemoCatalog,
     terminal_numbers: TerminalNumbers,
 ) -> None:
-    results = await run_sales(carts, stack.tokens.admin, demo, terminal_numbers)
+    results = await run_sales(carts, stack.tokens.cart_admin, demo, terminal_numbers)
     assert list(results) == list(Transport)
     assert_identical_sales(results, demo)

@@ -99,7 +99,7 @@ async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
     try:
         catalog = await load_demo_catalog(master.url, stack.tokens.admin, demo_catalog(60))
         key = await register_terminal(
-            cart.url, stack.tokens.admin, "demo", "S001", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
         )
         async with httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30
@@ -188,7 +188,7 @@ async def test_carts_own_database_down_is_a_prompt_503(
     )
     try:
         key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
         )
         async with httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30

@@ -115,7 +115,7 @@ class Terminal:
 
     @classmethod
     async def open(cls, cart: CartProcess, stack: Stack, number: int) -> Terminal:
-        key = await register_terminal(cart.url, stack.tokens.admin, "demo", "S001", number)
+        key = await register_terminal(cart.url, stack.tokens.cart_admin, "demo", "S001", number)
         limits = httpx.Limits(max_connections=200)
         client = httpx.AsyncClient(
             base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30, limits=limits

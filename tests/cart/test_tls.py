@@ -113,10 +113,14 @@ class Deployment:
     metrics_token: str
 
 
-def _secret_files(directory: Path, stack: Stack, metrics_token: str) -> dict[str, str]:
-    """Tokens as files (the variables themselves emptied: an empty one counts as unset)."""
+def _secret_files(
+    directory: Path, admin_token: str, stack: Stack, metrics_token: str
+) -> dict[str, str]:
+    """Tokens as files (the variables themselves emptied: an empty one counts as unset); each
+    service its own admin token."""
+    directory.mkdir()
     values = {
-        "ADMIN_TOKEN": stack.tokens.admin,
+        "ADMIN_TOKEN": admin_token,
         "SERVICE_TOKEN": stack.tokens.service,
         "METRICS_TOKEN": metrics_token,
     }
@@ -151,9 +155,16 @@ def deployment(
 ) -> Iterator[Deployment]:
     del demo  # loaded into the shared database, which these processes read too
     metrics_token = "metrics-" + "m" * 40
-    secrets = _secret_files(tmp_path_factory.mktemp("secrets"), stack, metrics_token)
+    folder = tmp_path_factory.mktemp("secrets")
     server = {"TLS_CERT_FILE": str(pki.server_cert), "TLS_KEY_FILE": str(pki.server_key)}
-    production = {"APP_ENV": "production", **secrets}
+    production = {
+        "APP_ENV": "production",
+        **_secret_files(folder / "master-data", stack.tokens.admin, stack, metrics_token),
+    }
+    cart_production = {
+        "APP_ENV": "production",
+        **_secret_files(folder / "cart", stack.tokens.cart_admin, stack, metrics_token),
+    }
     flavours = {
         "tls": (server, {"MASTER_DATA_TLS_CA_FILE": str(pki.ca)}),
         "mutual": (
@@ -162,7 +173,7 @@ def deployment(
                 "MASTER_DATA_TLS_CA_FILE": str(pki.ca),
                 "MASTER_DATA_TLS_CERT_FILE": str(pki.client_cert),
                 "MASTER_DATA_TLS_KEY_FILE": str(pki.client_key),
-                **production,
+                **cart_production,
                 "METRICS_TOKEN": "",
                 "METRICS_TOKEN_FILE": "",
             },
@@ -227,7 +238,7 @@ async def test_the_parity_sale_over_tls_and_mutual_tls_on_both_transports(
         for name, tls_stack in (("tls", deployment.tls), ("mutual", deployment.mutual))
         for transport, cart in tls_stack.carts.items()
     }
-    results = await run_sales(carts, stack.tokens.admin, demo, terminal_numbers)
+    results = await run_sales(carts, stack.tokens.cart_admin, demo, terminal_numbers)
     assert_identical_sales(results, demo)
     for name, cart in carts.items():
         async with httpx.AsyncClient(base_url=cart.url, timeout=10) as client:

@@ -96,7 +96,7 @@ async def tapped(stack: Stack) -> AsyncIterator[Tapped]:
         catalog = dataclasses.replace(demo_catalog(30), tenant_id=f"t{uuid.uuid4().hex[:12]}")
         await load_demo_catalog(master_data.url, stack.tokens.admin, catalog)
         api_key = await register_terminal(
-            cart.url, stack.tokens.admin, catalog.tenant_id, catalog.stores[0], 1
+            cart.url, stack.tokens.cart_admin, catalog.tenant_id, catalog.stores[0], 1
         )
         yield Tapped(md_tap, cart_tap, master_data, cart, catalog, api_key)
     finally:

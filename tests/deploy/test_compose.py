@@ -34,15 +34,35 @@ ENV_EXAMPLE = ROOT / ".env.example"
 COMPOSE_SCRIPT = ROOT / "scripts/compose.sh"
 SAMPLE_ENV = Path(__file__).with_name("sample.env")
 
-# Settings of both services that come from secret files: setting -> compose secret.
-APP_SECRETS = {
-    "ADMIN_TOKEN": "admin_token",
-    "SERVICE_TOKEN": "service_token",
-    "METRICS_TOKEN": "metrics_token",
-    "MONGODB_URI": "mongodb_uri",
-}
-MONGO_SECRETS = ("mongo_root_password", "mongo_app_password", "mongo_keyfile")
 APP_SERVICES = ("master-data", "cart")
+# Settings of each service that come from secret files: service -> setting -> compose secret.
+# Each service has its own admin token: cart's terminal-key API takes cart_admin_token, and
+# master-data's admin token (catalog, prices, payment methods) never reaches cart.
+APP_SECRETS = {
+    "master-data": {
+        "ADMIN_TOKEN": "admin_token",
+        "SERVICE_TOKEN": "service_token",
+        "METRICS_TOKEN": "metrics_token",
+        "MONGODB_URI": "master_data_mongodb_uri",
+    },
+    "cart": {
+        "ADMIN_TOKEN": "cart_admin_token",
+        "SERVICE_TOKEN": "service_token",
+        "METRICS_TOKEN": "metrics_token",
+        "MONGODB_URI": "cart_mongodb_uri",
+    },
+}
+SECRET_SETTINGS = {setting for settings in APP_SECRETS.values() for setting in settings}
+# What one service holds and the other must never be given: its admin token, its MongoDB
+# user's URI (and that user's password, which only mongo holds).
+OWN_SECRETS = {
+    "master-data": {"admin_token", "master_data_mongodb_uri", "mongo_master_data_password"},
+    "cart": {"cart_admin_token", "cart_mongodb_uri", "mongo_cart_password"},
+}
+MONGO_SECRETS = (
+    "mongo_root_password", "mongo_cart_password", "mongo_master_data_password", "mongo_keyfile"
+)  # fmt: skip
+ROLES_FILE = ROOT / "deploy/mongo/roles.json"
 ALL_SERVICES = ("mongo", *APP_SERVICES)
 GRPC_PORT = 50051
 MONGO_INIT = ROOT / "deploy/compose/mongo-init"
@@ -207,10 +227,12 @@ def test_secrets_reach_the_services_as_files_only(sample: dict[str, Any]) -> Non
         service = _services(sample)[name]
         environment = service["environment"]
         mounted = {_secret_name(entry) for entry in service["secrets"]}
-        for setting, secret in APP_SECRETS.items():
+        for setting, secret in APP_SECRETS[name].items():
             assert setting not in environment, f"{name}: {setting} as a variable"
             assert environment[f"{setting}_FILE"] == f"/run/secrets/{secret}", name
             assert secret in mounted, f"{name} does not mount {secret}"
+        # Nothing more than it reads: a mounted secret is one more thing a breach of it leaks.
+        assert mounted == set(APP_SECRETS[name].values()), name
     mongo = _services(sample)["mongo"]
     assert {_secret_name(entry) for entry in mongo["secrets"]} == set(MONGO_SECRETS)
     assert "MONGO_INITDB_ROOT_PASSWORD" not in mongo["environment"]
@@ -219,12 +241,52 @@ def test_secrets_reach_the_services_as_files_only(sample: dict[str, Any]) -> Non
     )
     # Nothing secret is interpolated into the file from .env or the environment.
     text = COMPOSE_FILE.read_text()
-    for variable in (*APP_SECRETS, "MONGO_INITDB_ROOT_PASSWORD", "PASSWORD"):
+    for variable in (*SECRET_SETTINGS, "MONGO_INITDB_ROOT_PASSWORD", "PASSWORD"):
         assert f"${{{variable}" not in text, variable
 
 
+def _secret_files_named(service: dict[str, Any]) -> set[str]:
+    """The secrets a service's environment points at (`/run/secrets/<name>` values)."""
+    return {
+        str(value).removeprefix("/run/secrets/")
+        for value in service["environment"].values()
+        if str(value).startswith("/run/secrets/")
+    }
+
+
+def test_each_service_holds_only_its_own_admin_token_and_mongodb_user(
+    sample: dict[str, Any],
+) -> None:
+    """cart (the internet-facing one) is never given master-data's admin token, which could
+    rewrite the catalog, prices and payment methods, nor master-data's MongoDB URI; nor
+    master-data cart's."""
+    services = _services(sample)
+    for name in APP_SERVICES:
+        mounted = {_secret_name(entry) for entry in services[name]["secrets"]}
+        held = mounted | _secret_files_named(services[name])
+        for other in APP_SERVICES:
+            if other != name:
+                assert not held & OWN_SECRETS[other], f"{name} is given {held & OWN_SECRETS[other]}"
+    for setting in ("ADMIN_TOKEN_FILE", "MONGODB_URI_FILE"):
+        files = {services[name]["environment"][setting] for name in APP_SERVICES}
+        assert len(files) == len(APP_SERVICES), files
+    # The check bites: cart given master-data's admin token again is caught.
+    broken = {**services["cart"], "secrets": [*services["cart"]["secrets"], "admin_token"]}
+    assert {_secret_name(entry) for entry in broken["secrets"]} & OWN_SECRETS["master-data"]
+
+
+def test_every_secret_used_is_declared_and_made_by_init_secrets(sample: dict[str, Any]) -> None:
+    declared = set(sample["secrets"])
+    for name, service in _services(sample).items():
+        used = {_secret_name(entry) for entry in service.get("secrets", [])}
+        assert used <= declared, f"{name} uses undeclared {used - declared}"
+        assert _secret_files_named(service) <= used, f"{name} names a secret it does not mount"
+    assert compose_script_secrets() == declared
+
+
 def test_secret_files_come_from_the_secrets_folder(sample: dict[str, Any], tmp_path: Path) -> None:
-    expected = set(APP_SECRETS.values()) | set(MONGO_SECRETS)
+    expected = {secret for secrets in APP_SECRETS.values() for secret in secrets.values()}
+    expected |= set(MONGO_SECRETS)
     assert set(sample["secrets"]) == expected
     for name, secret in sample["secrets"].items():
         assert secret["file"] == f"{_env_lines(SAMPLE_ENV)['POS_SECRETS_DIR']}/{name}"
@@ -493,21 +555,120 @@ def test_mongo_requires_authentication(sample: dict[str, Any]) -> None:
     assert "readFileSync('/run/secrets/mongo_root_password'" in script
 
 
-def test_mongo_creates_the_application_user_the_services_connect_as(
-    sample: dict[str, Any],
-) -> None:
-    environment = _services(sample)["mongo"]["environment"]
-    user = environment["POS_MONGO_APP_USER"]
-    assert environment["POS_MONGO_APP_PASSWORD_FILE"] == "/run/secrets/mongo_app_password"
-    scripts = sorted(MONGO_INIT.glob("*.js"))
-    assert scripts, "no init script creates the application user"
-    text = "\n".join(path.read_text() for path in scripts)
-    assert "createUser" in text
-    assert "process.env.POS_MONGO_APP_USER" in text
-    assert "readFileSync(process.env.POS_MONGO_APP_PASSWORD_FILE" in text
-    assert "'readWriteAnyDatabase'" in text
-    assert "root" not in re.findall(r"role:\s*'(\w+)'", text)
-    assert f"mongodb://{user}:%s@mongo" in COMPOSE_SCRIPT.read_text()
+def _roles() -> dict[str, Any]:
+    users: dict[str, Any] = json.loads(ROLES_FILE.read_text())["users"]
+    return users
+
+
+def test_mongo_creates_one_user_per_service_from_the_roles_file(sample: dict[str, Any]) -> None:
+    """The init script reads deploy/mongo/roles.json (mounted read-only where
+    POS_MONGO_ROLES_FILE says) and each user's password from its own secret; compose.sh puts
+    the same user and password into the URI of the service that user is for."""
+    mongo = _services(sample)["mongo"]
+    environment = mongo["environment"]
+    roles_file = PurePosixPath(environment["POS_MONGO_ROLES_FILE"])
+    mounted = {PurePosixPath(target): source for target, (source, _) in _mounts(mongo).items()}
+    assert Path(mounted[roles_file.parent]) / roles_file.name == ROLES_FILE
+    assert _mounts(mongo)[str(roles_file.parent)][1] == "ro"
+    # Not in /docker-entrypoint-initdb.d, whose every *.js the image runs.
+    assert Path(mounted[PurePosixPath("/docker-entrypoint-initdb.d")]) == MONGO_INIT
+    mongo_secrets = {_secret_name(entry) for entry in mongo["secrets"]}
+    script = COMPOSE_SCRIPT.read_text()
+    users = _roles()
+    assert set(users) == {"cart", "master_data"}
+    for user, spec in users.items():
+        password = f"mongo_{user}_password"
+        assert environment[f"POS_MONGO_{user.upper()}_PASSWORD_FILE"] == f"/run/secrets/{password}"
+        assert password in mongo_secrets
+        service = _services(sample)[spec["service"]]
+        assert service["environment"]["MONGODB_URI_FILE"] == f"/run/secrets/{user}_mongodb_uri"
+    assert "for user in cart master_data; do" in script
+    assert "mongodb://%s:%s@mongo:27017/" in script
+    text = "\n".join(path.read_text() for path in sorted(MONGO_INIT.glob("*.js")))
+    assert "process.env.POS_MONGO_ROLES_FILE" in text
+    assert "readWriteAnyDatabase" not in text
+
+
+def _run_init_script(tmp_path: Path, existing: bool, logged_in: bool) -> list[Any]:
+    """deploy/compose/mongo-init's script run by Node.js, with a stand-in for mongosh's `db`
+    that records the calls it gets (no MongoDB here): what the script would ask of MongoDB.
+    `existing`: the roles and users exist already; `logged_in`: the session is (the
+    entrypoint's first run needs no login)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js (node) is needed to run the mongosh init script", pytrace=False)
+    (script,) = sorted(MONGO_INIT.glob("*.js"))
+    for name in ("mongo_cart_password", "mongo_master_data_password", "mongo_root_password"):
+        (tmp_path / name).write_text(f"{name}-value\n")
+    runner = tmp_path / "run.js"
+    runner.write_text(
+        """
+const vm = require('vm');
+const fs = require('fs');
+const calls = [];
+const existing = process.argv[3] === 'true';
+const loggedIn = process.argv[4] === 'true';
+const admin = {
+  runCommand: (c) => ({ authInfo: { authenticatedUsers: loggedIn ? [{ user: 'root' }] : [] } }),
+  auth: (user, pwd) => { calls.push(['auth', user, pwd]); return 1; },
+  getRole: (r) => (existing ? { role: r } : null),
+  getUser: (u) => (existing ? { user: u } : null),
+  createRole: (d) => calls.push(['createRole', d]),
+  updateRole: (r, d) => calls.push(['updateRole', r, d]),
+  createUser: (d) => calls.push(['createUser', d]),
+  updateUser: (u, d) => calls.push(['updateUser', u, d]),
+};
+const db = { getSiblingDB: (name) => { calls.push(['getSiblingDB', name]); return admin; } };
+vm.runInNewContext(fs.readFileSync(process.argv[2], 'utf8'), {
+  db, require, process, print: () => {},
+});
+console.log(JSON.stringify(calls));
+"""
+    )
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "POS_MONGO_ROLES_FILE": str(ROLES_FILE),
+        "POS_MONGO_CART_PASSWORD_FILE": str(tmp_path / "mongo_cart_password"),
+        "POS_MONGO_MASTER_DATA_PASSWORD_FILE": str(tmp_path / "mongo_master_data_password"),
+        "MONGO_INITDB_ROOT_USERNAME": "root",
+        "MONGO_INITDB_ROOT_PASSWORD_FILE": str(tmp_path / "mongo_root_password"),
+    }
+    result = subprocess.run(
+        [node, str(runner), str(script), str(existing).lower(), str(logged_in).lower()],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    calls: list[Any] = json.loads(result.stdout)
+    return calls
+
+
+def test_the_init_script_makes_each_role_and_user_of_the_roles_file(tmp_path: Path) -> None:
+    calls = _run_init_script(tmp_path, existing=False, logged_in=True)
+    users = _roles()
+    assert ["getSiblingDB", "admin"] in calls
+    assert not [call for call in calls if call[0] == "auth"], "logged in already"
+    roles = {call[1]["role"]: call[1] for call in calls if call[0] == "createRole"}
+    created = {call[1]["user"]: call[1] for call in calls if call[0] == "createUser"}
+    assert set(created) == set(users)
+    for user, spec in users.items():
+        expected = [
+            {"resource": p["resource"], "actions": p["actions"]} for p in spec["privileges"]
+        ]
+        assert roles[spec["role"]] == {"role": spec["role"], "privileges": expected, "roles": []}
+        assert created[user]["pwd"] == f"mongo_{user}_password-value"
+        assert created[user]["roles"] == [{"role": spec["role"], "db": "admin"}]
+
+
+def test_the_init_script_run_again_logs_in_and_updates(tmp_path: Path) -> None:
+    """Run by hand in the running container: it logs in as root, then brings the existing
+    roles and users to what the roles file says (a changed roles.json applied)."""
+    calls = _run_init_script(tmp_path, existing=True, logged_in=False)
+    assert calls[1] == ["auth", "root", "mongo_root_password-value"]
+    assert not [call for call in calls if call[0] in ("createRole", "createUser")]
+    users = _roles()
+    updated_roles = {call[1] for call in calls if call[0] == "updateRole"}
+    assert updated_roles == {spec["role"] for spec in users.values()}
+    assert {call[1] for call in calls if call[0] == "updateUser"} == set(users)
 
 
 # --- .env.example and scripts/compose.sh -------------------------------------------------------
@@ -518,7 +679,7 @@ def test_env_example_lists_every_variable_and_no_secret() -> None:
     example = _env_lines(ENV_EXAMPLE)
     assert read <= set(example), f"missing from .env.example: {sorted(read - set(example))}"
     assert set(example) - read <= COMPOSE_OWN_VARIABLES, "unused variables in .env.example"
-    assert not set(example) & set(APP_SECRETS)
+    assert not set(example) & SECRET_SETTINGS
     assert "scripts/compose.sh init-secrets" in ENV_EXAMPLE.read_text()
     assert example["USE_GRPC"] == "false"
     assert example["CART_PUBLISH_ADDRESS"] == "127.0.0.1"
@@ -552,25 +713,34 @@ def test_init_secrets_makes_every_secret_once(
         mode = 0o600 if name == "mongo_keyfile" else 0o644  # why: scripts/compose.sh
         assert stat.S_IMODE(path.stat().st_mode) == mode, name
     values = {name: path.read_text() for name, path in files.items()}
-    tokens = [values[name] for name in ("admin_token", "service_token", "metrics_token")]
-    assert len(set(tokens)) == 3
+    token_files = ("admin_token", "cart_admin_token", "service_token", "metrics_token")
+    tokens = [values[name] for name in token_files]
+    assert len(set(tokens)) == len(token_files)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", token) for token in tokens)
     # mongod's keyfile: 6 to 1024 base64 characters.
     assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", values["mongo_keyfile"])
-    uri = uri_parser.parse_uri(values["mongodb_uri"])
-    assert uri["username"] == "pos"
-    assert uri["password"] == values["mongo_app_password"]
-    assert uri["nodelist"] == [("mongo", 27017)]
-    assert uri["options"]["replicaSet"] == "rs0"
-    assert uri["options"]["authSource"] == "admin"
+    # Each service's URI names its own MongoDB user, with the password mongo creates it with.
+    passwords = [values[f"mongo_{user}_password"] for user in _roles()]
+    assert len(set(passwords)) == len(passwords)
+    for user, spec in _roles().items():
+        uri = uri_parser.parse_uri(values[APP_SECRETS[spec["service"]]["MONGODB_URI"]])
+        assert uri["username"] == user
+        assert uri["password"] == values[f"mongo_{user}_password"]
+        assert uri["nodelist"] == [("mongo", 27017)]
+        assert uri["options"]["replicaSet"] == "rs0"
+        assert uri["options"]["authSource"] == "admin"
 
-    # The services accept them as they are in production.
+    # Each service accepts its own as they are in production.
     monkeypatch.setenv("APP_ENV", "production")
-    for setting, secret in APP_SECRETS.items():
-        monkeypatch.delenv(setting, raising=False)
-        monkeypatch.setenv(f"{setting}_FILE", str(files[secret]))
-    settings = ServiceSettings()
-    assert settings.mongodb_uri.get_secret_value() == values["mongodb_uri"]
+    for name, secrets in APP_SECRETS.items():
+        for setting, secret in secrets.items():
+            monkeypatch.delenv(setting, raising=False)
+            monkeypatch.setenv(f"{setting}_FILE", str(files[secret]))
+        settings = ServiceSettings()
+        assert settings.mongodb_uri.get_secret_value() == values[secrets["MONGODB_URI"]], name
+        admin = settings.admin_token
+        assert admin is not None
+        assert admin.get_secret_value() == values[secrets["ADMIN_TOKEN"]], name
 
     # Never replaced: MongoDB keeps the passwords it was initialised with.
     files["admin_token"].unlink()

@@ -9,6 +9,7 @@ tests fail rather than skip.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -453,17 +454,14 @@ def test_the_samples_make_the_secrets_prod_mounts(prod: Rendered) -> None:
     assert mongodb["kind"] == "MongoDBCommunity"
     assert mongodb["spec"]["type"] == "ReplicaSet"
     assert mongodb["spec"]["members"] >= 3
-    (user,) = mongodb["spec"]["users"]
-    assert user["connectionStringSecretName"] == "pos-mongodb-uri"
-    assert {"name": "readWriteAnyDatabase", "db": "admin"} in user["roles"]
-    mongodb_volume = next(
-        v
-        for v in prod.get("Deployment", "cart")["spec"]["template"]["spec"]["volumes"]
-        if v["name"] == "mongodb"
-    )
-    assert mongodb_volume["secret"]["secretName"] == "pos-mongodb-uri"
-    # The operator's key for the standard (replica-set) connection string.
-    assert mongodb_volume["secret"]["items"][0]["key"] == "connectionString.standard"
+    # One user per service; the operator writes each one's URI into the Secret that service
+    # mounts, under the key the Deployments read (the standard, replica-set string).
+    users = {user["connectionStringSecretName"]: user for user in mongodb["spec"]["users"]}
+    for app in APPS:
+        secret, key = _source_of(prod, app, "MONGODB_URI")
+        assert key == "connectionString.standard", app
+        assert secret in users, f"{app} mounts {secret}, which the sample does not make"
+    assert len(users) == len(APPS)
 
     certificates = {
         c["spec"]["secretName"]: c
@@ -479,3 +477,129 @@ def test_the_samples_make_the_secrets_prod_mounts(prod: Rendered) -> None:
     assert "client auth" in certificates["cart-client-tls"]["spec"]["usages"]
     for sample in (*_samples("mongodb-community.yaml"), *_samples("cert-manager.yaml")):
         assert sample["metadata"]["namespace"] == prod.namespace
+
+
+# --- least privilege: each service mounts its own secrets only ---------------------------------
+
+# The secret keys each service must be able to read, and those that are the other's alone.
+OWN_SECRET_KEYS = {
+    "master-data": {
+        ("pos-tokens", "admin-token"),
+        ("master-data-mongodb-uri", "connectionString.standard"),
+    },
+    "cart": {
+        ("pos-tokens", "cart-admin-token"),
+        ("cart-mongodb-uri", "connectionString.standard"),
+    },
+}
+ROLES_FILE = ROOT / "deploy/mongo/roles.json"
+WHOLE_SECRET = "*"
+
+
+def _readable_secret_keys(rendered: Rendered, app: str) -> dict[str, tuple[str, str]]:
+    """What the pod can read from Secrets: file path in the container -> (Secret, key); a
+    volume that projects a whole Secret (no `items`) gives (Secret, "*") for its folder."""
+    spec = rendered.get("Deployment", app)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    readable: dict[str, tuple[str, str]] = {}
+    for mount in container["volumeMounts"]:
+        source = volumes[mount["name"]].get("secret")
+        if source is None:
+            continue
+        name = re.sub(r"-[a-z0-9]{10}$", "", source["secretName"])  # a generator's hash
+        items = source.get("items")
+        if not items:
+            readable[f"{mount['mountPath']}/{WHOLE_SECRET}"] = (name, WHOLE_SECRET)
+            continue
+        for item in items:
+            readable[f"{mount['mountPath']}/{item['path']}"] = (name, item["key"])
+    return readable
+
+
+def _source_of(rendered: Rendered, app: str, setting: str) -> tuple[str, str]:
+    """The (Secret, key) the file named by `<setting>_FILE` comes from."""
+    path = _environment(rendered, app)[f"{setting}_FILE"]
+    readable = _readable_secret_keys(rendered, app)
+    assert path in readable, f"{app}: {setting}_FILE {path} is not a projected secret key"
+    return readable[path]
+
+
+def test_cart_mounts_its_own_admin_token_and_never_master_datas(rendered: Rendered) -> None:
+    """cart (the internet-facing service) could rewrite master-data's catalog, prices and
+    payment methods with master-data's admin token: it mounts cart-admin-token instead."""
+    assert _source_of(rendered, "cart", "ADMIN_TOKEN") == ("pos-tokens", "cart-admin-token")
+    assert _source_of(rendered, "master-data", "ADMIN_TOKEN") == ("pos-tokens", "admin-token")
+    for app in APPS:
+        readable = set(_readable_secret_keys(rendered, app).values())
+        assert (("pos-tokens", WHOLE_SECRET)) not in readable, f"{app} mounts all of pos-tokens"
+        for other in APPS:
+            if other != app:
+                assert not readable & OWN_SECRET_KEYS[other], f"{app} reads {other}'s secrets"
+
+
+def test_each_service_connects_to_mongodb_as_its_own_user(rendered: Rendered) -> None:
+    uris = {app: _source_of(rendered, app, "MONGODB_URI") for app in APPS}
+    assert uris == {
+        "cart": ("cart-mongodb-uri", "connectionString.standard"),
+        "master-data": ("master-data-mongodb-uri", "connectionString.standard"),
+    }
+
+
+def test_the_mongodb_sample_has_the_roles_of_the_roles_file(prod: Rendered) -> None:
+    """deploy/k8s/samples/mongodb-community.yaml carries deploy/mongo/roles.json's roles (what
+    compose's init script reads), and gives each service's user its role and the Secret that
+    service's Deployment mounts."""
+    (mongodb,) = _samples("mongodb-community.yaml")
+    roles_file = json.loads(ROLES_FILE.read_text())["users"]
+    expected = [
+        {
+            "role": spec["role"],
+            "db": "admin",
+            "privileges": [
+                {"resource": p["resource"], "actions": p["actions"]} for p in spec["privileges"]
+            ],
+            "roles": [],
+        }
+        for spec in roles_file.values()
+    ]
+    assert mongodb["spec"]["security"]["roles"] == expected
+    users = {user["name"]: user for user in mongodb["spec"]["users"]}
+    assert set(users) == set(roles_file)
+    for name, spec in roles_file.items():
+        user = users[name]
+        assert user["db"] == "admin"
+        assert user["roles"] == [{"name": spec["role"], "db": "admin"}], "its role alone"
+        assert (
+            _source_of(prod, spec["service"], "MONGODB_URI")[0]
+            == (user["connectionStringSecretName"])
+        )
+
+
+def test_dev_admin_tokens_differ() -> None:
+    dev = Rendered("dev", render(K8S / "overlays/dev"))
+    tokens = dev.get("Secret", "pos-tokens")["data"]
+    assert tokens["admin-token"] != tokens["cart-admin-token"]
+    for app in APPS:
+        for secret, key in _readable_secret_keys(dev, app).values():
+            assert key in dev.get("Secret", secret)["data"], f"{app}: {secret} has no {key}"
+
+
+def _documented_secret_keys(name: str) -> set[str]:
+    """The keys docs/deploy.md's `kubectl create secret generic <name>` command creates."""
+    text = (ROOT / "docs/deploy.md").read_text().replace("\\\n", " ")
+    match = re.search(rf"create secret generic {re.escape(name)} ([^\n]*)", text)
+    assert match, f"docs/deploy.md does not show how to create {name}"
+    return set(re.findall(r"--from-literal=([\w.-]+)=", match.group(1)))
+
+
+def test_prod_secrets_are_documented_with_every_key_mounted(prod: Rendered) -> None:
+    """Every Secret key a prod pod reads is in the overlay's list and in the command of
+    docs/deploy.md that makes it (a missing key keeps the pod from starting)."""
+    comment = (K8S / "overlays/prod/kustomization.yaml").read_text()
+    for app in APPS:
+        for secret, key in _readable_secret_keys(prod, app).values():
+            assert secret in comment, f"the prod overlay's comment does not list {secret}"
+            if secret == "pos-tokens":
+                assert key in _documented_secret_keys(secret), key
+                assert key in comment, f"the prod overlay's comment does not list {key}"

@@ -58,7 +58,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     import asyncio
 
     asyncio.run(load_demo_catalog(master.url, tokens.admin, demo_catalog(20)))
-    key = terminal_key(cart.url, tokens.admin, "demo", "S001", 1)
+    key = terminal_key(cart.url, tokens.cart_admin, "demo", "S001", 1)
     config = work / "schemathesis.toml"
     # Real identifiers, so requests get past "no such tenant" to the rules behind it.
     config.write_text('[parameters]\ntenant_id = "demo"\nstore_code = "S001"\n')
@@ -91,7 +91,7 @@ def test_cart_terminal_operations(targets: Targets) -> None:
 def test_cart_admin_and_system_operations(targets: Targets) -> None:
     _fuzz(
         targets, "cart", targets.cart.url,
-        "--exclude-tag", "cart", "-H", f"Authorization: Bearer {targets.tokens.admin}",
+        "--exclude-tag", "cart", "-H", f"Authorization: Bearer {targets.tokens.cart_admin}",
     )  # fmt: skip
 
 

@@ -117,7 +117,7 @@ async def test_a_generated_client_runs_the_sale_on_both_transports(
     seen = {}
     for transport, cart in carts.items():
         api_key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S001", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
         )
         seen[transport] = await _sale(client_package, cart, api_key)
     assert seen["http"] == seen["grpc"]

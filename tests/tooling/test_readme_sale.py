@@ -153,12 +153,14 @@ def test_a_restart_prints_the_same_demo_key_and_it_works(
     first_run: DevStack, data_dir: Path, ports: dict[str, int]
 ) -> None:
     key = first_run.printed("X-API-Key")
-    tokens = (first_run.printed("ADMIN_TOKEN"), first_run.printed("SERVICE_TOKEN"))
+    labels = ("ADMIN_TOKEN", "CART_ADMIN_TOKEN", "SERVICE_TOKEN")
+    tokens = tuple(first_run.printed(label) for label in labels)
+    assert len(set(tokens)) == len(labels), "master-data's and cart's admin tokens must differ"
     first_run.process.stop()
     second = _start(data_dir, ports, data_dir.parent / "devstack-2.log")
     try:
         assert second.printed("X-API-Key") == key
-        assert (second.printed("ADMIN_TOKEN"), second.printed("SERVICE_TOKEN")) == tokens
+        assert tuple(second.printed(label) for label in labels) == tokens
         created = subprocess.run(
             [
                 "curl",

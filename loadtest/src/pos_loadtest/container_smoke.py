@@ -157,13 +157,34 @@ async def _sale(cart_url: str, api_key: str) -> dict[str, str]:
 
 
 async def _register_terminal(deployment: Deployment, tenant: str, number: int) -> str:
-    headers = {"Authorization": f"Bearer {deployment.secret('admin_token')}"}
+    # cart's own admin token: master-data's (admin_token) is not mounted into cart.
+    headers = {"Authorization": f"Bearer {deployment.secret('cart_admin_token')}"}
     body = {"tenantId": tenant, "storeCode": STORE, "terminalNo": number}
     async with httpx.AsyncClient(timeout=15, headers=headers) as client:
         response = await client.post(f"{deployment.cart_url}/api/v1/terminals", json=body)
     if response.status_code != 201:
         raise SmokeError(f"terminal registration: {response.status_code} {response.text}")
     return str(response.json()["data"]["apiKey"])
+
+
+async def _master_data_refuses_cart_tokens(deployment: Deployment, tenant: str) -> None:
+    """What cart holds (its admin token, the service token) cannot write master-data's
+    catalog: 401 INVALID_TOKEN and 403 ADMIN_REQUIRED."""
+    body = {"categoryCode": "SMOKE", "name": "never written"}
+    url = f"{deployment.master_data_urls()[0]}/api/v1/tenants/{tenant}/categories"
+    expected = {
+        "cart_admin_token": (401, "INVALID_TOKEN"),
+        "service_token": (403, "ADMIN_REQUIRED"),
+    }
+    async with httpx.AsyncClient(timeout=15) as client:
+        for secret, (status, code) in expected.items():
+            headers = {"Authorization": f"Bearer {deployment.secret(secret)}"}
+            response = await client.post(url, json=body, headers=headers)
+            answered = (response.status_code, response.json().get("error", {}).get("code"))
+            if answered != (status, code):
+                raise SmokeError(
+                    f"master-data answered {secret} with {answered}, not {status} {code}"
+                )
 
 
 async def _grpc_calls_per_replica(deployment: Deployment) -> list[float]:
@@ -238,6 +259,8 @@ async def smoke(options: argparse.Namespace, work: Path) -> list[str]:
         catalog = await load_demo_catalog(
             deployment.master_data_urls()[0], deployment.secret("admin_token")
         )
+        await _master_data_refuses_cart_tokens(deployment, catalog.tenant_id)
+        report.append("master-data's admin API refuses cart's admin and service tokens")
         keys = [
             await _register_terminal(deployment, catalog.tenant_id, n)
             for n in range(1, options.terminals + 2)

@@ -118,7 +118,7 @@ async def durable_stack(
         numbers = list(range(first_terminal_no, first_terminal_no + terminals))
         keys = [
             await asyncio.to_thread(
-                terminal_key, cart.url, tokens.admin, catalog.tenant_id, STORE, number
+                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
             )
             for number in numbers
         ]

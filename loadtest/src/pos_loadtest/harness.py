@@ -74,10 +74,10 @@ class Harness:
             cart.process.stop()
 
 
-def issue_keys(cart_url: str, admin_token: str, tenant_id: str, terminals: int) -> list[str]:
+def issue_keys(cart_url: str, cart_admin_token: str, tenant_id: str, terminals: int) -> list[str]:
     """A fresh API key for each terminal 1..`terminals` of the store."""
     keys = []
-    headers = {"Authorization": f"Bearer {admin_token}"}
+    headers = {"Authorization": f"Bearer {cart_admin_token}"}
     with httpx.Client(base_url=cart_url, headers=headers, timeout=30) as client:
         for terminal_no in range(1, terminals + 1):
             body = {"tenantId": tenant_id, "storeCode": STORE, "terminalNo": terminal_no}
@@ -111,7 +111,7 @@ def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[
             uri, tokens, master, transport=Transport.HTTP, log_dir=work, name="cart-keys"
         )
         processes.append(issuer.process)
-        keys = issue_keys(issuer.url, tokens.admin, catalog.tenant_id, terminals)
+        keys = issue_keys(issuer.url, tokens.cart_admin, catalog.tenant_id, terminals)
         issuer.process.stop()
         keys_file = work / "keys.json"
         keys_file.write_text(json.dumps(keys))

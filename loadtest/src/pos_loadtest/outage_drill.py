@@ -182,7 +182,7 @@ async def run_drill(
             for _ in range(terminals + 1):  # the last one probes
                 keys[transport].append(
                     await asyncio.to_thread(
-                        terminal_key, cart.url, tokens.admin, catalog.tenant_id, STORE, number
+                        terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
                     )
                 )
                 number += 1

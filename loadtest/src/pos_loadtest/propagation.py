@@ -324,7 +324,7 @@ def measure_propagation(harness: Harness, plan: PropagationPlan) -> PropagationR
             for number in range(1, plan.processes + 1)
         ]
         probe_keys = [
-            terminal_key(cart.url, harness.tokens.admin, harness.tenant_id, STORE, number)
+            terminal_key(cart.url, harness.tokens.cart_admin, harness.tenant_id, STORE, number)
             for number, cart in enumerate(carts, start=first_probe_terminal)
         ]
         load = _load_of(plan)

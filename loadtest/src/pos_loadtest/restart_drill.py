@@ -208,7 +208,7 @@ async def run_drill(
         )
         keys = [
             await asyncio.to_thread(
-                terminal_key, cart.url, tokens.admin, catalog.tenant_id, STORE, number
+                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
             )
             for number in range(FIRST_TERMINAL_NO, FIRST_TERMINAL_NO + terminals)
         ]

@@ -1,6 +1,7 @@
 """``python -m pos_devstack.cli up``: the whole system in the foreground, until Ctrl-C.
 
-Reads the documented settings from the environment (MONGODB_URI, USE_GRPC, ports, tokens).
+Reads the documented settings from the environment (MONGODB_URI, USE_GRPC, ports, tokens:
+ADMIN_TOKEN is master-data's, CART_ADMIN_TOKEN cart's, SERVICE_TOKEN the one cart presents).
 Without MONGODB_URI it runs an embedded SecantusDB keeping its data under .data/.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -21,6 +23,7 @@ from pos_devstack.processes import ManagedProcess, port_open
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import (
     SYNC_ON_COMMIT,
+    TOKEN_NAMES,
     Tokens,
     key_works,
     start_cart,
@@ -50,10 +53,11 @@ class Running:
 
 
 def _tokens() -> Tokens:
-    admin, service = os.environ.get("ADMIN_TOKEN"), os.environ.get("SERVICE_TOKEN")
-    if admin and service:
-        return Tokens(admin=admin, service=service)
-    return Tokens.load_or_create(DATA_DIR / "dev-tokens.env")
+    """The kept development tokens, each replaced by its variable (ADMIN_TOKEN: master-data's,
+    CART_ADMIN_TOKEN: cart's, SERVICE_TOKEN) when that is set."""
+    kept = Tokens.load_or_create(DATA_DIR / "dev-tokens.env")
+    given = {name: os.environ.get(variable) for name, variable in TOKEN_NAMES.items()}
+    return dataclasses.replace(kept, **{name: value for name, value in given.items() if value})
 
 
 def _demo_key(cart_url: str, tokens: Tokens, tenant_id: str) -> str:
@@ -63,7 +67,7 @@ def _demo_key(cart_url: str, tokens: Tokens, tenant_id: str) -> str:
         kept = DEMO_KEY_FILE.read_text().strip()
         if kept and key_works(cart_url, kept):
             return kept
-    api_key = terminal_key(cart_url, tokens.admin, tenant_id, DEMO_STORE, DEMO_TERMINAL)
+    api_key = terminal_key(cart_url, tokens.cart_admin, tenant_id, DEMO_STORE, DEMO_TERMINAL)
     DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEMO_KEY_FILE.write_text(api_key + "\n")
     DEMO_KEY_FILE.chmod(0o600)
@@ -119,8 +123,13 @@ def up(options: argparse.Namespace) -> int:
                     f"cart HTTP         {cart.url}  (OpenAPI: {cart.url}/docs)",
                     f"  master data via {transport.name} "
                     f"(USE_GRPC={transport.cart_env()['USE_GRPC']})",
+                    "tokens            (Authorization: Bearer <token>)",
                     f"ADMIN_TOKEN       {tokens.admin}",
+                    "  master-data's admin API: catalog writes",
+                    f"CART_ADMIN_TOKEN  {tokens.cart_admin}",
+                    "  cart's admin API: terminal keys",
                     f"SERVICE_TOKEN     {tokens.service}",
+                    "  what cart presents to master-data (reads)",
                     f"demo terminal     tenant {catalog.tenant_id}, store {DEMO_STORE}, "
                     f"terminal {DEMO_TERMINAL}",
                     f"  X-API-Key       {api_key}",

@@ -65,27 +65,45 @@ def start_secantus(
     return process, secantus_uri(port)
 
 
+TOKEN_NAMES = {"admin": "ADMIN_TOKEN", "service": "SERVICE_TOKEN", "cart_admin": "CART_ADMIN_TOKEN"}
+"""Each token and its name in the dev tokens file (and the dev stack's environment)."""
+
+
 @dataclass(frozen=True)
 class Tokens:
+    """The tokens of one running pair. `admin` is master-data's admin token (catalog writes),
+    `cart_admin` cart's own (terminal keys): each service gets only its own as ADMIN_TOKEN, so
+    cart could not write master-data's catalog. `service` is what cart presents to
+    master-data (and a reader's token on both)."""
+
     admin: str
     service: str
+    cart_admin: str
 
     @classmethod
     def generate(cls) -> Tokens:
-        return cls(admin=secrets.token_urlsafe(32), service=secrets.token_urlsafe(32))
+        return cls(**{name: secrets.token_urlsafe(32) for name in TOKEN_NAMES})
 
     @classmethod
     def load_or_create(cls, path: Path) -> Tokens:
-        """Development tokens kept in a file, so restarts keep working with printed tokens."""
+        """Development tokens kept in a file, so restarts keep working with printed tokens.
+        A token the file lacks (a file from before cart had its own) is generated and added;
+        the ones it has are kept."""
+        values: dict[str, str] = {}
         if path.exists():
             values = dict(
                 line.split("=", 1) for line in path.read_text().splitlines() if "=" in line
             )
-            if values.get("ADMIN_TOKEN") and values.get("SERVICE_TOKEN"):
-                return cls(admin=values["ADMIN_TOKEN"], service=values["SERVICE_TOKEN"])
-        tokens = cls.generate()
+        kept = {name: values.get(variable, "") for name, variable in TOKEN_NAMES.items()}
+        if all(kept.values()):
+            return cls(**kept)
+        tokens = cls(**{name: value or secrets.token_urlsafe(32) for name, value in kept.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"ADMIN_TOKEN={tokens.admin}\nSERVICE_TOKEN={tokens.service}\n")
+        path.write_text(
+            "".join(
+                f"{variable}={getattr(tokens, name)}\n" for name, variable in TOKEN_NAMES.items()
+            )
+        )
         path.chmod(0o600)
         return tokens
 
@@ -183,7 +201,8 @@ def start_cart(
         "CART_HTTP_PORT": str(http_port),
         "MASTER_DATA_URL": master_data.url,
         "MASTER_DATA_GRPC_TARGET": master_data.grpc_target,
-        "ADMIN_TOKEN": tokens.admin,
+        # cart's own admin token (terminal keys), never master-data's.
+        "ADMIN_TOKEN": tokens.cart_admin,
         "SERVICE_TOKEN": tokens.service,
         "LOG_FORMAT": "text",
         **(extra_env or {}),
@@ -215,10 +234,10 @@ def key_works(cart_url: str, api_key: str) -> bool:
 
 
 def terminal_key(
-    cart_url: str, admin_token: str, tenant_id: str, store_code: str, terminal_no: int
+    cart_url: str, cart_admin_token: str, tenant_id: str, store_code: str, terminal_no: int
 ) -> str:
     """An API key for the terminal: registers it, or rotates its key if it exists already."""
-    headers = {"Authorization": f"Bearer {admin_token}"}
+    headers = {"Authorization": f"Bearer {cart_admin_token}"}
     with httpx.Client(base_url=cart_url, headers=headers, timeout=10) as client:
         body = {"tenantId": tenant_id, "storeCode": store_code, "terminalNo": terminal_no}
         response = client.post("/api/v1/terminals", json=body)

@@ -16,6 +16,7 @@ from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
 from cart.services.terminals import REFUSED_KEYS_KEPT, TerminalService
 from cart.settings import CartSettings
+from cart.storage import DATABASE_PREFIX
 from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CartStore, TenantDatabases
 from cart.storage.idempotency import IdempotencyRecords
@@ -55,7 +56,7 @@ def build_resources(
     service_token: str,
     registry: CollectorRegistry,
 ) -> CartResources:
-    mongo = Mongo.for_service(settings, "cart")
+    mongo = Mongo.for_service(settings, DATABASE_PREFIX)
     register_command_metrics(registry, mongo.commands.counts)
     master_data = create_master_data_repository(settings, service_token, registry)
     databases = TenantDatabases(mongo)

@@ -44,8 +44,13 @@ _log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 HEARTBEAT_TIMEOUT_MS = 10_000
-READINESS_COLLECTION = "readiness"
-"""In the service's own database: the document /ready writes and reads back."""
+
+
+def readiness_collection(database_prefix: str) -> str:
+    """The collection /ready writes and reads back a document in, in the service's own
+    database. Its name carries the service's prefix: each service's MongoDB user may write
+    collections of its own names only (deploy/mongo/roles.json), in whichever database."""
+    return f"{database_prefix}_readiness"
 
 
 # IEEE 754-2008 decimal128, binary integer decimal (BID) layout, as BSON stores it.
@@ -322,6 +327,7 @@ class Mongo:
         with contextlib.suppress(RuntimeError):
             self.availability.bind(asyncio.get_running_loop())
         self._prefix = database_prefix
+        self.readiness_collection = readiness_collection(database_prefix)
         self._databases: dict[str, AsyncDatabase[Document]] = {}
         self._closed = False
 
@@ -370,7 +376,7 @@ class Mongo:
         """
         if not self.availability.available:
             return False
-        probes = self.system_db()[READINESS_COLLECTION]
+        probes = self.system_db()[self.readiness_collection]
         try:
             with pymongo.timeout(self.operation_timeout_seconds):
                 await probes.update_one(

@@ -11,6 +11,7 @@ from master_data.services.catalog_feed import CatalogFeed, FeedSettings
 from master_data.services.item_details import CachedDetail, ItemDetailService
 from master_data.services.tenants import TenantService
 from master_data.settings import MasterDataSettings
+from master_data.storage import DATABASE_PREFIX
 from master_data.storage.changes import ChangeStreams
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
@@ -40,7 +41,7 @@ class MasterDataResources:
 def build_resources(
     settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry
 ) -> MasterDataResources:
-    mongo = Mongo.for_service(settings, "masterdata")
+    mongo = Mongo.for_service(settings, DATABASE_PREFIX)
     register_command_metrics(registry, mongo.commands.counts)
     streams = ChangeStreams(mongo)
     tenants = TenantService(mongo, prepare=streams.prepare)

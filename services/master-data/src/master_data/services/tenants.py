@@ -13,7 +13,7 @@ from master_data.storage.records import RecordStore
 from pos_commons.errors import ConflictError, NotFoundError
 from pos_commons.mongo import Mongo, ensure_indexes
 
-_TENANTS = "tenants"
+TENANTS = "tenants"
 
 # (code, name, type, rate %, rounding digits, rounding method)
 DEFAULT_TAX_RULES: tuple[tuple[str, str, TaxType, str, int, RoundingMethod], ...] = (
@@ -45,7 +45,7 @@ class TenantService:
         self._known: set[str] = set()
 
     async def setup(self) -> None:
-        await self._mongo.system_db()[_TENANTS].create_index("tenant_id", unique=True)
+        await self._mongo.system_db()[TENANTS].create_index("tenant_id", unique=True)
         for tenant in await self.list():
             await self._prepare(tenant.tenant_id)
 
@@ -60,7 +60,7 @@ class TenantService:
         now = now_ms()
         tenant = Tenant(tenant_id=tenant_id, name=name, created_at=now, updated_at=now)
         try:
-            await self._mongo.system_db()[_TENANTS].insert_one(tenant.model_dump(by_alias=False))
+            await self._mongo.system_db()[TENANTS].insert_one(tenant.model_dump(by_alias=False))
         except DuplicateKeyError as exc:
             raise ConflictError(
                 f"Tenant {tenant_id!r} already exists.", code="TENANT_EXISTS"
@@ -87,7 +87,7 @@ class TenantService:
                 continue  # a bootstrap that was interrupted and is now run again
 
     async def _find(self, tenant_id: str) -> Tenant | None:
-        document = await self._mongo.system_db()[_TENANTS].find_one(
+        document = await self._mongo.system_db()[TENANTS].find_one(
             {"tenant_id": tenant_id}, {"_id": False}
         )
         return None if document is None else Tenant.model_validate(document)
@@ -101,7 +101,7 @@ class TenantService:
         return tenant
 
     async def list(self) -> list[Tenant]:
-        cursor = self._mongo.system_db()[_TENANTS].find({}, {"_id": False}).sort("tenant_id")
+        cursor = self._mongo.system_db()[TENANTS].find({}, {"_id": False}).sort("tenant_id")
         return [Tenant.model_validate(document) async for document in cursor]
 
     async def require(self, tenant_id: str) -> None:

@@ -27,10 +27,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from pymongo.asynchronous.change_stream import AsyncChangeStream
-from pymongo.errors import CollectionInvalid, OperationFailure
+from pymongo.errors import OperationFailure
 
 from master_data.domain import CatalogChange, ChangeKind, Record
 from master_data.identifiers import ResumeTokenError
+from master_data.storage import DATABASE_PREFIX
 from master_data.storage.kinds import ITEMS, PAYMENT_METHODS, STORE_PRICES, STORES, TAX_RULES
 from master_data.storage.records import RecordKind
 from pos_commons.mongo import Document, Mongo
@@ -57,6 +58,7 @@ MAX_AWAIT_MS = 500
 _HISTORY_LOST = frozenset({280, 286})
 _BAD_TOKEN = frozenset({9, 13, 260})
 _NAMESPACE_NOT_FOUND = 26
+_NAMESPACE_EXISTS = 48
 _DESTROYING = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
 
 
@@ -92,7 +94,7 @@ def token_of(resume_token: Mapping[str, Any] | None) -> str:
 
 
 class ChangeStreams:
-    def __init__(self, mongo: Mongo, database_prefix: str = "masterdata") -> None:
+    def __init__(self, mongo: Mongo, database_prefix: str = DATABASE_PREFIX) -> None:
         self._mongo = mongo
         self._prefix = f"{database_prefix}_"
 
@@ -168,11 +170,16 @@ class ChangeStreams:
                     _log.warning("no pre-images for %s.%s: %s", db.name, collection, exc)
                     continue
                 try:
+                    # check_exists=False: no listCollections first, a database-wide action
+                    # master-data's MongoDB user does not have (deploy/mongo/roles.json).
                     await db.create_collection(
-                        collection, changeStreamPreAndPostImages={"enabled": True}
+                        collection,
+                        check_exists=False,
+                        changeStreamPreAndPostImages={"enabled": True},
                     )
-                except CollectionInvalid:  # created meanwhile by a write
-                    continue
+                except OperationFailure as created:
+                    if created.code != _NAMESPACE_EXISTS:  # else: created meanwhile by a write
+                        raise
 
     def decode(self, event: Document) -> StreamEvent | None:
         """What a raw change event means for the feed; None for what it does not carry."""
