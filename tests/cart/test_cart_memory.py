@@ -25,7 +25,7 @@ async def test_a_terminal_filling_large_carts_grows_cart_by_its_bound_not_by_the
     )  # fmt: skip
     try:
         key = await register_terminal(
-            cart.url, stack.tokens.admin, demo.tenant_id, "S002", terminal_numbers.take()
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
         )
         growth = await grow(
             cart.url, cart.process.pid, key, demo.sellable_codes, carts=20, lines=300,

@@ -30,7 +30,7 @@ def env(stack: Stack, cart_http: CartProcess) -> dict[str, str]:
         "POSCTL_MASTER_DATA_URL": stack.master_data.url,
         "POSCTL_MASTER_DATA_TOKEN": stack.tokens.admin,
         "POSCTL_CART_URL": cart_http.url,
-        "POSCTL_CART_TOKEN": stack.tokens.admin,
+        "POSCTL_CART_TOKEN": stack.tokens.cart_admin,
     }
 
 

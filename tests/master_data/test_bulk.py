@@ -95,8 +95,10 @@ async def test_each_bad_row_is_refused_by_the_create_s_rules_and_only_it(
         ("rejected", "UNKNOWN_CATEGORY"),
         ("rejected", "VALIDATION_FAILED"),
     ]
-    fields = [[f["field"] for f in row["error"]["details"]["fields"]]
-              for row in dry["rows"] if (row["error"] or {}).get("code") == "VALIDATION_FAILED"]  # fmt: skip
+    invalid = [
+        row for row in dry["rows"] if (row["error"] or {}).get("code") == "VALIDATION_FAILED"
+    ]
+    fields = [[f["field"] for f in row["error"]["details"]["fields"]] for row in invalid]
     assert fields == [["unitPrice"], ["description"], ["itemCode"]]
     missing = await admin.get(f"/api/v1/tenants/{tenant}/items/{good[0]['itemCode']}")
     assert error_code(missing, 404) == "ITEM_NOT_FOUND"  # the dry run wrote nothing

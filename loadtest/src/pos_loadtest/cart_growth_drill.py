@@ -108,7 +108,9 @@ async def _main(options: argparse.Namespace) -> list[Growth]:
                     extra_env={"CART_CACHE_MAX_BYTES": str(max_bytes)}, name=f"cart-{n}",
                 )  # fmt: skip
                 try:
-                    key = terminal_key(cart.url, tokens.admin, catalog.tenant_id, "S001", 900 + n)
+                    key = terminal_key(
+                        cart.url, tokens.cart_admin, catalog.tenant_id, "S001", 900 + n
+                    )
                     result = await grow(
                         cart.url, cart.process.pid, key, catalog.sellable_codes,
                         carts=options.carts, lines=options.lines, max_bytes=max_bytes,
