@@ -6,6 +6,7 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
+from pos_cli.settings import CliSettings
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
@@ -20,6 +21,7 @@ LINKED_DOCS = (
     "docs/api.md",
     "docs/performance.md",
     "docs/deploy.md",
+    "docs/operators.md",
     "docs/comparison/summary.md",
 )
 
@@ -43,6 +45,13 @@ def test_every_setting_is_documented_with_its_default(settings: type[BaseSetting
         variable = f"`{name.upper()}`"
         assert variable in rows, f"{variable} is not in {CONFIGURATION.name}"
         assert rows[variable] == _default(field.default), variable
+
+
+def test_every_posctl_setting_is_documented_for_operators() -> None:
+    operators = (REPO_ROOT / "docs" / "operators.md").read_text()
+    for name in CliSettings.model_fields:
+        if not name.endswith("_file"):
+            assert f"`POSCTL_{name.upper()}`" in operators, name
 
 
 def test_readme_starts_with_the_two_commands() -> None:

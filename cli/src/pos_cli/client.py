@@ -11,7 +11,13 @@ from pydantic import SecretStr
 
 
 class CliError(Exception):
-    """A failure to report to the operator and exit with (status 1)."""
+    """A failure to report to the operator and exit with (status 1); `code` and `details` are
+    the service's, when it refused."""
+
+    def __init__(self, message: str, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
 
 
 class AdminClient:
@@ -64,13 +70,14 @@ class AdminClient:
     def _check(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
+        details = None
         try:
             error = response.json()["error"]
-            code, message = error["code"], error["message"]
+            code, message, details = error["code"], error["message"], error.get("details")
         except (ValueError, KeyError, TypeError):
             code, message = "HTTP_ERROR", response.reason_phrase
         if response.status_code == 401:
             message += f" (check {self._setting})"
         elif response.status_code == 403:
             message += f" ({self._setting} must be {self.service}'s admin token)"
-        raise CliError(f"{self.service}: {response.status_code} {code}: {message}")
+        raise CliError(f"{self.service}: {response.status_code} {code}: {message}", code, details)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
 from master_data.api.bulk import BulkKind
+from pos_cli import operations
 from pos_cli.client import AdminClient, CliError
 from pos_cli.files import FileFormat, write
 from pos_cli.importer import DEFAULT_BATCH_ROWS, import_file
@@ -92,8 +93,7 @@ def tenant_create(
     name: Annotated[str, typer.Option(help="Its name.")],
 ) -> None:
     """Create a tenant (its database, indexes and default tax rules)."""
-    body = {"tenantId": tenant_id, "name": name}
-    _show(_run(_master_data, lambda c: c.call("POST", "/api/v1/tenants", json=body)))
+    _show(_run(_master_data, lambda c: operations.create_tenant(c, tenant_id, name)))
 
 
 @tenant_app.command("list")
@@ -115,9 +115,7 @@ def store_add(
     name: Annotated[str, typer.Option(help="Its name.")],
 ) -> None:
     """Add a store to a tenant."""
-    body = {"storeCode": store_code, "name": name}
-    path = f"/api/v1/tenants/{tenant}/stores"
-    _show(_run(_master_data, lambda c: c.call("POST", path, json=body)))
+    _show(_run(_master_data, lambda c: operations.add_store(c, tenant, store_code, name)))
 
 
 @store_app.command("list")
@@ -229,9 +227,7 @@ def terminal_register(
     terminal_no: Annotated[int, typer.Option("--terminal", "-n", help="The till's number.")],
 ) -> None:
     """Register a terminal; prints its API key, which is shown this once."""
-    body = {"tenantId": tenant, "storeCode": store, "terminalNo": terminal_no}
-    created = _run(_cart, lambda c: c.call("POST", "/api/v1/terminals", json=body))
-    _print_key(created)
+    _print_key(_run(_cart, lambda c: operations.register_terminal(c, tenant, store, terminal_no)))
 
 
 @terminal_app.command("rotate-key")
@@ -239,8 +235,7 @@ def terminal_rotate_key(
     terminal_id: Annotated[str, typer.Argument(help="The terminal's id (terminal list).")],
 ) -> None:
     """Give a terminal a new API key (the old one stops working); prints it, this once."""
-    path = f"/api/v1/terminals/{terminal_id}/rotate-key"
-    _print_key(_run(_cart, lambda c: c.call("POST", path)))
+    _print_key(_run(_cart, lambda c: operations.rotate_key(c, terminal_id)))
 
 
 @terminal_app.command("revoke")

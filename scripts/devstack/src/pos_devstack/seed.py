@@ -1,9 +1,10 @@
-"""The demo catalog, loaded through master-data's public HTTP API (never behind its back).
+"""The demo catalog, loaded through master-data's public HTTP API (never behind its back), by
+posctl's bulk import.
 
 Deterministic: the same items, prices and flags every time, so tests and load tests can rely
 on them. It covers what the product must get right: decimal prices, store overrides, a zero
 store price, discount-restricted items, soft-deleted items, every tax type.
-Loading is idempotent: what exists already is kept (409 counts as done).
+Loading is idempotent: the import is an upsert, and what exists already is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
+from pos_cli import operations
+from pos_cli.client import AdminClient
+from pos_cli.importer import import_rows
+from pos_cli.kinds import kind
+from pydantic import SecretStr
+
+from master_data.api.bulk import BulkKind
 
 DEMO_TENANT = "demo"
 STORES = ("S001", "S002", "S003")
@@ -125,48 +132,42 @@ class SeedError(RuntimeError):
     pass
 
 
-async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
-    response = await client.post(path, json=body)
-    if response.status_code not in (201, 409):
-        raise SeedError(f"POST {path} -> {response.status_code}: {response.text}")
-
-
 async def load_demo_catalog(
     master_data_url: str, admin_token: str, catalog: DemoCatalog | None = None
 ) -> DemoCatalog:
+    """Loads `catalog` (the demo's by default) through posctl's own code: the tenant and its
+    stores, then each kind in bulk (an upsert: loading it again changes nothing), then the
+    soft deletes."""
     catalog = catalog or demo_catalog()
-    tenant = catalog.tenant_id
-    base = f"/api/v1/tenants/{tenant}"
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    async with httpx.AsyncClient(base_url=master_data_url, headers=headers, timeout=30) as client:
-        await _post(client, "/api/v1/tenants", {"tenantId": tenant, "name": "Demo tenant"})
-        limit = asyncio.Semaphore(8)
-
-        async def post(path: str, body: dict[str, Any]) -> None:
-            async with limit:
-                await _post(client, path, body)
-
-        await asyncio.gather(
-            *(post(f"{base}/stores", {"storeCode": s, "name": f"Store {s}"}) for s in STORES),
-            *(
-                post(f"{base}/categories", {"categoryCode": code, "name": name})
-                for code, name in CATEGORIES.items()
-            ),
-            *(post(f"{base}/taxRules", rule) for rule in EXTRA_TAX_RULES),
-            *(post(f"{base}/paymentMethods", method) for method in PAYMENT_METHODS),
-        )
-        await asyncio.gather(*(post(f"{base}/items", item) for item in catalog.items))
-        await asyncio.gather(
-            *(
-                post(f"{base}/stores/{store}/prices", {"itemCode": code, "price": str(price)})
-                for store, code, price in catalog.store_prices
-            )
-        )
-        for code in catalog.deleted:
-            response = await client.delete(f"{base}/items/{code}")
-            if response.status_code != 204:
-                raise SeedError(f"DELETE item {code} -> {response.status_code}: {response.text}")
+    await asyncio.to_thread(_load, master_data_url, admin_token, catalog)
     return catalog
+
+
+def _load(master_data_url: str, admin_token: str, catalog: DemoCatalog) -> None:
+    tenant = catalog.tenant_id
+    token = SecretStr(admin_token)
+    with AdminClient("master-data", master_data_url, token, "ADMIN_TOKEN", 30) as client:
+        operations.create_tenant(client, tenant, "Demo tenant", exist_ok=True)
+        for store in STORES:
+            operations.add_store(client, tenant, store, f"Store {store}", exist_ok=True)
+        rows: dict[BulkKind, list[dict[str, Any]]] = {
+            BulkKind.TAX_RULES: list(EXTRA_TAX_RULES),
+            BulkKind.CATEGORIES: [
+                {"categoryCode": code, "name": name} for code, name in CATEGORIES.items()
+            ],
+            BulkKind.PAYMENT_METHODS: list(PAYMENT_METHODS),
+            BulkKind.ITEMS: catalog.items,
+            BulkKind.STORE_PRICES: [
+                {"storeCode": store, "itemCode": code, "price": str(price)}
+                for store, code, price in catalog.store_prices
+            ],
+        }
+        for name, kind_rows in rows.items():
+            summary = import_rows(client, tenant, kind(name), kind_rows)
+            if summary.rejected:
+                raise SeedError(f"{name}: {summary.counts()}: {summary.problems[:3]}")
+        for code in catalog.deleted:
+            client.call("DELETE", f"/api/v1/tenants/{tenant}/items/{code}")
 
 
 def main(argv: list[str] | None = None) -> int:

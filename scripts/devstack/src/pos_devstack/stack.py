@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pos_cli import operations
+from pos_cli.client import AdminClient
+from pydantic import SecretStr
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess, free_port, python_module
@@ -236,13 +239,7 @@ def key_works(cart_url: str, api_key: str) -> bool:
 def terminal_key(
     cart_url: str, cart_admin_token: str, tenant_id: str, store_code: str, terminal_no: int
 ) -> str:
-    """An API key for the terminal: registers it, or rotates its key if it exists already."""
-    headers = {"Authorization": f"Bearer {cart_admin_token}"}
-    with httpx.Client(base_url=cart_url, headers=headers, timeout=10) as client:
-        body = {"tenantId": tenant_id, "storeCode": store_code, "terminalNo": terminal_no}
-        response = client.post("/api/v1/terminals", json=body)
-        if response.status_code == 409:
-            terminal_id = response.json()["error"]["details"]["terminalId"]
-            response = client.post(f"/api/v1/terminals/{terminal_id}/rotate-key")
-        response.raise_for_status()
-        return str(response.json()["data"]["apiKey"])
+    """An API key for the terminal, through posctl's own code: registers it, or rotates its
+    key if it exists already."""
+    with AdminClient("cart", cart_url, SecretStr(cart_admin_token), "CART_ADMIN_TOKEN", 10) as cart:
+        return operations.terminal_key(cart, tenant_id, store_code, terminal_no)

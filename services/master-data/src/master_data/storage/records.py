@@ -194,12 +194,11 @@ class RecordStore(Generic[R]):
 
         return [d for d in await asyncio.gather(*(read(value) for value in values)) if d]
 
-    async def insert_many(self, tenant_id: str, records: Sequence[R]) -> set[int]:
-        """Inserts `records` (unordered: one failure stops no other); the positions of those
-        whose key exists already (inserted meanwhile by another writer)."""
-        if not records:
+    async def insert_many(self, tenant_id: str, documents: Sequence[Document]) -> set[int]:
+        """Inserts `documents` (records' fields, validated; unordered: one failure stops no
+        other); the positions of those whose key exists already (inserted meanwhile)."""
+        if not documents:
             return set()
-        documents = [record.model_dump(mode="python", by_alias=False) for record in records]
         try:
             await self._collection(tenant_id).insert_many(documents, ordered=False)
         except BulkWriteError as exc:
