@@ -14,8 +14,10 @@ from master_data.settings import MasterDataSettings
 from master_data.storage.changes import ChangeStreams
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
+from pos_commons.instrumentation import mongo_listeners
 from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Mongo
+from pos_commons.tracing import Tracing
 
 
 @dataclass
@@ -38,9 +40,12 @@ class MasterDataResources:
 
 
 def build_resources(
-    settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry
+    settings: MasterDataSettings,
+    verifier: TokenVerifier,
+    registry: CollectorRegistry,
+    tracing: Tracing | None = None,
 ) -> MasterDataResources:
-    mongo = Mongo.for_service(settings, "masterdata")
+    mongo = Mongo.for_service(settings, "masterdata", mongo_listeners(tracing))
     register_command_metrics(registry, mongo.commands.counts)
     streams = ChangeStreams(mongo)
     tenants = TenantService(mongo, prepare=streams.prepare)
