@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def test_every_setting_is_documented_with_its_default(settings: type[BaseSetting
         variable = f"`{name.upper()}`"
         assert variable in rows, f"{variable} is not in {CONFIGURATION.name}"
         assert rows[variable] == _default(field.default), variable
+
+
+def test_every_tracing_variable_the_code_names_is_documented() -> None:
+    """The OTEL_* variables are read by the OpenTelemetry SDK, not by pydantic: those the
+    tracing code names (its docstrings say what each does) have a row."""
+    rows = {
+        line.split("|")[1].strip()
+        for line in CONFIGURATION.read_text().splitlines()
+        if line.startswith("| `")
+    }
+    commons = REPO_ROOT / "services/commons/src/pos_commons"
+    named = {
+        name
+        for module in ("tracing.py", "instrumentation.py")
+        for name in re.findall(r"\bOTEL_[A-Z_]+[A-Z]\b", (commons / module).read_text())
+    }
+    assert named, "the tracing code names no OTEL_* variable"
+    missing = sorted(name for name in named if f"`{name}`" not in rows)
+    assert not missing, f"not in {CONFIGURATION.name}: {missing}"
 
 
 def test_readme_starts_with_the_two_commands() -> None:
