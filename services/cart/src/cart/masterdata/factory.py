@@ -88,7 +88,7 @@ def create_master_data(
         BUILDERS[settings.transport](settings, service_token, tracing), registry
     )
     if tracing is not None:
-        repository = TracedCalls(repository, tracing)
+        repository = TracedCalls(repository, tracing, behind_cache=settings.use_item_cache)
     if not settings.use_item_cache:
         return MasterData(repository)
     cache = ItemCache(settings.item_cache_max_entries)

@@ -111,13 +111,18 @@ class _TracedRepository:
 
 class TracedCalls(_TracedRepository):
     """`masterdata <operation>` around each call of `inner` (the calls that reach master-data),
-    with the transport."""
+    with the transport. `behind_cache`: each call serves a lookup of TracedLookups (the item
+    cache is on), which it marks as a miss."""
 
     name = "masterdata"
 
+    def __init__(self, inner: MasterDataRepository, tracing: Tracing, behind_cache: bool) -> None:
+        super().__init__(inner, tracing)
+        self._behind_cache = behind_cache
+
     def _attributes(self) -> dict[str, str]:
-        # The lookup this call serves (TracedLookups, when the cache is on) asked master-data.
-        trace.get_current_span().set_attribute(ITEM_CACHE, "miss")
+        if self._behind_cache:
+            trace.get_current_span().set_attribute(ITEM_CACHE, "miss")
         return {TRANSPORT: self.transport.value}
 
 
