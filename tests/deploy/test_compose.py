@@ -63,7 +63,12 @@ MONGO_SECRETS = (
     "mongo_root_password", "mongo_cart_password", "mongo_master_data_password", "mongo_keyfile"
 )  # fmt: skip
 ROLES_FILE = ROOT / "deploy/mongo/roles.json"
-ALL_SERVICES = ("mongo", *APP_SERVICES)
+CORE_SERVICES = ("mongo", *APP_SERVICES)
+# Tracing, each behind a compose profile (started only when asked for): nothing depends on
+# them, and their images (distroless) have nothing a healthcheck could run.
+OPTIONAL_SERVICES = {"otel-collector": "tracing", "jaeger": "jaeger"}
+ALL_SERVICES = (*CORE_SERVICES, *OPTIONAL_SERVICES)
+COLLECTOR_CONFIG = ROOT / "deploy/compose/otel-collector/config.yaml"
 GRPC_PORT = 50051
 MONGO_INIT = ROOT / "deploy/compose/mongo-init"
 MONGO_HEALTHCHECK = ROOT / "deploy/compose/mongo-healthcheck/healthcheck.js"
@@ -398,7 +403,7 @@ def test_dependencies_wait_for_health(sample: dict[str, Any]) -> None:
         assert set(depends_on) == needed, name
         for dependency, condition in depends_on.items():
             assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
-    for name in ALL_SERVICES:
+    for name in CORE_SERVICES:
         assert _compose_healthcheck(services[name]), name
 
 
@@ -502,6 +507,8 @@ def test_healthcheck_arguments_are_single_words(sample: dict[str, Any]) -> None:
     mongo never became healthy. Docker passes each argument as it is; single words are the
     same on both engines."""
     for name, service in _services(sample).items():
+        if name in OPTIONAL_SERVICES and "healthcheck" not in service:
+            continue
         test = service["healthcheck"]["test"]
         assert isinstance(test, list), f"{name}: {test!r} is not a list of arguments"
         assert test[0] == "CMD", f"{name}: {test[0]!r} (CMD-SHELL and NONE are not exec form)"
@@ -871,3 +878,54 @@ def test_documented_logs_commands_pass_docker_compose_1_29(tmp_path: Path) -> No
         assert "Usage:" not in output, f"{arguments}: docker-compose refused the arguments"
         assert result.returncode != 0, f"{arguments}: {output[-2000:]}"
         assert re.search(r"connect|Connection|FileNotFoundError", output), output[-2000:]
+
+
+# --- tracing, optional -----------------------------------------------------------------------
+
+
+def test_tracing_services_start_only_with_their_profiles(sample: dict[str, Any]) -> None:
+    services = _services(sample)
+    for name, profile in OPTIONAL_SERVICES.items():
+        assert services[name]["profiles"] == [profile], name
+        assert re.search(r":\d+\.\d+\.\d+$", services[name]["image"]), f"{name}: unpinned"
+    for name in CORE_SERVICES:
+        assert "profiles" not in services[name], f"{name} must always start"
+        assert not set(services[name].get("depends_on", {})) & set(OPTIONAL_SERVICES), name
+
+
+def test_tracing_is_off_unless_asked_for(sample: dict[str, Any], tmp_path: Path) -> None:
+    for name in APP_SERVICES:
+        assert _services(sample)[name]["environment"]["OTEL_TRACES_EXPORTER"] == "none", name
+    traced = config(
+        _write_env(tmp_path, overrides={"OTEL_TRACES_EXPORTER": "otlp"}),
+        OTEL_TRACES_SAMPLER_ARG="1.0",
+    )
+    collector = _services(traced)["otel-collector"]
+    for name in APP_SERVICES:
+        environment = _services(traced)[name]["environment"]
+        assert environment["OTEL_TRACES_EXPORTER"] == "otlp", name
+        assert environment["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio", name
+        assert environment["OTEL_TRACES_SAMPLER_ARG"] == "1.0", name
+        # The collector by its service name, on the port it listens on.
+        endpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        assert endpoint == "http://otel-collector:4318", name
+        assert "4318" in [str(port) for port in collector["expose"]]
+
+
+def test_the_collector_forwards_to_jaeger_unless_told_otherwise(sample: dict[str, Any]) -> None:
+    services = _services(sample)
+    collector = services["otel-collector"]
+    assert collector["environment"]["TRACE_BACKEND_OTLP_ENDPOINT"] == "jaeger:4317"
+    assert "4317" in [str(port) for port in services["jaeger"]["expose"]]
+    assert not ports(collector), "the collector is for the compose network only"
+    (viewer,) = ports(services["jaeger"])
+    assert (viewer.host_ip, viewer.target) == ("127.0.0.1", 16686)
+    mounts = _mounts(collector)
+    assert mounts["/etc/otelcol/config.yaml"] == (str(COLLECTOR_CONFIG), "ro")
+    pipeline = yaml.safe_load(COLLECTOR_CONFIG.read_text())
+    traces = pipeline["service"]["pipelines"]["traces"]
+    assert traces["receivers"] == ["otlp"]
+    assert pipeline["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    assert set(traces["processors"]) <= set(pipeline["processors"])
+    (exporter,) = traces["exporters"]
+    assert pipeline["exporters"][exporter]["endpoint"] == "${env:TRACE_BACKEND_OTLP_ENDPOINT}"

@@ -25,6 +25,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"
 OVERLAYS = ("dev", "prod")
+TRACING = "components/tracing"
+"""The optional tracing component (an OpenTelemetry Collector), off in both overlays as
+committed: every overlay is also rendered with it."""
+OTLP_HTTP_PORT = 4318
 PINNED_KUBECTL = ROOT / ".tools/kubectl/kubectl"
 # The Kubernetes version the manifests are validated against (a minor kubernetes-validate
 # ships schemas for); the oldest minor the manifests are meant for.
@@ -69,6 +73,8 @@ def render(directory: Path) -> list[dict[str, Any]]:
 class Rendered:
     overlay: str
     objects: list[dict[str, Any]]
+    traced: bool = False
+    """Rendered with the tracing component."""
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects if o["kind"] == kind]
@@ -92,9 +98,25 @@ def _base_name(obj: dict[str, Any]) -> str:
     return name
 
 
-@pytest.fixture(scope="module", params=OVERLAYS)
-def rendered(request: pytest.FixtureRequest) -> Rendered:
-    return Rendered(request.param, render(K8S / "overlays" / request.param))
+def with_tracing(overlay: str, directory: Path) -> Path:
+    """A copy of deploy/k8s under `directory` whose `overlay` lists the tracing component, as
+    docs/deploy.md says to do; the overlay's folder in it."""
+    copy = directory / "k8s"
+    shutil.copytree(K8S, copy)
+    kustomization = copy / "overlays" / overlay / "kustomization.yaml"
+    text = kustomization.read_text()
+    assert f"#   - ../../{TRACING}" in text, f"{overlay} does not show how to turn tracing on"
+    kustomization.write_text(f"{text}\ncomponents:\n  - ../../{TRACING}\n")
+    return copy / "overlays" / overlay
+
+
+@pytest.fixture(scope="module", params=[*OVERLAYS, *(f"{overlay}+tracing" for overlay in OVERLAYS)])
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    overlay, traced, _ = str(request.param).partition("+")
+    if traced:
+        directory = with_tracing(overlay, tmp_path_factory.mktemp(request.param))
+        return Rendered(overlay, render(directory), traced=True)
+    return Rendered(overlay, render(K8S / "overlays" / overlay))
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +402,8 @@ def test_cart_may_leave_for_master_data_mongodb_and_dns_only(rendered: Rendered)
     for allowed in _peers(_policies_for(rendered, "cart", "Egress"), "Egress"):
         assert allowed["ports"], f"egress to every port: {allowed}"
         ports |= {p["port"] for p in allowed["ports"]}
-    assert ports == {53, 8002, GRPC_PORT, 27017}
+    collector = {OTLP_HTTP_PORT} if rendered.traced else set()
+    assert ports == {53, 8002, GRPC_PORT, 27017} | collector
 
 
 def test_the_ingress_serves_cart_over_tls_only_for_terminal_routes(rendered: Rendered) -> None:
@@ -603,3 +626,45 @@ def test_prod_secrets_are_documented_with_every_key_mounted(prod: Rendered) -> N
             if secret == "pos-tokens":
                 assert key in _documented_secret_keys(secret), key
                 assert key in comment, f"the prod overlay's comment does not list {key}"
+
+
+# --- tracing, optional -----------------------------------------------------------------------
+
+
+def test_tracing_is_off_unless_the_component_is_listed(rendered: Rendered) -> None:
+    for app in APPS:
+        environment = _environment(rendered, app)
+        if not rendered.traced:
+            assert not [name for name in environment if name.startswith("OTEL_")], app
+            continue
+        assert environment["OTEL_TRACES_EXPORTER"] == "otlp", app
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == (
+            f"http://otel-collector:{OTLP_HTTP_PORT}"
+        ), app
+        assert environment["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio", app
+        assert 0 < float(environment["OTEL_TRACES_SAMPLER_ARG"]) <= 1, app
+        # The collector is reachable from the app, and answers on that port.
+        egress = _peers(_policies_for(rendered, app, "Egress"), "Egress")
+        assert any(
+            peer["peer"].get("podSelector", {}).get("matchLabels")
+            == {"app.kubernetes.io/name": "otel-collector"}
+            and [p["port"] for p in peer["ports"]] == [OTLP_HTTP_PORT]
+            for peer in egress
+        ), app
+    if not rendered.traced:
+        assert not [o for o in rendered.objects if "otel-collector" in _base_name(o)]
+        return
+    service = rendered.get("Service", "otel-collector")
+    assert [p["port"] for p in service["spec"]["ports"]] == [OTLP_HTTP_PORT]
+    assert _selects(service["spec"]["selector"], _pod_labels(rendered, "otel-collector"))
+    ingress = _peers(_policies_for(rendered, "otel-collector", "Ingress"), "Ingress")
+    assert ingress
+    assert all([p["port"] for p in i["ports"]] == [OTLP_HTTP_PORT] for i in ingress)
+    config_map = next(
+        o for o in rendered.of_kind("ConfigMap") if _base_name(o) == "otel-collector-config"
+    )
+    pipeline = yaml.safe_load(config_map["data"]["config.yaml"])
+    traces = pipeline["service"]["pipelines"]["traces"]
+    assert traces["receivers"] == ["otlp"]
+    assert set(traces["exporters"]) <= set(pipeline["exporters"])
+    assert set(traces["processors"]) <= set(pipeline["processors"])

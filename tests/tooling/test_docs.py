@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -52,6 +53,25 @@ def test_every_posctl_setting_is_documented_for_operators() -> None:
     for name in CliSettings.model_fields:
         if not name.endswith("_file"):
             assert f"`POSCTL_{name.upper()}`" in operators, name
+
+
+def test_every_tracing_variable_the_code_names_is_documented() -> None:
+    """The OTEL_* variables are read by the OpenTelemetry SDK, not by pydantic: those the
+    tracing code names (its docstrings say what each does) have a row."""
+    rows = {
+        line.split("|")[1].strip()
+        for line in CONFIGURATION.read_text().splitlines()
+        if line.startswith("| `")
+    }
+    commons = REPO_ROOT / "services/commons/src/pos_commons"
+    named = {
+        name
+        for module in ("tracing.py", "instrumentation.py")
+        for name in re.findall(r"\bOTEL_[A-Z_]+[A-Z]\b", (commons / module).read_text())
+    }
+    assert named, "the tracing code names no OTEL_* variable"
+    missing = sorted(name for name in named if f"`{name}`" not in rows)
+    assert not missing, f"not in {CONFIGURATION.name}: {missing}"
 
 
 def test_readme_starts_with_the_two_commands() -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,10 +83,11 @@ async def durable_stack(
     items: int = 30,
     first_terminal_no: int = 1,
     code: Path | None = None,
+    service_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[DurableStack]:
     """Starts it under `work` (its data in `work`/secantus). `code`: a checkout of the
     repository whose cart and master-data run instead of the installed ones (an export of an
-    older commit, for a before/after)."""
+    older commit, for a before/after). `service_env`: more settings of both services."""
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     data_dir = work / "secantus"
     port = free_port()
@@ -97,11 +98,11 @@ async def durable_stack(
             start_secantus, data_dir, port=port, log_dir=work, extra_args=tuple(database_args)
         )
         processes.append(database)
-        master_env = (
-            {"PYTHONPATH": pythonpath_first([code / folder for folder in MASTER_DATA_FOLDERS])}
-            if code is not None
-            else None
-        )
+        master_env = dict(service_env or {})
+        if code is not None:
+            master_env["PYTHONPATH"] = pythonpath_first(
+                [code / folder for folder in MASTER_DATA_FOLDERS]
+            )
         master = await asyncio.to_thread(
             start_master_data, uri, tokens, log_dir=work, extra_env=master_env
         )
@@ -112,7 +113,7 @@ async def durable_stack(
             await asyncio.to_thread(baseline.check_imports_from, code, cart_paths)
         cart = await asyncio.to_thread(
             start_cart, uri, tokens, master, transport=transport, log_dir=work,
-            import_paths=cart_paths,
+            import_paths=cart_paths, extra_env=service_env,
         )  # fmt: skip
         processes.append(cart.process)
         numbers = list(range(first_terminal_no, first_terminal_no + terminals))

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from cart.api import carts, system, terminals
 from cart.resources import build_resources
@@ -20,23 +19,25 @@ from pos_commons.admission import AdmissionLimits
 from pos_commons.auth import TokenVerifier
 from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
-from pos_commons.metrics import HttpMetrics
+from pos_commons.metrics import HttpMetrics, service_registry
 from pos_commons.service_app import ServiceApp
+from pos_commons.tracing import Tracing
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: CartSettings | None = None) -> ServiceApp:
+def create_app(settings: CartSettings | None = None, tracing: Tracing | None = None) -> ServiceApp:
+    """`tracing`: the process's (pos_commons.tracing.start_tracing), when it is on."""
     settings = settings or CartSettings()
     admin_token, service_token = settings.resolved_tokens()
     verifier = TokenVerifier(admin_token, service_token)
-    registry = CollectorRegistry()
+    registry = service_registry()
     metrics = HttpMetrics(registry)
     lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = build_resources(settings, verifier, service_token, registry)
+        resources = build_resources(settings, verifier, service_token, registry, tracing)
         try:
             await resources.terminal_store.setup()
             app.state.resources = resources
@@ -56,6 +57,7 @@ def create_app(settings: CartSettings | None = None) -> ServiceApp:
         lifecycle=lifecycle,
         exposure=Exposure.from_settings(settings),
         admission=AdmissionLimits.of(settings),
+        tracing=tracing,
         title="cart",
         version="1.0.0",
         description="The POS cart API. Master data comes over HTTP or gRPC (USE_GRPC).",

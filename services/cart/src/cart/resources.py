@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from cart.domain.operations import PricingPolicy
-from cart.masterdata.factory import create_master_data_repository
+from cart.masterdata.factory import create_master_data
 from cart.masterdata.feeds import CatalogFeeds
 from cart.masterdata.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
-from cart.masterdata.wrappers import CachedRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
 from cart.services.terminals import REFUSED_KEYS_KEPT, TerminalService
@@ -25,8 +24,10 @@ from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
+from pos_commons.instrumentation import mongo_listeners
 from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Mongo
+from pos_commons.tracing import Tracing
 
 
 @dataclass
@@ -55,10 +56,12 @@ def build_resources(
     verifier: TokenVerifier,
     service_token: str,
     registry: CollectorRegistry,
+    tracing: Tracing | None = None,
 ) -> CartResources:
-    mongo = Mongo.for_service(settings, DATABASE_PREFIX)
+    mongo = Mongo.for_service(settings, DATABASE_PREFIX, mongo_listeners(tracing))
     register_command_metrics(registry, mongo.commands.counts)
-    master_data = create_master_data_repository(settings, service_token, registry)
+    reached = create_master_data(settings, service_token, registry, tracing)
+    master_data = reached.repository
     databases = TenantDatabases(mongo)
     terminal_store = TerminalStore(mongo)
     terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
@@ -84,8 +87,8 @@ def build_resources(
         settings=settings,
         mongo=mongo,
         master_data=master_data,
-        feeds=master_data.feeds if isinstance(master_data, CachedRepository) else None,
-        item_cache=master_data.cache if isinstance(master_data, CachedRepository) else None,
+        feeds=reached.feeds,
+        item_cache=reached.cache,
         carts=carts,
         idempotency=Idempotency(IdempotencyRecords(databases), settings.cart_ttl_seconds),
         terminals=TerminalService(

@@ -293,7 +293,9 @@ class Mongo:
         operation_timeout_seconds: float,
         max_idle_seconds: float,
         concerns: Concerns,
+        listeners: Sequence[monitoring.CommandListener] = (),
     ) -> None:
+        """`listeners`: more command listeners (pos_commons.instrumentation's, when tracing)."""
         timeout_ms = int(timeout_seconds * 1000)
         self.operation_timeout_seconds = operation_timeout_seconds
         self.availability = DatabaseAvailability()
@@ -320,7 +322,7 @@ class Mongo:
             tz_aware=True,
             tzinfo=UTC,
             type_registry=CODEC_OPTIONS.type_registry,
-            event_listeners=[self.availability, self.commands],
+            event_listeners=[self.availability, self.commands, *listeners],
             **concerns.client_options(),
         )
         # Built outside a loop (a script): there are no listeners to run.
@@ -332,7 +334,12 @@ class Mongo:
         self._closed = False
 
     @classmethod
-    def for_service(cls, settings: ServiceSettings, database_prefix: str) -> Mongo:
+    def for_service(
+        cls,
+        settings: ServiceSettings,
+        database_prefix: str,
+        listeners: Sequence[monitoring.CommandListener] = (),
+    ) -> Mongo:
         """The client a service's settings describe (MONGODB_*)."""
         return cls(
             settings.mongodb_uri.get_secret_value(),
@@ -343,6 +350,7 @@ class Mongo:
             concerns=Concerns(
                 settings.write_concern_w, settings.mongodb_journal, settings.mongodb_read_concern
             ),
+            listeners=listeners,
         )
 
     def _require_available(self) -> None:

@@ -6,6 +6,7 @@ service may put a layer of its own (master-data's hot path, master_data.api.hot_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,10 +17,12 @@ from pos_commons.docs_pages import install_docs_pages
 from pos_commons.errors import AppError
 from pos_commons.exposure import Exposure
 from pos_commons.http_errors import error_response_for, install_error_handlers
+from pos_commons.instrumentation import fastapi_telemetry
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
 from pos_commons.openapi import operation_id
+from pos_commons.tracing import Tracing
 
 
 class PayloadTooLargeError(AppError):
@@ -78,17 +81,21 @@ class ServiceApp(FastAPI):
         lifecycle: Lifecycle,
         exposure: Exposure,
         admission: AdmissionLimits,
+        tracing: Tracing | None = None,
+        untraced: Callable[[str], bool] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`tracing`: server spans by FastAPI's native OpenTelemetry hook (off without it: the
+        hook costs ~15 us a request even with no provider); `untraced`: paths left out
+        besides the probes (pos_commons.instrumentation)."""
         super().__init__(
-            # FastAPI's native OpenTelemetry hooks cost ~15 us a request even with no provider
-            # configured; these services expose Prometheus metrics instead (/metrics).
-            telemetry={"tracing": False, "metrics": False, "logs": False},
+            telemetry=fastapi_telemetry(tracing, untraced),
             generate_unique_id_function=operation_id,
             **exposure.docs_arguments(),
             **kwargs,
         )
         self.exposure = exposure
+        self.tracing = tracing
         self._metrics = metrics
         self._access_log = access_log
         self._max_request_bytes = max_request_bytes

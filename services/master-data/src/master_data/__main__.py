@@ -6,12 +6,19 @@ from master_data.app import create_app
 from master_data.settings import MasterDataSettings
 from pos_commons.lifecycle import serve
 from pos_commons.logging import configure_logging
+from pos_commons.tracing import current_trace_ids, start_tracing
 
 
 def main() -> None:
     settings = MasterDataSettings()
-    configure_logging("master-data", settings.log_level, settings.log_format)
-    app = create_app(settings)
+    tracing = start_tracing("master-data")
+    configure_logging(
+        "master-data",
+        settings.log_level,
+        settings.log_format,
+        current_trace_ids if tracing else None,
+    )
+    app = create_app(settings, tracing)
     serve(
         app,
         host=settings.bind_host,

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from master_data.api import (
     bulk,
@@ -31,23 +30,27 @@ from pos_commons.admission import AdmissionLimits
 from pos_commons.auth import TokenVerifier
 from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
-from pos_commons.metrics import HttpMetrics, register_cache_metrics
+from pos_commons.metrics import HttpMetrics, register_cache_metrics, service_registry
 from pos_commons.service_app import ServiceApp
+from pos_commons.tracing import Tracing
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
+def create_app(
+    settings: MasterDataSettings | None = None, tracing: Tracing | None = None
+) -> ServiceApp:
+    """`tracing`: the process's (pos_commons.tracing.start_tracing), when it is on."""
     settings = settings or MasterDataSettings()
     admin_token, service_token = settings.resolved_tokens()
     verifier = TokenVerifier(admin_token, service_token)
-    registry = CollectorRegistry()
+    registry = service_registry()
     metrics = HttpMetrics(registry)
     lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resources = build_resources(settings, verifier, registry)
+        resources = build_resources(settings, verifier, registry, tracing)
         register_cache_metrics(registry, "item_detail", resources.detail_cache)
         grpc_server: GrpcServer | None = None
         try:
@@ -56,7 +59,7 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
             lifecycle.on_drain(resources.feed.drain)
             app.state.resources = resources
             if settings.use_grpc:
-                grpc_server = GrpcServer(resources, lifecycle)
+                grpc_server = GrpcServer(resources, lifecycle, tracing)
                 await grpc_server.start()
             _log.info(
                 "master-data ready (HTTP port %s, gRPC %s)",
@@ -78,6 +81,8 @@ def create_app(settings: MasterDataSettings | None = None) -> ServiceApp:
         lifecycle=lifecycle,
         exposure=Exposure.from_settings(settings),
         admission=AdmissionLimits.of(settings, exempt=catalog_feed.is_feed_path),
+        tracing=tracing,
+        untraced=catalog_feed.is_feed_path,
         hot_routes=item_details.ROUTES,
         title="master-data",
         version="1.0.0",

@@ -15,8 +15,10 @@ from master_data.storage import DATABASE_PREFIX
 from master_data.storage.changes import ChangeStreams
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
+from pos_commons.instrumentation import mongo_listeners
 from pos_commons.metrics import register_command_metrics
 from pos_commons.mongo import Mongo
+from pos_commons.tracing import Tracing
 
 
 @dataclass
@@ -39,9 +41,12 @@ class MasterDataResources:
 
 
 def build_resources(
-    settings: MasterDataSettings, verifier: TokenVerifier, registry: CollectorRegistry
+    settings: MasterDataSettings,
+    verifier: TokenVerifier,
+    registry: CollectorRegistry,
+    tracing: Tracing | None = None,
 ) -> MasterDataResources:
-    mongo = Mongo.for_service(settings, DATABASE_PREFIX)
+    mongo = Mongo.for_service(settings, DATABASE_PREFIX, mongo_listeners(tracing))
     register_command_metrics(registry, mongo.commands.counts)
     streams = ChangeStreams(mongo)
     tenants = TenantService(mongo, prepare=streams.prepare)

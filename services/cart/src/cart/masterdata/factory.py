@@ -1,10 +1,12 @@
 """Builds the master-data repository of the configured transport, once, at start-up (in the
 lifespan): its channel or HTTP clients, the measurement of its calls, then the item cache
-and the catalog feeds that keep it current (USE_ITEM_CACHE, on by default)."""
+and the catalog feeds that keep it current (USE_ITEM_CACHE, on by default); and, with tracing
+on, the spans of cart.masterdata.tracing around them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
@@ -15,13 +17,18 @@ from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings, Str
 from cart.masterdata.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
 from cart.masterdata.retries import Retrier, RetryPolicy
+from cart.masterdata.tracing import TracedCalls, TracedLookups, traced_watch
 from cart.masterdata.web import WebMasterDataRepository, service_headers
 from cart.masterdata.wrappers import CachedRepository, MeasuredRepository
 from cart.settings import CartSettings
+from pos_commons.instrumentation import grpc_client_interceptors
+from pos_commons.tracing import Tracing
 from pos_commons.transport import Transport
 
 
-def _over_http(settings: CartSettings, service_token: str) -> MasterDataRepository:
+def _over_http(
+    settings: CartSettings, service_token: str, tracing: Tracing | None
+) -> MasterDataRepository:
     # master-data over TLS when MASTER_DATA_TLS_CA_FILE is set (both transports).
     tls = settings.master_data_tls
     client_settings = HttpClientSettings(
@@ -31,6 +38,7 @@ def _over_http(settings: CartSettings, service_token: str) -> MasterDataReposito
         connect_timeout_seconds=settings.http_connect_timeout,
         read_timeout_seconds=settings.http_timeout,
         ssl_context=tls.ssl_context() if tls else None,
+        tracing=tracing,
     )
     pool = HttpClientPool(client_settings)
     headers = service_headers(service_token)
@@ -41,9 +49,12 @@ def _over_http(settings: CartSettings, service_token: str) -> MasterDataReposito
     )
 
 
-def _over_grpc(settings: CartSettings, service_token: str) -> MasterDataRepository:
+def _over_grpc(
+    settings: CartSettings, service_token: str, tracing: Tracing | None
+) -> MasterDataRepository:
     tls = settings.master_data_tls
-    channel = GrpcChannelPool(ChannelSettings()).steered(
+    pool = GrpcChannelPool(ChannelSettings(), grpc_client_interceptors(tracing))
+    channel = pool.steered(
         settings.master_data_grpc_target, tls.grpc_credentials() if tls else None
     )
     return GrpcMasterDataRepository(
@@ -51,24 +62,39 @@ def _over_grpc(settings: CartSettings, service_token: str) -> MasterDataReposito
     )
 
 
-BUILDERS: dict[Transport, Callable[[CartSettings, str], MasterDataRepository]] = {
+BUILDERS: dict[Transport, Callable[[CartSettings, str, Tracing | None], MasterDataRepository]] = {
     Transport.HTTP: _over_http,
     Transport.GRPC: _over_grpc,
 }
 
 
-def create_master_data_repository(
-    settings: CartSettings, service_token: str, registry: CollectorRegistry
-) -> MasterDataRepository:
+@dataclass(frozen=True)
+class MasterData:
+    """What cart reads master data through, and (with the item cache) the cache and feeds."""
+
+    repository: MasterDataRepository
+    cache: ItemCache | None = None
+    feeds: CatalogFeeds | None = None
+
+
+def create_master_data(
+    settings: CartSettings,
+    service_token: str,
+    registry: CollectorRegistry,
+    tracing: Tracing | None = None,
+) -> MasterData:
     """The repository owns its channel or clients (and feeds): closing it closes them."""
     repository: MasterDataRepository = MeasuredRepository(
-        BUILDERS[settings.transport](settings, service_token), registry
+        BUILDERS[settings.transport](settings, service_token, tracing), registry
     )
+    if tracing is not None:
+        repository = TracedCalls(repository, tracing, behind_cache=settings.use_item_cache)
     if not settings.use_item_cache:
-        return repository
+        return MasterData(repository)
     cache = ItemCache(settings.item_cache_max_entries)
+    watch = repository.watch_catalog
     feeds = CatalogFeeds(
-        repository.watch_catalog,
+        watch if tracing is None else traced_watch(watch, tracing, settings.transport),
         cache,
         FeedSettings(
             idle_seconds=settings.catalog_feed_idle_seconds,
@@ -77,4 +103,7 @@ def create_master_data_repository(
         settings.transport,
         registry,
     )
-    return CachedRepository(repository, cache, feeds)
+    cached: MasterDataRepository = CachedRepository(repository, cache, feeds)
+    if tracing is not None:
+        cached = TracedLookups(cached, tracing)
+    return MasterData(cached, cache, feeds)

@@ -83,8 +83,14 @@ class GrpcChannelPool:
     """Channels by target (and whether they check health). `get` never dials twice for one;
     `close` closes each once."""
 
-    def __init__(self, settings: ChannelSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: ChannelSettings | None = None,
+        interceptors: Sequence[aio.ClientInterceptor] = (),
+    ) -> None:
+        """`interceptors`: on every channel (pos_commons.instrumentation's, when tracing)."""
         self.settings = settings or ChannelSettings()
+        self._interceptors = list(interceptors) or None
         self._channels: dict[
             tuple[str, bool], tuple[aio.Channel, grpc.ChannelCredentials | None]
         ] = {}
@@ -106,9 +112,13 @@ class GrpcChannelPool:
         if entry is None:
             options = channel_options(self.settings, health_checked)
             if credentials is None:
-                channel = aio.insecure_channel(target, options=options)
+                channel = aio.insecure_channel(
+                    target, options=options, interceptors=self._interceptors
+                )
             else:
-                channel = aio.secure_channel(target, credentials, options=options)
+                channel = aio.secure_channel(
+                    target, credentials, options=options, interceptors=self._interceptors
+                )
             entry = (channel, credentials)
             self._channels[key] = entry
         elif entry[1] is not credentials:

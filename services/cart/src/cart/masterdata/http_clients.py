@@ -25,6 +25,9 @@ import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
 
+from cart.masterdata.tracing import aiohttp_trace_configs, instrument_httpx
+from pos_commons.tracing import Tracing
+
 
 class HttpClientKind(StrEnum):
     AIOHTTP = "aiohttp"
@@ -68,6 +71,8 @@ class HttpClientSettings:
     ssl_context: ssl.SSLContext | None = None
     """Whom https:// upstreams are trusted to be, and the certificate we present (see
     pos_commons.tls); None: the system's CAs, no client certificate."""
+    tracing: Tracing | None = None
+    """Lookups traced (a client span each, the trace context in its headers) when set."""
 
 
 class HttpClient(Protocol):
@@ -117,6 +122,7 @@ class _AiohttpClient:
                 json_serialize=lambda value: orjson.dumps(value).decode(),
                 headers=self._headers,
                 skip_auto_headers=("User-Agent",),
+                trace_configs=aiohttp_trace_configs(s.tracing),
             )
         return self._session
 
@@ -178,6 +184,7 @@ class _HttpxClient:
                 AiohttpTransport(verify=s.ssl_context or True) if over_aiohttp else None
             ),
         )  # fmt: skip
+        instrument_httpx(self._client, s.tracing)
 
     async def request(
         self,
@@ -221,6 +228,8 @@ class StreamClient:
 
     Its own aiohttp session: no read timeout (the reader times out idle streams itself),
     the lookups' connect timeout and TLS, and `headers` (the bearer token) on every request.
+    Never traced: a stream lasts as long as its subscription (cart.masterdata.tracing traces
+    the changes it brings).
     """
 
     def __init__(

@@ -17,13 +17,16 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_commons.http_errors import error_response_for
+from pos_commons.instrumentation import name_server_span
 from pos_commons.service_app import ServiceApp
 
 
 class HotPath:
-    def __init__(self, app: ASGIApp, routes: Sequence[Route]) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[Route], traced: bool = False) -> None:
+        """`traced`: name the server span (tracing on) after the route template."""
         self.app = app
         self.routes = list(routes)
+        self.traced = traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -31,6 +34,8 @@ class HotPath:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)
+                    if self.traced:
+                        name_server_span(scope["method"], route.path)
                     try:
                         await route.handle(scope, receive, send)
                     except Exception as exc:
@@ -50,5 +55,5 @@ class HotPathApp(ServiceApp):
     def build_fastapi_stack(self) -> ASGIApp:
         stack = super().build_fastapi_stack()
         if self._hot_routes:
-            stack = HotPath(stack, self._hot_routes)
+            stack = HotPath(stack, self._hot_routes, traced=self.tracing is not None)
         return stack

@@ -43,7 +43,9 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
 )
+from pos_commons.instrumentation import grpc_server_interceptors
 from pos_commons.lifecycle import Lifecycle
+from pos_commons.tracing import Tracing
 
 _log = logging.getLogger(__name__)
 
@@ -78,15 +80,25 @@ def listen_address(host: str, port: int) -> str:
 
 
 class GrpcServer:
-    def __init__(self, resources: MasterDataResources, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self,
+        resources: MasterDataResources,
+        lifecycle: Lifecycle,
+        tracing: Tracing | None = None,
+    ) -> None:
         self._resources = resources
         self._lifecycle = lifecycle
         settings = resources.settings
         self.address = listen_address(settings.bind_host, settings.grpc_port)
         self.health = health.aio.HealthServicer()
         # Tokens are checked by the servicers (health and reflection stay open to tools).
+        # Tracing's interceptor first (outermost): the access log line is written inside the
+        # call's span, so it carries the call's trace id.
         self.server = aio.server(
-            interceptors=[AccessLogInterceptor()] if settings.access_log else [],
+            interceptors=[
+                *grpc_server_interceptors(tracing),
+                *([AccessLogInterceptor()] if settings.access_log else []),
+            ],
             options=SERVER_OPTIONS,
         )
         metrics = GrpcCallMetrics(resources.registry)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# What tracing costs the services: CPU-ms per request of cart and master-data with tracing
+# off, on at 1 % and at 100 %, against the code before it (--baseline-ref), rotated rounds.
+# ~4 min with the defaults.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup.sh
+exec .venv/bin/python -m pos_loadtest.bench_tracing "$@"
