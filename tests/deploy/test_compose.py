@@ -254,7 +254,7 @@ def _secret_files_named(service: dict[str, Any]) -> set[str]:
     """The secrets a service's environment points at (`/run/secrets/<name>` values)."""
     return {
         str(value).removeprefix("/run/secrets/")
-        for value in service["environment"].values()
+        for value in service.get("environment", {}).values()
         if str(value).startswith("/run/secrets/")
     }
 
