@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of cart's pure domain (services/cart/src/cart/domain) with mutmut: each
-# mutant runs against the pure unit tests that reach it (tests/cart/test_pricing.py,
+# mutant runs against the pure unit tests that reach it (tests/unit/cart/test_pricing.py,
 # test_operations.py, test_states.py, test_money_properties.py: no processes), one mutant
 # per core at a time, then the score is printed. Not part of scripts/test.sh (CI): it takes
 # a few minutes. Configuration: [tool.mutmut] in services/cart/pyproject.toml; known

@@ -2,9 +2,28 @@
 # Sets everything up and runs every check: lint, format, types, then all tests against real
 # processes (SecantusDB, master-data's HTTP and gRPC servers, cart on both transports).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k parity -x
+#
+# scripts/test.sh --fast: ruff and the pure tests only (tests/unit: no process, no network),
+# the loop to run while editing; under a minute. Extra arguments after it go to pytest too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+fast=false
+if [ "${1:-}" = "--fast" ]; then
+    fast=true
+    shift
+fi
 scripts/setup.sh
+
+# Bytecode compiled once and read by every later run and every process the tests start, in
+# .venv (the folder tests/bytecode.py names), never beside the sources.
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
+unset PYTHONDONTWRITEBYTECODE
+
+if [ "$fast" = true ]; then
+    echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+    echo "== pytest tests/unit" && exec .venv/bin/pytest tests/unit "$@"
+fi
+
 # tests/deploy validates docker-compose.prod.yaml offline with docker-compose (no engine
 # needed); tests/tooling/test_readme_sale.py runs the README's sale with curl.
 missing=()

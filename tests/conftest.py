@@ -25,7 +25,12 @@ from pos_devstack.stack import (
     start_master_data,
     start_secantus,
 )
+from tests.bytecode import keep_bytecode
 from tests.support import Stack, TerminalNumbers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    keep_bytecode()
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import start_cart
 from pos_loadtest.cart_growth_drill import MIB, grow
 from tests.support import Stack, TerminalNumbers, register_terminal
+
+pytestmark = pytest.mark.drill
 
 ROOM = 4 * MIB
 

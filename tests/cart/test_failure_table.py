@@ -31,6 +31,8 @@ from pos_devstack.stack import (
 )
 from tests.support import Stack, TerminalNumbers, register_terminal
 
+pytestmark = pytest.mark.drill
+
 TIMEOUT = 1.0
 TRANSPORTS = tuple(Transport)
 Outcome = tuple[int, str, str]

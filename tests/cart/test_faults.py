@@ -16,6 +16,8 @@ from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, start_cart, start_master_data
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
+pytestmark = pytest.mark.drill
+
 TIMEOUT_SECONDS = 1.0
 
 

@@ -34,6 +34,8 @@ from pos_devstack.stack import (
 from tests.cart.test_catalog_feed import served_from_the_cache
 from tests.support import Stack, TerminalNumbers, Till, data, register_terminal, small_catalog
 
+pytestmark = pytest.mark.drill
+
 OFFLINE_SECONDS = 8.0
 
 
@@ -107,7 +109,6 @@ async def _sale(till: Till, codes: list[str]) -> list[tuple[str, int, str]]:
     return steps
 
 
-@pytest.mark.slow
 async def test_a_store_sells_through_an_outage_and_catches_up_when_master_data_is_back(
     pair: Pair, stack: Stack, terminal_numbers: TerminalNumbers, tmp_path: Path
 ) -> None:
@@ -178,7 +179,6 @@ async def test_a_store_sells_through_an_outage_and_catches_up_when_master_data_i
             await till.close()
 
 
-@pytest.mark.slow
 async def test_a_token_whose_history_is_gone_makes_cart_start_over(
     tokens: Tokens, terminal_numbers: TerminalNumbers, tmp_path: Path
 ) -> None:

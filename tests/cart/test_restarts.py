@@ -21,6 +21,8 @@ from pos_devstack.stack import start_cart, start_master_data, start_secantus
 from pos_loadtest.restart_drill import run_drill
 from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
 
+pytestmark = pytest.mark.drill
+
 TRANSPORTS = list(Transport)
 
 

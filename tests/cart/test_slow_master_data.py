@@ -31,6 +31,8 @@ from pos_devstack.stack import (
 )
 from tests.support import Stack, TerminalNumbers, data, metric_value, register_terminal
 
+pytestmark = pytest.mark.drill
+
 TRANSPORTS = tuple(Transport)
 REQUEST_BUDGET = 2.0
 # Well past the budget: what a lookup would take if the budget did not bound it.

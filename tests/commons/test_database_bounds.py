@@ -24,6 +24,8 @@ from tests.mongo_tap import MongoTap, Sent
 from tests.pos_sale import by_name, run_flow
 from tests.support import Stack, error_code, register_terminal
 
+pytestmark = pytest.mark.drill
+
 OPERATION_TIMEOUT = 2.0
 REQUEST_TIMEOUT = 4.0
 TRANSACTION_TIMEOUT = 30.0

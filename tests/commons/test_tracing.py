@@ -30,8 +30,6 @@ from pos_devstack.stack import CartProcess, MasterDataProcess, start_cart, start
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, tree
 from tests.support import Stack, TerminalNumbers, register_terminal
 
-pytestmark = pytest.mark.slow
-
 ITEM_DETAILS = "/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
 
 QUICK_EXPORT = {

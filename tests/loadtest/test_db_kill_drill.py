@@ -9,10 +9,14 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from pos_devstack.stack import start_secantus
 from pos_loadtest.db_kill_drill import Ack, DrillReport, _options, audit, drill
 from pos_loadtest.dbops import database_client
 from pos_loadtest.fresh_state import cart_tenant_databases
+
+pytestmark = pytest.mark.drill
 
 
 def _take_out_changes(uri: str, report: DrillReport) -> tuple[Ack, Ack, Ack]:

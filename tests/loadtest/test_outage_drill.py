@@ -3,7 +3,11 @@ every phase, and finds nothing failed (its figures are in the closing notes, not
 
 from __future__ import annotations
 
+import pytest
+
 from pos_loadtest.outage_drill import _main, _options, failed
+
+pytestmark = pytest.mark.drill
 
 
 async def test_the_drill_runs_and_every_phase_sold() -> None:

@@ -24,6 +24,8 @@ from pos_devstack.seed import demo_catalog, load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from tests.support import data, error_code
 
+pytestmark = pytest.mark.drill
+
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 

@@ -6,7 +6,7 @@ SecantusDB with --auth: the users and roles are made without authentication firs
 database restarts with --auth on the same data (as its --help says to provision). Its access
 control checks a command's action but not the collection of a privilege's resource (a
 privilege on `{db: "", collection: "carts"}` grants its actions on every collection), so it
-cannot show that cart is kept out of master-data's collections: tests/privilege/
+cannot show that cart is kept out of master-data's collections: tests/unit/privilege/
 test_mongo_roles.py checks the collection lists against the code instead, and this test
 checks, after the sale, that every collection the services made in their databases is one
 their role names. A user lacking one action of cart's role is refused, so the database does

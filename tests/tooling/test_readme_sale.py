@@ -149,6 +149,7 @@ def test_the_readme_sale_prints_what_its_comments_say(first_run: DevStack) -> No
             assert lines == step.expected, (step.commands[0], step.expected, lines)
 
 
+@pytest.mark.drill
 def test_a_restart_prints_the_same_demo_key_and_it_works(
     first_run: DevStack, data_dir: Path, ports: dict[str, int]
 ) -> None:

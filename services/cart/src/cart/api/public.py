@@ -10,7 +10,7 @@ A public model is taken from the stored one without validating again (`_shown`):
 model was validated when it was read or made, and the fields taken are the same objects, so
 the conversion costs a few microseconds, not a second validation of the whole cart. The
 fields a public model has must be fields of its stored model with the same types
-(tests/cart/test_public_models.py checks this).
+(tests/unit/cart/test_public_models.py checks this).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pricing: line amounts, discounts, cart-discount allocation, taxes and totals.
 
-All arithmetic is Decimal. The rules, with worked examples in tests/cart/test_pricing.py:
+All arithmetic is Decimal. The rules, with worked examples in tests/unit/cart/test_pricing.py:
 
 - A line's amount is unit price x quantity, rounded half-up to the money precision
   (MONEY_DECIMALS, 2 by default: 3 x 12.345 = 37.035 -> 37.04).

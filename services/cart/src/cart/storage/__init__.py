@@ -2,7 +2,7 @@
 
 The databases are `cart_<tenant>` and `cart__system`; the collection names are cart's alone,
 and deploy/mongo/roles.json grants cart's MongoDB user those names only
-(tests/privilege/test_mongo_roles.py keeps the two equal).
+(tests/unit/privilege/test_mongo_roles.py keeps the two equal).
 """
 
 DATABASE_PREFIX = "cart"

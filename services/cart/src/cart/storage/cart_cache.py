@@ -33,7 +33,7 @@ _CLOSED = frozenset({CartState.COMPLETED, CartState.CANCELLED})
 _SHARED = None  # the marker of a cart another process writes too
 
 # Bytes a copy holds in memory, by part: upper bounds measured with tracemalloc on carts read
-# back from their stored documents, codes at their longest (tests/cart/test_recent_carts.py
+# back from their stored documents, codes at their longest (tests/unit/cart/test_recent_carts.py
 # checks them). Free texts (a line's descriptions and tax name, a payment method's name: up
 # to 200 characters of up to 4 bytes each) are counted as they are.
 CART_BYTES = 8 * 1024

@@ -108,7 +108,7 @@ class RecordService(Generic[R]):
             current = stored.get(key)
             if current is None:
                 # Validated already (a row model holds every field of its record but the
-                # timestamps: tests/master_data/test_bulk_rows.py): stored as it is.
+                # timestamps: tests/unit/master_data/test_bulk_rows.py): stored as it is.
                 created.append(position)
                 new.append({**fields, "created_at": now, "updated_at": now})
                 continue

@@ -2,7 +2,7 @@
 
 The databases are `masterdata_<tenant>` and `masterdata__system`; the collection names are
 master-data's alone, and deploy/mongo/roles.json grants master-data's MongoDB user those names
-only (tests/privilege/test_mongo_roles.py keeps the two equal).
+only (tests/unit/privilege/test_mongo_roles.py keeps the two equal).
 """
 
 DATABASE_PREFIX = "masterdata"

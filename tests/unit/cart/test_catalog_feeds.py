@@ -24,7 +24,7 @@ from cart.masterdata.feeds import CatalogFeeds, FeedSettings, FeedState
 from cart.masterdata.item_cache import ItemCache
 from pos_commons.errors import ServiceUnavailableError
 from pos_commons.transport import Transport
-from tests.cart.test_item_cache import S1, T, info
+from tests.unit.cart.test_item_cache import S1, T, info
 
 Step = FeedMessage | Exception | None
 """What the scripted stream does next: a message, a failure, or end (None)."""

@@ -8,7 +8,7 @@ import pytest
 
 from pos_loadtest.open_loop import achieved_sales_per_second, capacity, offered_load
 from pos_loadtest.scenario import calls_per_sale
-from tests.loadtest.fabricated import comparison, run
+from tests.unit.loadtest.fabricated import comparison, run
 
 
 def test_capacity_is_the_median_whole_flow_throughput_over_rounds() -> None:

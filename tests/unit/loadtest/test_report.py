@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pos_devstack.paths import REPO_ROOT
 from pos_loadtest.report import load_comparison, ratio_rows, write_report
-from tests.loadtest.fabricated import comparison, run
+from tests.unit.loadtest.fabricated import comparison, run
 
 
 def test_cost_columns_say_what_was_not_measured(tmp_path: Path) -> None:
@@ -34,7 +35,7 @@ def test_results_of_the_earlier_format_still_render(tmp_path: Path) -> None:
 
 
 def test_the_recorded_comparison_renders_again_to_its_summary(tmp_path: Path) -> None:
-    recorded = Path(__file__).resolve().parents[2] / "docs" / "comparison"
+    recorded = REPO_ROOT / "docs" / "comparison"
     summary = write_report(load_comparison(recorded / "results.json"), tmp_path).read_text()
     assert summary == (recorded / "summary.md").read_text()
     assert "## Open loop: what a terminal sees per call" in summary

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     item_service_pb2,
     payment_method_service_pb2,
 )
+from pos_devstack.paths import REPO_ROOT
 from pos_loadtest.lookups import (
     LOOKUP_METHODS,
     LOOKUP_ROUTES,
@@ -84,7 +84,7 @@ def test_the_item_cache_counts_and_their_ratio() -> None:
 
 
 def test_the_routes_counted_are_master_data_lookups_in_its_openapi_document() -> None:
-    document = Path(__file__).resolve().parents[2] / "docs" / "openapi" / "master-data.json"
+    document = REPO_ROOT / "docs" / "openapi" / "master-data.json"
     paths = json.loads(document.read_text())["paths"]
     for route in LOOKUP_ROUTES:
         assert "get" in paths.get(route, {}), route

@@ -8,7 +8,7 @@ import pytest
 
 from pos_loadtest import cost
 from pos_loadtest.stats import summarise
-from tests.loadtest.fabricated import comparison, run
+from tests.unit.loadtest.fabricated import comparison, run
 
 
 def test_cpu_ms_per_request_divides_the_window_by_the_requests_counted() -> None:

@@ -11,7 +11,7 @@ from pos_loadtest.propagation import probe_item
 from pos_loadtest.report import load_comparison, write_report
 from pos_loadtest.report_propagation import everywhere, failures, goal_met, spread
 from pos_loadtest.results import FeedLag, PriceChange, PropagationRun
-from tests.loadtest.fabricated import comparison, run
+from tests.unit.loadtest.fabricated import comparison, run
 
 
 def test_the_probe_item_is_beyond_the_load_and_sells_at_its_unit_price() -> None:
