@@ -26,7 +26,7 @@ from pos_devstack.stack import (
     start_secantus,
 )
 from tests.bytecode import keep_bytecode
-from tests.support import Stack, TerminalNumbers
+from tests.support import Stack, TerminalNumbers, new_terminal
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,3 +134,20 @@ def cart_grpc(carts: dict[Transport, CartProcess]) -> CartProcess:
 @pytest.fixture(scope="session")
 def terminal_numbers() -> TerminalNumbers:
     return TerminalNumbers()
+
+
+@pytest.fixture(params=Transport)
+async def terminal(
+    request: pytest.FixtureRequest,
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A new terminal of the demo catalog's store S001 at the shared cart, once per transport
+    (`tests.support.terminal_client`: paths from /carts on)."""
+    cart = carts[request.param]
+    async with await new_terminal(
+        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
+    ) as client:
+        yield client

@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import httpx
-
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
-from tests.support import TerminalNumbers, register_terminal
+from tests.support import TerminalNumbers, register_terminal, terminal_client
 
 Name = TypeVar("Name", bound=str)
 
@@ -36,9 +34,7 @@ def normalized(value: Any) -> Any:
 
 async def run_flow(cart: CartProcess, api_key: str) -> list[Step]:
     steps: list[Step] = []
-    async with httpx.AsyncClient(
-        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": api_key}, timeout=15
-    ) as client:
+    async with terminal_client(cart.url, api_key) as client:
 
         async def call(name: str, method: str, path: str, body: Any = None) -> Any:
             response = await client.request(method, path, json=body)

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,39 @@ async def register_terminal(
         return str(created["apiKey"])
 
 
+HTTPX_POOL = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""httpx's own default."""
+
+
+def terminal_client(
+    cart_url: str, api_key: str, *, request_timeout: float = 15, limits: httpx.Limits = HTTPX_POOL
+) -> httpx.AsyncClient:
+    """cart's terminal API (paths from /carts on) as the terminal whose key is `api_key`; the
+    caller closes it (or uses it in `async with`)."""
+    return httpx.AsyncClient(
+        base_url=f"{cart_url}/api/v1",
+        headers={"X-API-Key": api_key},
+        timeout=request_timeout,
+        limits=limits,
+    )
+
+
+async def new_terminal(
+    cart_url: str,
+    cart_admin_token: str,
+    tenant_id: str,
+    store_code: str,
+    terminal_no: int,
+    *,
+    request_timeout: float = 15,
+    limits: httpx.Limits = HTTPX_POOL,
+) -> httpx.AsyncClient:
+    """A terminal registered at cart, and its `terminal_client`:
+    `async with await new_terminal(...) as client:`."""
+    key = await register_terminal(cart_url, cart_admin_token, tenant_id, store_code, terminal_no)
+    return terminal_client(cart_url, key, request_timeout=request_timeout, limits=limits)
+
+
 async def metric_value(url: str, sample: str, labels: dict[str, str] | None = None) -> float:
     """The sum of `sample` (a name as exposed, e.g. `..._total`) in a process's /metrics,
     over the series whose labels include `labels`."""
@@ -95,6 +129,21 @@ async def stored_version(mongodb_uri: str, tenant_id: str, cart_id: str) -> int:
     return int(document["version"])
 
 
+async def expire(mongodb_uri: str, tenant_id: str, cart_id: str) -> None:
+    """The clock moved past the stored cart's expiry, instead of a wait for its TTL: what
+    every process reading the cart from the database sees once `expires_at` has passed. The
+    process that last wrote the cart keeps its own copy with the old expiry (the copies'
+    expiry is tests/unit/cart/test_recent_carts.py's): read it through another process."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
+    try:
+        moved = await client[f"cart_{tenant_id}"]["carts"].update_one(
+            {"_id": cart_id}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+        )
+    finally:
+        await client.close()
+    assert moved.matched_count == 1, cart_id
+
+
 @dataclass
 class Till:
     """One terminal of one cart process, selling into one open cart: `scan` adds an item and
@@ -104,9 +153,17 @@ class Till:
     cart_id: str
 
     @classmethod
-    async def open(cls, cart_url: str, api_key: str) -> Till:
-        client = httpx.AsyncClient(
-            base_url=f"{cart_url}/api/v1", headers={"X-API-Key": api_key}, timeout=10
+    async def open(
+        cls,
+        cart_url: str,
+        cart_admin_token: str,
+        tenant_id: str,
+        store_code: str,
+        terminal_no: int,
+    ) -> Till:
+        """A new terminal, with a new cart."""
+        client = await new_terminal(
+            cart_url, cart_admin_token, tenant_id, store_code, terminal_no, request_timeout=10
         )
         cart_id = data(await client.post("/carts"), 201)["cartId"]
         return cls(client, cart_id)

@@ -3,46 +3,29 @@ observability (Server-Timing, metrics, readiness)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from cart.settings import CartSettings
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
-from pos_devstack.stack import CartProcess, start_cart
+from pos_devstack.stack import CartProcess
 from tests.support import (
     Stack,
     TerminalNumbers,
     data,
     error_code,
+    expire,
     metric_value,
+    new_terminal,
     register_terminal,
+    terminal_client,
 )
-
-TRANSPORTS = list(Transport)
-
-
-@pytest.fixture(params=TRANSPORTS)
-async def terminal(
-    request: pytest.FixtureRequest,
-    stack: Stack,
-    carts: dict[Transport, CartProcess],
-    demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
-) -> AsyncIterator[httpx.AsyncClient]:
-    cart = carts[request.param]
-    key = await register_terminal(
-        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
-    )
-    async with httpx.AsyncClient(
-        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
-    ) as client:
-        yield client
 
 
 async def _cart_with_item(client: httpx.AsyncClient) -> str:
@@ -224,7 +207,7 @@ async def test_discounts_and_payments_are_bounded_and_none_is_worth_nothing(
     assert len(kept["payments"]) == 20
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_a_wrong_key_sent_again_and_again_costs_one_database_read(
     carts: dict[Transport, CartProcess], transport: Transport
 ) -> None:
@@ -259,13 +242,10 @@ async def test_auth_and_scoping(
             "/terminals", json={"tenantId": "demo", "storeCode": "S001", "terminalNo": 1}
         )
         assert error_code(issue, 401) == "AUTH_REQUIRED"
-    other_key = await register_terminal(
+    async with await new_terminal(
         base.removesuffix("/api/v1"), stack.tokens.cart_admin, demo.tenant_id, "S001",
-        terminal_numbers.take(),
-    )  # fmt: skip
-    async with httpx.AsyncClient(
-        base_url=base, headers={"X-API-Key": other_key}, timeout=10
-    ) as other:
+        terminal_numbers.take(), request_timeout=10,
+    ) as other:  # fmt: skip
         assert error_code(await other.get(f"/carts/{cart_id}"), 404) == "CART_NOT_FOUND"
         stolen = await other.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0002"}])
         assert error_code(stolen, 404) == "CART_NOT_FOUND"
@@ -311,7 +291,7 @@ async def test_terminal_key_management(
         assert error_code(forbidden, 403) == "ADMIN_REQUIRED"
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_observability(
     stack: Stack,
     carts: dict[Transport, CartProcess],
@@ -320,14 +300,14 @@ async def test_observability(
     transport: Transport,
 ) -> None:
     cart = carts[transport]
-    key = await register_terminal(
-        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
-    )
-    async with httpx.AsyncClient(base_url=cart.url, headers={"X-API-Key": key}, timeout=10) as c:
-        cart_id = data(await c.post("/api/v1/carts"), 201)["cartId"]
+    async with await new_terminal(
+        cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take(),
+        request_timeout=10,
+    ) as c:  # fmt: skip
+        cart_id = data(await c.post("/carts"), 201)["cartId"]
         # An unknown item: never in the item cache, so master-data is asked.
         missing = await c.post(
-            f"/api/v1/carts/{cart_id}/lineItems",
+            f"/carts/{cart_id}/lineItems",
             json=[{"itemCode": "NOPE1"}],
             headers={"X-Request-ID": "obs-1"},
         )
@@ -337,15 +317,15 @@ async def test_observability(
         assert "masterdata;dur=" in timing
         assert f'desc="{transport}"' in timing
         assert missing.headers["x-request-id"] == "obs-1"
-        data(await c.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}]))
-        ready = data(await c.get("/ready"))
+        data(await c.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}]))
+        ready = data(await c.get(f"{cart.url}/ready"))
         assert ready == {"status": "ready", "mongodb": "ok"}  # master-data is not needed
-        health = data(await c.get("/health"))
+        health = data(await c.get(f"{cart.url}/health"))
         assert (health["transport"], health["masterData"]) == (transport, "ok")
         assert health["catalogFeed"]["transport"] == transport
         assert health["catalogFeed"]["tenants"] >= 1
         assert {"items", "paymentMethods", "bytes", "hits", "misses"} <= set(health["itemCache"])
-        metrics = (await c.get("/metrics")).text
+        metrics = (await c.get(f"{cart.url}/metrics")).text
         assert (
             f'masterdata_call_duration_seconds_count{{operation="get_items",outcome="ok",'
             f'transport="{transport}"}}'
@@ -356,35 +336,40 @@ async def test_observability(
 
 
 async def test_abandoned_carts_expire(
-    stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
 ) -> None:
-    cart = start_cart(
-        stack.mongodb_uri, stack.tokens, stack.master_data, transport=Transport.HTTP,
-        log_dir=tmp_path, extra_env={"CART_TTL_SECONDS": "2"}, name="cart-short-ttl",
-    )  # fmt: skip
-    try:
-        key = await register_terminal(
-            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
+    """A cart expires CART_TTL_SECONDS after its last change; past that it is not found,
+    although the database keeps it until its TTL monitor runs (once a minute)."""
+    writer, reader = carts[Transport.HTTP], carts[Transport.GRPC]
+    key = await register_terminal(
+        writer.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
+    )
+    async with (
+        terminal_client(writer.url, key) as client,
+        terminal_client(reader.url, key) as other,
+    ):
+        cart_id = data(await client.post("/carts"), 201)["cartId"]
+        kept = data(
+            await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}])
         )
-        async with httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=10
-        ) as client:
-            cart_id = data(await client.post("/carts"), 201)["cartId"]
-            kept = data(
-                await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}])
-            )
-            assert kept["expiresAt"] > kept["createdAt"]
-            await asyncio.sleep(2.5)
-            assert error_code(await client.get(f"/carts/{cart_id}"), 404) == "CART_NOT_FOUND"
-        mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.mongodb_uri)
-        try:
-            indexes = await mongo[f"cart_{demo.tenant_id}"]["carts"].index_information()
-        finally:
-            await mongo.close()
-        ttl = [spec for spec in indexes.values() if "expireAfterSeconds" in spec]
-        assert ttl == [{"v": 2, "key": [("expires_at", 1)], "expireAfterSeconds": 0}]
+        lifetime = datetime.fromisoformat(kept["expiresAt"]) - datetime.fromisoformat(
+            kept["updatedAt"]
+        )
+        assert lifetime == timedelta(seconds=CartSettings.model_fields["cart_ttl_seconds"].default)
+        assert kept["expiresAt"] > kept["createdAt"]
+        await expire(stack.mongodb_uri, demo.tenant_id, cart_id)
+        assert error_code(await other.get(f"/carts/{cart_id}"), 404) == "CART_NOT_FOUND"
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.mongodb_uri)
+    try:
+        indexes = await mongo[f"cart_{demo.tenant_id}"]["carts"].index_information()
+        assert await mongo[f"cart_{demo.tenant_id}"]["carts"].count_documents({"_id": cart_id})
     finally:
-        cart.process.stop()
+        await mongo.close()
+    ttl = [spec for spec in indexes.values() if "expireAfterSeconds" in spec]
+    assert ttl == [{"v": 2, "key": [("expires_at", 1)], "expireAfterSeconds": 0}]
 
 
 # What the stored models keep for the server only (cart/api/public.py): never in an answer.

@@ -26,6 +26,7 @@ from tests.support import (
     metric_value,
     register_terminal,
     stored_version,
+    terminal_client,
 )
 
 DIRECTIONS = [(Transport.HTTP, Transport.GRPC), (Transport.GRPC, Transport.HTTP)]
@@ -40,7 +41,7 @@ async def _terminal(
         carts[Transport.HTTP].url, stack.tokens.cart_admin, demo.tenant_id, "S001", numbers.take()
     )
     clients = {
-        name: httpx.AsyncClient(base_url=process.url, headers={"X-API-Key": key}, timeout=30)
+        name: terminal_client(process.url, key, request_timeout=30)
         for name, process in carts.items()
     }
     try:
@@ -51,14 +52,14 @@ async def _terminal(
 
 
 async def _new_cart(client: httpx.AsyncClient, codes: list[str]) -> str:
-    cart_id: str = data(await client.post("/api/v1/carts"), 201)["cartId"]
+    cart_id: str = data(await client.post("/carts"), 201)["cartId"]
     for code in codes:
         await _add(client, cart_id, code)
     return cart_id
 
 
 async def _add(client: httpx.AsyncClient, cart_id: str, code: str) -> Any:
-    return data(await client.post(f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": code}]))
+    return data(await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": code}]))
 
 
 @pytest.mark.parametrize("transport", list(Transport))
@@ -79,16 +80,16 @@ async def test_changes_start_from_the_process_s_copy_without_a_read(
 
         await _add(client, cart_id, codes[1])
         await _add(client, cart_id, codes[2])
-        data(await client.patch(f"/api/v1/carts/{cart_id}/lineItems/1/quantity",
+        data(await client.patch(f"/carts/{cart_id}/lineItems/1/quantity",
                                 json={"quantity": 2}))  # fmt: skip
-        paying = data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+        paying = data(await client.post(f"/carts/{cart_id}/subtotal"))
 
         assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
         assert await metric_value(url, "cart_cache_lookups_total", {"result": "hit"}) == hits + 4
         assert paying["state"] == "Paying"
         assert [line["quantity"] for line in paying["lines"]] == [2, 1, 1]
         # A read is answered from the database, never from the copy.
-        assert data(await client.get(f"/api/v1/carts/{cart_id}")) == paying
+        assert data(await client.get(f"/carts/{cart_id}")) == paying
         assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds + 1
 
 
@@ -133,13 +134,13 @@ async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
     codes = demo.sellable_codes[20:22]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id = await _new_cart(clients[mine], codes[:1])
-        data(await clients[other].post(f"/api/v1/carts/{cart_id}/cancel"))
+        data(await clients[other].post(f"/carts/{cart_id}/cancel"))
 
         response = await clients[mine].post(
-            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": codes[1]}]
+            f"/carts/{cart_id}/lineItems", json=[{"itemCode": codes[1]}]
         )
         assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_CANCELLED"
-        stored = data(await clients[mine].get(f"/api/v1/carts/{cart_id}"))
+        stored = data(await clients[mine].get(f"/carts/{cart_id}"))
         assert stored["state"] == "Cancelled"
         assert len(stored["lines"]) == 1
 
@@ -159,7 +160,7 @@ async def test_a_refusal_made_from_a_stale_copy_is_decided_again_on_the_stored_c
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         entering = await _new_cart(clients[mine], demo.sellable_codes[24:25])
         paying = await _new_cart(clients[mine], demo.sellable_codes[25:26])
-        data(await clients[mine].post(f"/api/v1/carts/{paying}/subtotal"))
+        data(await clients[mine].post(f"/carts/{paying}/subtotal"))
         for cart_id in (entering, paying):
             await _pay_and_bill(clients[other], cart_id)
 
@@ -175,19 +176,19 @@ async def test_a_refusal_made_from_a_stale_copy_is_decided_again_on_the_stored_c
             headers = {"Idempotency-Key": f"stale-{cart_id}"}
             for _ in range(2):
                 response = await clients[mine].post(
-                    f"/api/v1/carts/{cart_id}/{path}", json=body, headers=headers
+                    f"/carts/{cart_id}/{path}", json=body, headers=headers
                 )
                 assert error_code(response, 409) == f"{action}_NOT_ALLOWED_IN_COMPLETED"
             assert response.headers["idempotent-replayed"] == "true"
 
 
 async def _pay_and_bill(client: httpx.AsyncClient, cart_id: str) -> None:
-    cart = data(await client.get(f"/api/v1/carts/{cart_id}"))
+    cart = data(await client.get(f"/carts/{cart_id}"))
     if cart["state"] == "EnteringItem":
-        cart = data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+        cart = data(await client.post(f"/carts/{cart_id}/subtotal"))
     payment = {"paymentCode": "CASH", "amount": cart["totals"]["balanceDue"]}
-    data(await client.post(f"/api/v1/carts/{cart_id}/payments", json=payment))
-    data(await client.post(f"/api/v1/carts/{cart_id}/bill"))
+    data(await client.post(f"/carts/{cart_id}/payments", json=payment))
+    data(await client.post(f"/carts/{cart_id}/bill"))
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
@@ -202,8 +203,8 @@ async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refu
     codes = demo.sellable_codes[30:33]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id = await _new_cart(clients[mine], codes[:1])
-        data(await clients[mine].post(f"/api/v1/carts/{cart_id}/subtotal"))  # my copy: Paying
-        data(await clients[other].post(f"/api/v1/carts/{cart_id}/resume-item-entry"))
+        data(await clients[mine].post(f"/carts/{cart_id}/subtotal"))  # my copy: Paying
+        data(await clients[other].post(f"/carts/{cart_id}/resume-item-entry"))
 
         # The state my copy would refuse in...
         after = await _add(clients[mine], cart_id, codes[1])
@@ -212,7 +213,7 @@ async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refu
         await _add(clients[other], cart_id, codes[2])
         changed = data(
             await clients[mine].patch(
-                f"/api/v1/carts/{cart_id}/lineItems/3/quantity", json={"quantity": 4}
+                f"/carts/{cart_id}/lineItems/3/quantity", json={"quantity": 4}
             )
         )
         assert [line["quantity"] for line in changed["lines"]] == [1, 1, 4]
@@ -229,9 +230,9 @@ async def test_a_change_the_copy_refuses_is_refused_before_master_data_is_asked(
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         client = clients[transport]
         cart_id = await _new_cart(client, demo.sellable_codes[40:41])
-        data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))
+        data(await client.post(f"/carts/{cart_id}/subtotal"))
         response = await client.post(
-            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": "NO-SUCH-ITEM"}]
+            f"/carts/{cart_id}/lineItems", json=[{"itemCode": "NO-SUCH-ITEM"}]
         )
         # The state answers first (409), not the unknown item (404).
         assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_PAYING"
@@ -251,21 +252,21 @@ async def test_a_kept_cart_is_not_found_by_another_terminal(
     ):
         cart_id = await _new_cart(mine[transport], demo.sellable_codes[50:51])
         response = await theirs[transport].post(
-            f"/api/v1/carts/{cart_id}/lineItems", json=[{"itemCode": demo.sellable_codes[51]}]
+            f"/carts/{cart_id}/lineItems", json=[{"itemCode": demo.sellable_codes[51]}]
         )
         assert error_code(response, 404) == "CART_NOT_FOUND"
-        assert len(data(await mine[transport].get(f"/api/v1/carts/{cart_id}"))["lines"]) == 1
+        assert len(data(await mine[transport].get(f"/carts/{cart_id}"))["lines"]) == 1
 
 
 async def _paying(client: httpx.AsyncClient, codes: list[str]) -> tuple[str, Any]:
     """A cart with `codes`, subtotalled: its id and totals."""
     cart_id = await _new_cart(client, codes)
-    return cart_id, data(await client.post(f"/api/v1/carts/{cart_id}/subtotal"))["totals"]
+    return cart_id, data(await client.post(f"/carts/{cart_id}/subtotal"))["totals"]
 
 
 async def _pay(client: httpx.AsyncClient, cart_id: str, amount: str) -> Any:
     payment = {"paymentCode": "CASH", "amount": amount}
-    return data(await client.post(f"/api/v1/carts/{cart_id}/payments", json=payment))
+    return data(await client.post(f"/carts/{cart_id}/payments", json=payment))
 
 
 @pytest.mark.parametrize("transport", list(Transport))
@@ -283,14 +284,14 @@ async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
         await _pay(client, cart_id, totals["balanceDue"])
         finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
 
-        billed = data(await client.post(f"/api/v1/carts/{cart_id}/bill"))
+        billed = data(await client.post(f"/carts/{cart_id}/bill"))
 
         assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
         assert billed["state"] == "Completed"
-        record = data(await client.get(f"/api/v1/transactions/{billed['receiptNo']}"))
+        record = data(await client.get(f"/transactions/{billed['receiptNo']}"))
         assert record["cartId"] == cart_id
         # Closed carts are not kept: a retried bill reads the stored cart and answers it.
-        assert data(await client.post(f"/api/v1/carts/{cart_id}/bill")) == billed
+        assert data(await client.post(f"/carts/{cart_id}/bill")) == billed
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
@@ -306,12 +307,12 @@ async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_recei
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         first, totals = await _paying(clients[mine], codes[:1])
         await _pay(clients[mine], first, totals["balanceDue"])
-        first_receipt = data(await clients[mine].post(f"/api/v1/carts/{first}/bill"))["receiptNo"]
+        first_receipt = data(await clients[mine].post(f"/carts/{first}/bill"))["receiptNo"]
 
         cart_id, totals = await _paying(clients[mine], codes)
         await _pay(clients[mine], cart_id, "1.00")
         await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy lacks this one
-        billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
+        billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
 
         assert [payment["amount"] for payment in billed["payments"]] == [
             "1.00",
@@ -333,12 +334,12 @@ async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id, totals = await _paying(clients[mine], demo.sellable_codes[80:81])
         await _pay(clients[mine], cart_id, totals["balanceDue"])
-        data(await clients[other].post(f"/api/v1/carts/{cart_id}/cancel"))
+        data(await clients[other].post(f"/carts/{cart_id}/cancel"))
 
-        response = await clients[mine].post(f"/api/v1/carts/{cart_id}/bill")
+        response = await clients[mine].post(f"/carts/{cart_id}/bill")
 
         assert error_code(response, 409) == "BILL_NOT_ALLOWED_IN_CANCELLED"
-        assert data(await clients[mine].get(f"/api/v1/carts/{cart_id}"))["state"] == "Cancelled"
+        assert data(await clients[mine].get(f"/carts/{cart_id}"))["state"] == "Cancelled"
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
@@ -354,7 +355,7 @@ async def test_a_bill_the_copy_refuses_and_the_stored_cart_allows_is_billed(
         cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])
         await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy: nothing paid
 
-        billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
+        billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
 
         assert billed["state"] == "Completed"
         assert billed["totals"]["balanceDue"] == "0.00"

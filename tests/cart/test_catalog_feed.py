@@ -19,7 +19,6 @@ from tests.support import (
     Till,
     data,
     metric_value,
-    register_terminal,
     small_catalog,
 )
 
@@ -84,12 +83,7 @@ async def test_each_kind_of_change_reaches_every_cart_process_through_the_feed(
     catalog = await small_catalog(stack.master_data.url, stack.tokens.admin)
     tenant = catalog.tenant_id
     tills = [
-        await Till.open(
-            cart.url,
-            await register_terminal(
-                cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take()
-            ),
-        )
+        await Till.open(cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take())
         for cart in (carts[transport], second_carts[transport])
     ]
     base = f"/api/v1/tenants/{tenant}"
@@ -138,10 +132,9 @@ async def test_a_warmed_scan_makes_no_master_data_call(
 ) -> None:
     cart = carts[transport]
     catalog = await small_catalog(stack.master_data.url, stack.tokens.admin)
-    key = await register_terminal(
+    till = await Till.open(
         cart.url, stack.tokens.cart_admin, catalog.tenant_id, "S002", terminal_numbers.take()
     )
-    till = await Till.open(cart.url, key)
     calls: Callable[[], Awaitable[float]] = lambda: metric_value(  # noqa: E731
         cart.url, "masterdata_call_duration_seconds_count", {"transport": transport}
     )

@@ -25,6 +25,7 @@ from tests.support import (
     metric_value,
     register_terminal,
     stored_version,
+    terminal_client,
 )
 
 ADDS = 50
@@ -36,7 +37,7 @@ MAX_WAITERS = 2
 
 
 def _clients(urls: Sequence[str], key: str) -> list[httpx.AsyncClient]:
-    return [httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60) for url in urls]
+    return [terminal_client(url, key, request_timeout=60) for url in urls]
 
 
 async def _close(clients: Sequence[httpx.AsyncClient]) -> None:
@@ -46,7 +47,7 @@ async def _close(clients: Sequence[httpx.AsyncClient]) -> None:
 
 async def _add(client: httpx.AsyncClient, cart_id: str, code: str, key: str) -> httpx.Response:
     return await client.post(
-        f"/api/v1/carts/{cart_id}/lineItems",
+        f"/carts/{cart_id}/lineItems",
         json=[{"itemCode": code}],
         headers={"Idempotency-Key": key},
     )
@@ -57,7 +58,7 @@ async def _concurrent_adds(
 ) -> dict[str, object]:
     """A new cart and one add per code, all at once, spread over `clients` in turn, each
     with its own Idempotency-Key; every add must land. The cart afterwards."""
-    cart_id = data(await clients[0].post("/api/v1/carts"), 201)["cartId"]
+    cart_id = data(await clients[0].post("/carts"), 201)["cartId"]
     responses = await asyncio.gather(
         *(
             _add(clients[n % len(clients)], cart_id, code, uuid.uuid4().hex)
@@ -66,7 +67,7 @@ async def _concurrent_adds(
     )
     failed = [r.text for r in responses if r.status_code != 200]
     assert not failed, f"{len(failed)} of {len(codes)} adds failed: {failed[:3]}"
-    final: dict[str, object] = data(await clients[0].get(f"/api/v1/carts/{cart_id}"))
+    final: dict[str, object] = data(await clients[0].get(f"/carts/{cart_id}"))
     return final
 
 
@@ -167,7 +168,7 @@ async def test_changes_beyond_the_waiting_bound_are_refused_at_once_and_nothing_
     keys = [uuid.uuid4().hex for _ in codes]
     [client] = _clients([narrow_cart.url], key)
     try:
-        cart_id = data(await client.post("/api/v1/carts"), 201)["cartId"]
+        cart_id = data(await client.post("/carts"), 201)["cartId"]
         responses = await asyncio.gather(
             *(_add(client, cart_id, code, k) for code, k in zip(codes, keys, strict=True))
         )
@@ -178,13 +179,13 @@ async def test_changes_beyond_the_waiting_bound_are_refused_at_once_and_nothing_
         assert {error_code(responses[n], 503) for n in busy} == {"CART_BUSY"}
         # A refused change did nothing: the cart holds exactly the answered ones.
         landed = [code for code, status in zip(codes, statuses, strict=True) if status == 200]
-        cart = data(await client.get(f"/api/v1/carts/{cart_id}"))
+        cart = data(await client.get(f"/carts/{cart_id}"))
         assert sorted(line["itemCode"] for line in cart["lines"]) == sorted(landed)
         # The terminal retries each refused change with its key: then all of them are there.
         for n in busy:
             retried = await _add(client, cart_id, codes[n], keys[n])
             assert retried.status_code == 200, retried.text
             assert "idempotent-replayed" not in retried.headers
-        await _check(stack, data(await client.get(f"/api/v1/carts/{cart_id}")), codes, demo, "S001")
+        await _check(stack, data(await client.get(f"/carts/{cart_id}")), codes, demo, "S001")
     finally:
         await client.aclose()

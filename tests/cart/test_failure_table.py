@@ -29,12 +29,11 @@ from pos_devstack.stack import (
     start_master_data,
     start_secantus,
 )
-from tests.support import Stack, TerminalNumbers, register_terminal
+from tests.support import Stack, TerminalNumbers, new_terminal
 
 pytestmark = pytest.mark.drill
 
 TIMEOUT = 1.0
-TRANSPORTS = tuple(Transport)
 Outcome = tuple[int, str, str]
 REFUSED_TOKEN = "master-data refused cart's service token (SERVICE_TOKEN)."
 
@@ -69,7 +68,7 @@ def world(stack: Stack, tmp_path: Path) -> Iterator[World]:
             extra_env=timeouts,
             name=f"cart-{transport}",
         )
-        for transport in TRANSPORTS
+        for transport in Transport
     }
     running = World(database, port, uri, master, carts, tmp_path)
     yield running
@@ -89,9 +88,8 @@ class Terminal:
 async def _terminal(
     cart: CartProcess, tokens: Tokens, tenant: str, store: str, number: int
 ) -> Terminal:
-    key = await register_terminal(cart.url, tokens.cart_admin, tenant, store, number)
-    client = httpx.AsyncClient(
-        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30
+    client = await new_terminal(
+        cart.url, tokens.cart_admin, tenant, store, number, request_timeout=30
     )
     created = await client.post("/carts")
     assert created.status_code == 201, created.text
@@ -111,7 +109,7 @@ async def _add(terminal: Terminal, code: str) -> tuple[Outcome | int, float]:
 
 
 async def _both(terminals: dict[Transport, Terminal], code: str) -> dict[str, tuple[object, float]]:
-    return {transport: await _add(terminals[transport], code) for transport in TRANSPORTS}
+    return {transport: await _add(terminals[transport], code) for transport in Transport}
 
 
 def _same(answers: dict[str, tuple[object, float]], expected: object, within: float) -> None:
@@ -157,7 +155,7 @@ async def test_every_failure_kind_reads_the_same_on_both_transports(
             transport: await _terminal(
                 world.carts[transport], tokens, tenant, store, terminal_numbers.take()
             )
-            for transport in TRANSPORTS
+            for transport in Transport
         }
 
     sale = await terminals("demo", "S001")
@@ -244,7 +242,7 @@ async def test_a_wrong_service_token_reads_the_same_on_both_transports(
             log_dir=tmp_path,
             name=f"cart-wrong-token-{transport}",
         )
-        for transport in TRANSPORTS
+        for transport in Transport
     }
     opened: list[Terminal] = []
     try:
@@ -252,7 +250,7 @@ async def test_a_wrong_service_token_reads_the_same_on_both_transports(
             transport: await _terminal(
                 carts[transport], stack.tokens, "demo", "S001", terminal_numbers.take()
             )
-            for transport in TRANSPORTS
+            for transport in Transport
         }
         opened = list(terminals.values())
         _same(

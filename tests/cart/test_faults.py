@@ -14,7 +14,7 @@ import pytest
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, start_cart, start_master_data
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
 
 pytestmark = pytest.mark.drill
 
@@ -50,14 +50,12 @@ async def test_outage_slowness_and_recovery(
                    "USE_ITEM_CACHE": "false"},
     )  # fmt: skip
     try:
-        key = await register_terminal(
-            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take()
-        )
-        async with httpx.AsyncClient(
-            base_url=cart.url, headers={"X-API-Key": key}, timeout=30
-        ) as client:
-            cart_id = data(await client.post("/api/v1/carts"), 201)["cartId"]
-            add = f"/api/v1/carts/{cart_id}/lineItems"
+        async with await new_terminal(
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S002", terminal_numbers.take(),
+            request_timeout=30,
+        ) as client:  # fmt: skip
+            cart_id = data(await client.post("/carts"), 201)["cartId"]
+            add = f"/carts/{cart_id}/lineItems"
 
             async def add_item(code: str) -> tuple[httpx.Response, float]:
                 started = time.monotonic()
@@ -84,8 +82,8 @@ async def test_outage_slowness_and_recovery(
             assert elapsed < TIMEOUT_SECONDS + 1.5
             # cart stays ready (it does not need master-data to serve what it has cached);
             # /health says master-data is away.
-            data(await client.get("/ready"))
-            assert data(await client.get("/health"))["masterData"] == "unreachable"
+            data(await client.get(f"{cart.url}/ready"))
+            assert data(await client.get(f"{cart.url}/health"))["masterData"] == "unreachable"
 
             restarted = start_master_data(
                 stack.mongodb_uri, stack.tokens, http_port=master.http_port,
@@ -100,7 +98,7 @@ async def test_outage_slowness_and_recovery(
                     await asyncio.sleep(0.2)
                 lines = data(response)["lines"]
                 assert [line["itemCode"] for line in lines] == ["ITEM0011", "ITEM0013", "ITEM0015"]
-                assert data(await client.get("/health"))["masterData"] == "ok"
+                assert data(await client.get(f"{cart.url}/health"))["masterData"] == "ok"
             finally:
                 restarted.process.stop()
     finally:

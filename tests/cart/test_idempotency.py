@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,9 +25,17 @@ from pos_devstack.stack import (
     start_master_data,
     start_secantus,
 )
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+from tests.support import (
+    Stack,
+    TerminalNumbers,
+    data,
+    error_code,
+    expire,
+    new_terminal,
+    register_terminal,
+    terminal_client,
+)
 
-TRANSPORTS = tuple(Transport)
 # A freeze well inside the driver's 2 s heartbeat timeout (MONGODB_TIMEOUT_SECONDS): a longer
 # one makes cart call the database gone, rightly, until its next heartbeat sees it back.
 HOLD_SECONDS = 0.6
@@ -59,7 +66,7 @@ def slow_world(
             uri, stack.tokens, master, transport=transport, log_dir=logs,
             extra_env=patient, name=f"cart-{transport}",
         )
-        for transport in TRANSPORTS
+        for transport in Transport
     }  # fmt: skip
     yield SlowWorld(database, uri, master, carts)
     for cart in carts.values():
@@ -70,7 +77,7 @@ def slow_world(
     database.stop()
 
 
-@pytest.fixture(params=TRANSPORTS)
+@pytest.fixture(params=Transport)
 async def terminal(
     request: pytest.FixtureRequest,
     slow_world: SlowWorld,
@@ -82,11 +89,8 @@ async def terminal(
     # fails fast instead of waiting: 503, not the slow answer these tests need).
     async with httpx.AsyncClient(timeout=10) as probe:
         data(await probe.get(f"{cart.url}/ready"))
-    key = await register_terminal(
+    async with await new_terminal(
         cart.url, stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
-    )
-    async with httpx.AsyncClient(
-        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
     ) as client:
         yield client
 
@@ -305,10 +309,7 @@ async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
     api_key = await register_terminal(
         urls[0], stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
     )
-    clients = [
-        httpx.AsyncClient(base_url=f"{url}/api/v1", headers={"X-API-Key": api_key}, timeout=60)
-        for url in urls
-    ]
+    clients = [terminal_client(url, api_key, request_timeout=60) for url in urls]
     try:
         first = clients[0]
         cart_id = data(await first.post("/carts"), 201)["cartId"]
@@ -347,41 +348,43 @@ async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
 
 
 async def test_a_create_key_used_again_after_its_cart_expired_names_no_new_cart(
-    stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
 ) -> None:
     """A keyed create's cart id comes from its key. Once the cart and the key's kept answer
     have expired, the same key must not make a cart with that id again: after a bill, its
     receipt keeps the id (the bill of the new cart failed on it, 500, every time); before the
     database's TTL sweep, the expired cart still holds it (404 CART_NOT_FOUND, then kept as
     the key's answer). Both are 422 IDEMPOTENCY_KEY_EXPIRED now. The sweep is done here as
-    the database's TTL monitor would (it runs once a minute)."""
-    cart = start_cart(
-        stack.mongodb_uri, stack.tokens, stack.master_data, transport=Transport.HTTP,
-        log_dir=tmp_path, extra_env={"CART_TTL_SECONDS": "2"}, name="cart-keys-expire",
-    )  # fmt: skip
+    the database's TTL monitor would (it runs once a minute); the abandoned cart's expiry is
+    moved into the past (`expire`), and the key is used again through the other cart process,
+    which holds no copy of it."""
     store, terminal_no = "S002", terminal_numbers.take()
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_uri)
     database = mongo[f"cart_{demo.tenant_id}"]
+    api_key = await register_terminal(
+        carts[Transport.HTTP].url, stack.tokens.cart_admin, demo.tenant_id, store, terminal_no
+    )
     try:
-        api_key = await register_terminal(
-            cart.url, stack.tokens.cart_admin, demo.tenant_id, store, terminal_no
-        )
-        async with httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": api_key}, timeout=10
-        ) as client:
+        async with (
+            terminal_client(carts[Transport.HTTP].url, api_key) as first,
+            terminal_client(carts[Transport.GRPC].url, api_key) as client,
+        ):
             billed_key, abandoned_key, live_key = _key(), _key(), _key()
-            billed = data(await client.post("/carts", headers=billed_key), 201)["cartId"]
+            billed = data(await first.post("/carts", headers=billed_key), 201)["cartId"]
             steps = [
-                await client.post(f"/carts/{billed}/lineItems", json=[{"itemCode": "ITEM0001"}]),
-                await client.post(f"/carts/{billed}/subtotal"),
-                await client.post(
+                await first.post(f"/carts/{billed}/lineItems", json=[{"itemCode": "ITEM0001"}]),
+                await first.post(f"/carts/{billed}/subtotal"),
+                await first.post(
                     f"/carts/{billed}/payments", json={"paymentCode": "CASH", "amount": "1000"}
                 ),
-                await client.post(f"/carts/{billed}/bill"),
+                await first.post(f"/carts/{billed}/bill"),
             ]
             assert [step.status_code for step in steps] == [200] * 4
-            abandoned = data(await client.post("/carts", headers=abandoned_key), 201)["cartId"]
-            await asyncio.sleep(2.5)
+            abandoned = data(await first.post("/carts", headers=abandoned_key), 201)["cartId"]
+            await expire(stack.mongodb_uri, demo.tenant_id, abandoned)
 
             def record(key: dict[str, str]) -> str:
                 return f"{store}/{terminal_no}/{key['Idempotency-Key']}"
@@ -406,4 +409,3 @@ async def test_a_create_key_used_again_after_its_cart_expired_names_no_new_cart(
             assert (retried["cartId"], retried["state"]) == (live, "Cancelled")
     finally:
         await mongo.close()
-        cart.process.stop()

@@ -19,7 +19,7 @@ from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import MasterDataProcess, start_cart, start_master_data
-from tests.support import Stack, TerminalNumbers, data, register_terminal
+from tests.support import Stack, TerminalNumbers, data, register_terminal, terminal_client
 
 PROXY_IDLE_SECONDS = 1.5
 # The driver's monitors poll this often, so only pooled connections go idle behind the proxy.
@@ -140,10 +140,9 @@ async def test_cart_writes_after_its_pooled_connections_went_idle(
         key = await register_terminal(
             cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
         )
-        headers = {"X-API-Key": key}
-        async with httpx.AsyncClient(base_url=cart.url, headers=headers, timeout=30) as client:
-            data(await client.post("/api/v1/carts"), 201)
-        assert await _write_after_idle(cart.url, headers, "/api/v1/carts", None) == 201
+        async with terminal_client(cart.url, key, request_timeout=30) as client:
+            data(await client.post("/carts"), 201)
+        assert await _write_after_idle(cart.url, {"X-API-Key": key}, "/api/v1/carts", None) == 201
     finally:
         await asyncio.to_thread(cart.process.stop)
 

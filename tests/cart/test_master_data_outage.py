@@ -32,7 +32,7 @@ from pos_devstack.stack import (
     start_secantus,
 )
 from tests.cart.test_catalog_feed import served_from_the_cache
-from tests.support import Stack, TerminalNumbers, Till, data, register_terminal, small_catalog
+from tests.support import Stack, TerminalNumbers, Till, data, small_catalog
 
 pytestmark = pytest.mark.drill
 
@@ -116,10 +116,7 @@ async def test_a_store_sells_through_an_outage_and_catches_up_when_master_data_i
     tenant = catalog.tenant_id
     tills = {
         transport: await Till.open(
-            cart.url,
-            await register_terminal(
-                cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take()
-            ),
+            cart.url, stack.tokens.cart_admin, tenant, "S001", terminal_numbers.take()
         )
         for transport, cart in pair.carts.items()
     }
@@ -191,10 +188,7 @@ async def test_a_token_whose_history_is_gone_makes_cart_start_over(
         catalog = await small_catalog(pair.master.url, tokens.admin)
         tenant = catalog.tenant_id
         tills = {
-            transport: await Till.open(
-                cart.url,
-                await register_terminal(cart.url, tokens.cart_admin, tenant, "S001", 1 + n),
-            )
+            transport: await Till.open(cart.url, tokens.cart_admin, tenant, "S001", 1 + n)
             for n, (transport, cart) in enumerate(pair.carts.items())
         }
         for till in tills.values():

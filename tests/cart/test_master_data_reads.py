@@ -15,9 +15,8 @@ from grpc import aio
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.transport import Transport
 from pos_devstack.stack import CartProcess, MasterDataProcess
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
 
-TRANSPORTS = tuple(Transport)
 STORE, ITEM, OTHER = "S1", "I1", "I2"
 
 
@@ -53,11 +52,8 @@ async def terminals(
 ) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
     clients = {}
     for transport, cart in carts.items():
-        key = await register_terminal(
+        clients[transport] = await new_terminal(
             cart.url, stack.tokens.cart_admin, catalog, STORE, terminal_numbers.take()
-        )
-        clients[transport] = httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15
         )
     yield clients
     for client in clients.values():
@@ -149,7 +145,7 @@ async def _master_data_calls(client: httpx.AsyncClient) -> float:
     return total
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_a_refused_change_makes_no_master_data_call(
     anonymous: httpx.AsyncClient, terminals: dict[str, httpx.AsyncClient], transport: Transport
 ) -> None:

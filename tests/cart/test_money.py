@@ -5,7 +5,6 @@ Decimal128 in MongoDB, and a cancelled cart says what must be given back."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -14,11 +13,8 @@ from bson.decimal128 import Decimal128
 from pymongo import AsyncMongoClient
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
-
-TRANSPORTS = list(Transport)
+from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
 
 
 @pytest.fixture
@@ -41,27 +37,7 @@ async def fine_tax_tenant(admin: httpx.AsyncClient, tenant: str) -> str:
     return tenant
 
 
-async def _terminal(
-    cart: CartProcess, stack: Stack, tenant: str, store: str, numbers: TerminalNumbers
-) -> httpx.AsyncClient:
-    key = await register_terminal(cart.url, stack.tokens.cart_admin, tenant, store, numbers.take())
-    return httpx.AsyncClient(base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=15)
-
-
-@pytest.fixture(params=TRANSPORTS)
-async def demo_terminal(
-    request: pytest.FixtureRequest,
-    stack: Stack,
-    carts: dict[Transport, CartProcess],
-    demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
-) -> AsyncIterator[httpx.AsyncClient]:
-    client = await _terminal(carts[request.param], stack, "demo", "S001", terminal_numbers)
-    yield client
-    await client.aclose()
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_a_three_place_tax_rule_is_paid_exactly_by_card_and_billed(
     stack: Stack,
     carts: dict[Transport, CartProcess],
@@ -69,7 +45,10 @@ async def test_a_three_place_tax_rule_is_paid_exactly_by_card_and_billed(
     terminal_numbers: TerminalNumbers,
     transport: Transport,
 ) -> None:
-    client = await _terminal(carts[transport], stack, fine_tax_tenant, "S1", terminal_numbers)
+    client = await new_terminal(
+        carts[transport].url, stack.tokens.cart_admin, fine_tax_tenant, "S1",
+        terminal_numbers.take(),
+    )  # fmt: skip
     async with client:
         cart_id = data(await client.post("/carts"), 201)["cartId"]
         cart = f"/carts/{cart_id}"
@@ -86,9 +65,9 @@ async def test_a_three_place_tax_rule_is_paid_exactly_by_card_and_billed(
 
 
 async def test_every_amount_has_its_places_and_input_is_strict(
-    demo_terminal: httpx.AsyncClient,
+    terminal: httpx.AsyncClient,
 ) -> None:
-    client = demo_terminal
+    client = terminal
     fresh = data(await client.post("/carts"), 201)
     assert set(fresh["totals"].values()) >= {"0.00"}
     assert all(
@@ -114,8 +93,8 @@ async def test_every_amount_has_its_places_and_input_is_strict(
     assert Decimal(paid["payments"][0]["change"]) > 0
 
 
-async def test_integers_in_paths_are_bounded(demo_terminal: httpx.AsyncClient) -> None:
-    client = demo_terminal
+async def test_integers_in_paths_are_bounded(terminal: httpx.AsyncClient) -> None:
+    client = terminal
     for receipt in ("9223372036854775808", "2147483648", "0", "-1", "1e3"):
         response = await client.get(f"/transactions/{receipt}")
         assert error_code(response, 422) == "VALIDATION_FAILED", receipt
@@ -128,9 +107,9 @@ async def test_integers_in_paths_are_bounded(demo_terminal: httpx.AsyncClient) -
 
 
 async def test_a_cancel_after_payments_says_what_to_give_back(
-    demo_terminal: httpx.AsyncClient,
+    terminal: httpx.AsyncClient,
 ) -> None:
-    client = demo_terminal
+    client = terminal
     cart_id = data(await client.post("/carts"), 201)["cartId"]
     cart = f"/carts/{cart_id}"
     data(await client.post(f"{cart}/lineItems", json=[{"itemCode": "ITEM0001"}]))
@@ -146,10 +125,8 @@ async def test_a_cancel_after_payments_says_what_to_give_back(
     assert [p["amount"] for p in record["payments"]] == ["10.00"]
 
 
-async def test_money_is_decimal128_in_mongodb(
-    stack: Stack, demo_terminal: httpx.AsyncClient
-) -> None:
-    client = demo_terminal
+async def test_money_is_decimal128_in_mongodb(stack: Stack, terminal: httpx.AsyncClient) -> None:
+    client = terminal
     cart_id = data(await client.post("/carts"), 201)["cartId"]
     cart = f"/carts/{cart_id}"
     data(await client.post(f"{cart}/lineItems", json=[{"itemCode": "ITEM0001", "quantity": 2}]))
@@ -194,9 +171,9 @@ def _as_strings(value: object) -> object:
 
 
 async def test_documents_with_string_amounts_still_read(
-    stack: Stack, demo_terminal: httpx.AsyncClient, reader: httpx.AsyncClient
+    stack: Stack, terminal: httpx.AsyncClient, reader: httpx.AsyncClient
 ) -> None:
-    client = demo_terminal
+    client = terminal
     cart_id = data(await client.post("/carts"), 201)["cartId"]
     added = data(await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "ITEM0001"}]))
     old_cart_id = uuid.uuid4().hex

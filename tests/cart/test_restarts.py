@@ -19,14 +19,12 @@ from pos_devstack.processes import free_port
 from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import start_cart, start_master_data, start_secantus
 from pos_loadtest.restart_drill import run_drill
-from tests.support import Stack, TerminalNumbers, data, error_code, register_terminal
+from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
 
 pytestmark = pytest.mark.drill
 
-TRANSPORTS = list(Transport)
 
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_rolling_restart_of_one_of_two_replicas_fails_no_call(
     stack: Stack, demo: DemoCatalog, tmp_path: Path, transport: Transport
 ) -> None:
@@ -45,7 +43,7 @@ async def test_rolling_restart_of_one_of_two_replicas_fails_no_call(
     assert result.failed == 0, result.summary()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_a_lone_master_data_draining_fails_no_call(
     stack: Stack, demo: DemoCatalog, tmp_path: Path, transport: Transport
 ) -> None:
@@ -78,7 +76,7 @@ async def test_a_lone_master_data_draining_fails_no_call(
     assert all(what.endswith(after) for what in result.failures), result.summary()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
     stack: Stack, terminal_numbers: TerminalNumbers, tmp_path: Path, transport: Transport
 ) -> None:
@@ -100,12 +98,10 @@ async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
     restarted = None
     try:
         catalog = await load_demo_catalog(master.url, stack.tokens.admin, demo_catalog(60))
-        key = await register_terminal(
-            cart.url, stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
-        )
-        async with httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30
-        ) as client:
+        async with await new_terminal(
+            cart.url, stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take(),
+            request_timeout=30,
+        ) as client:  # fmt: skip
             codes = iter(catalog.sellable_codes)
 
             async def add() -> httpx.Response:
@@ -166,7 +162,7 @@ async def test_a_lone_master_data_stopping_finishes_its_calls_then_answers_503(
         database.stop()
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", Transport)
 async def test_carts_own_database_down_is_a_prompt_503(
     stack: Stack,
     demo: DemoCatalog,
@@ -189,12 +185,10 @@ async def test_carts_own_database_down_is_a_prompt_503(
         extra_env={"MONGODB_OPERATION_TIMEOUT_SECONDS": str(operation_timeout)},
     )
     try:
-        key = await register_terminal(
-            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take()
-        )
-        async with httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30
-        ) as client:
+        async with await new_terminal(
+            cart.url, stack.tokens.cart_admin, demo.tenant_id, "S001", terminal_numbers.take(),
+            request_timeout=30,
+        ) as client:  # fmt: skip
             cart_id = data(await client.post("/carts"), 201)["cartId"]
             path = f"/carts/{cart_id}/lineItems"
             data(await client.post(path, json=[{"itemCode": "ITEM0001"}]))

@@ -29,11 +29,10 @@ from pos_devstack.stack import (
     start_master_data,
     start_secantus,
 )
-from tests.support import Stack, TerminalNumbers, data, metric_value, register_terminal
+from tests.support import Stack, TerminalNumbers, data, metric_value, new_terminal
 
 pytestmark = pytest.mark.drill
 
-TRANSPORTS = tuple(Transport)
 REQUEST_BUDGET = 2.0
 # Well past the budget: what a lookup would take if the budget did not bound it.
 TRANSPORT_TIMEOUT = 5.0
@@ -86,10 +85,10 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
                     extra_env=env,
                     name=f"cart-{transport}",
                 )
-                for transport in TRANSPORTS
+                for transport in Transport
             )
         )
-        carts.update(zip(TRANSPORTS, started, strict=True))
+        carts.update(zip(Transport, started, strict=True))
         yield World(database, master, carts)
     finally:
         for cart in carts.values():
@@ -117,11 +116,10 @@ class Terminal:
 
     @classmethod
     async def open(cls, cart: CartProcess, stack: Stack, number: int) -> Terminal:
-        key = await register_terminal(cart.url, stack.tokens.cart_admin, "demo", "S001", number)
-        limits = httpx.Limits(max_connections=200)
-        client = httpx.AsyncClient(
-            base_url=f"{cart.url}/api/v1", headers={"X-API-Key": key}, timeout=30, limits=limits
-        )
+        client = await new_terminal(
+            cart.url, stack.tokens.cart_admin, "demo", "S001", number,
+            request_timeout=30, limits=httpx.Limits(max_connections=200),
+        )  # fmt: skip
         return cls(client)
 
     async def new_cart(self) -> str:
@@ -143,7 +141,7 @@ async def terminals(
 ) -> AsyncIterator[dict[Transport, Terminal]]:
     opened = {
         transport: await Terminal.open(world.carts[transport], stack, terminal_numbers.take())
-        for transport in TRANSPORTS
+        for transport in Transport
     }
     yield opened
     for terminal in opened.values():
@@ -167,20 +165,20 @@ async def test_a_stalled_master_data_answers_504_within_the_budget_and_no_pool_w
     waited for a pooled connection included, is that 504, none taken for "unreachable" (503)."""
     timeout = (504, "MASTER_DATA_TIMEOUT", "master-data did not answer in time.")
     many = HTTP_POOL + 20
-    alone = {t: await terminals[t].new_cart() for t in TRANSPORTS}
+    alone = {t: await terminals[t].new_cart() for t in Transport}
     crowd = {
-        t: await asyncio.gather(*(terminals[t].new_cart() for _ in range(many))) for t in TRANSPORTS
+        t: await asyncio.gather(*(terminals[t].new_cart() for _ in range(many))) for t in Transport
     }
     world.master.process.pause()
     try:
-        answers = await asyncio.gather(*(terminals[t].add(alone[t]) for t in TRANSPORTS))
-        for transport, answer in zip(TRANSPORTS, answers, strict=True):
+        answers = await asyncio.gather(*(terminals[t].add(alone[t]) for t in Transport))
+        for transport, answer in zip(Transport, answers, strict=True):
             assert (answer.status, answer.code, answer.message) == timeout, (transport, answer)
             assert answer.seconds < REQUEST_BUDGET + 1.5, (transport, answer)
         seen = await asyncio.gather(
-            *(terminals[t].add(cart_id) for t in TRANSPORTS for cart_id in crowd[t])
+            *(terminals[t].add(cart_id) for t in Transport for cart_id in crowd[t])
         )
-        for n, transport in enumerate(TRANSPORTS):
+        for n, transport in enumerate(Transport):
             outcomes = Counter(
                 (a.status, a.code, a.message) for a in seen[n * many : (n + 1) * many]
             )
@@ -202,14 +200,14 @@ async def test_master_data_at_its_bound_refuses_at_once_the_same_on_both_transpo
     url = world.master.url
     refused_http = await metric_value(url, "http_request_duration_seconds_count", {"status": "503"})
     refused_grpc = await metric_value(url, "grpc_server_handled_total", {"code": "UNAVAILABLE"})
-    first = {t: await terminals[t].new_cart() for t in TRANSPORTS}
-    second = {t: await terminals[t].new_cart() for t in TRANSPORTS}
+    first = {t: await terminals[t].new_cart() for t in Transport}
+    second = {t: await terminals[t].new_cart() for t in Transport}
     world.database.pause()
     try:
-        held = [asyncio.create_task(terminals[t].add(first[t], "ITEM0002")) for t in TRANSPORTS]
+        held = [asyncio.create_task(terminals[t].add(first[t], "ITEM0002")) for t in Transport]
         await asyncio.sleep(0.3)
         assert not any(task.done() for task in held)
-        answers = {t: await terminals[t].add(second[t], "ITEM0003") for t in TRANSPORTS}
+        answers = {t: await terminals[t].add(second[t], "ITEM0003") for t in Transport}
         await asyncio.gather(*held)
     finally:
         world.database.resume()

@@ -28,7 +28,7 @@ from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import CartProcess, MasterDataProcess, start_cart, start_master_data
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, tree
-from tests.support import Stack, TerminalNumbers, register_terminal
+from tests.support import Stack, TerminalNumbers, new_terminal
 
 ITEM_DETAILS = "/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
 
@@ -145,10 +145,9 @@ async def sell(
     """A sale: one item scanned three times (master-data asked; asked again, now kept; from
     the cache), an unknown item, subtotal, cash, bill."""
     store = demo.stores[0]
-    api_key = await register_terminal(cart.url, admin_token, demo.tenant_id, store, terminal_no)
     item = demo.sellable_codes[0]
-    async with httpx.AsyncClient(
-        base_url=f"{cart.url}/api/v1", headers={"X-API-Key": api_key}, timeout=10
+    async with await new_terminal(
+        cart.url, admin_token, demo.tenant_id, store, terminal_no, request_timeout=10
     ) as client:
         terminal = Terminal(client)
         cart_id = (await terminal.call("create", "POST", "/carts"))["cartId"]
