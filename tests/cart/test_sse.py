@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cart.masterdata.changes import CatalogChange, ChangeKind, Heartbeat, StartOver
-from cart.masterdata.sse import SseEvent, sse_events
-from cart.masterdata.web import feed_message_from_sse
+from cart.masterdata.feed.changes import CatalogChange, ChangeKind, Heartbeat, StartOver
+from cart.masterdata.feed.sse import SseEvent, sse_events
+from cart.masterdata.http_adapter import feed_message_from_sse
 
 
 async def _lines(text: bytes) -> AsyncIterator[bytes]:

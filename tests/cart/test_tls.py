@@ -29,13 +29,9 @@ import pytest
 import trustme
 from grpc import aio
 
-from cart.masterdata.grpc_channels import GrpcChannelPool, health_status
-from cart.masterdata.http_clients import (
-    HttpClientKind,
-    HttpClientPool,
-    HttpClientSettings,
-    UpstreamUnreachableError,
-)
+from cart.masterdata.failures import Failure, MasterDataError
+from cart.masterdata.grpc_adapter import MasterDataChannel, health_status
+from cart.masterdata.http_adapter import HttpSettings, fetch, open_session
 from pos_commons.tls import ClientTls
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
@@ -257,32 +253,38 @@ def _grpc_target(master_data: MasterDataProcess) -> str:
 
 
 async def _grpc_health(target: str, credentials: grpc.ChannelCredentials | None) -> int:
-    pool = GrpcChannelPool()
+    channel = MasterDataChannel(target, credentials)
     try:
-        return await health_status(pool.get(target, credentials), deadline_seconds=5)
+        return await health_status(channel.pick(), deadline_seconds=5)
     finally:
-        await pool.close()
+        await channel.close()
 
 
-async def _https_status(url: str, kind: HttpClientKind, context: ssl.SSLContext) -> int:
-    pool = HttpClientPool(HttpClientSettings(kind=kind, ssl_context=context))
+async def _https_status(url: str, context: ssl.SSLContext) -> int:
+    """GET /health through cart's own session to master-data (its TLS, its certificate)."""
+    session = open_session(HttpSettings(ssl_context=context), {})
     try:
-        return (await pool.get(url).request("GET", "/health")).status
+        status, _ = await fetch(session, f"{url}/health")
+        return status
     finally:
-        await pool.close()
+        await session.close()
 
 
-@pytest.mark.parametrize("kind", list(HttpClientKind), ids=[k.value for k in HttpClientKind])
-async def test_every_http_client_presents_its_certificate_and_is_refused_without(
-    deployment: Deployment, pki: Pki, kind: HttpClientKind
+async def _refused(url: str, context: ssl.SSLContext) -> None:
+    with pytest.raises(MasterDataError) as refused:
+        await _https_status(url, context)
+    assert refused.value.kind is Failure.UNAVAILABLE
+
+
+async def test_http_presents_its_certificate_and_is_refused_without(
+    deployment: Deployment, pki: Pki
 ) -> None:
     url = deployment.mutual.master_data.url
     assert url.startswith("https://")
-    assert await _https_status(url, kind, pki.client().ssl_context()) == 200
+    assert await _https_status(url, pki.client().ssl_context()) == 200
     stranger = ClientTls(pki.ca, pki.stranger_cert, pki.stranger_key).ssl_context()
     for context in (pki.client(certificate=False).ssl_context(), stranger):
-        with pytest.raises(UpstreamUnreachableError):
-            await _https_status(url, kind, context)
+        await _refused(url, context)
 
 
 async def test_grpc_presents_its_certificate_and_is_refused_without(
@@ -297,20 +299,17 @@ async def test_grpc_presents_its_certificate_and_is_refused_without(
         assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
-@pytest.mark.parametrize("kind", list(HttpClientKind), ids=[k.value for k in HttpClientKind])
 async def test_clients_refuse_a_server_their_ca_did_not_issue(
-    deployment: Deployment, pki: Pki, kind: HttpClientKind
+    deployment: Deployment, pki: Pki
 ) -> None:
     """cart's side of TLS: master-data's certificate is checked, not just encrypted to."""
     foreign = ClientTls(pki.stranger_ca)
     tls_only = deployment.tls.master_data
-    assert await _https_status(tls_only.url, kind, pki.client().ssl_context()) == 200
-    with pytest.raises(UpstreamUnreachableError):
-        await _https_status(tls_only.url, kind, foreign.ssl_context())
-    if kind is HttpClientKind.AIOHTTP:  # once is enough for gRPC
-        with pytest.raises(aio.AioRpcError) as refused:
-            await _grpc_health(_grpc_target(tls_only), foreign.grpc_credentials())
-        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert await _https_status(tls_only.url, pki.client().ssl_context()) == 200
+    await _refused(tls_only.url, foreign.ssl_context())
+    with pytest.raises(aio.AioRpcError) as refused:
+        await _grpc_health(_grpc_target(tls_only), foreign.grpc_credentials())
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
 async def test_tls_ports_speak_no_plaintext(deployment: Deployment) -> None:

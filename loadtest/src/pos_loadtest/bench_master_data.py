@@ -22,17 +22,17 @@ from pathlib import Path
 import httpx
 from grpc import aio
 
-from cart.masterdata.http_clients import (
-    HttpClient,
-    HttpClientKind,
-    HttpClientSettings,
-    create_http_client,
-)
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from pos_loadtest.baselines import start_baseline
+from pos_loadtest.bench_transport_clients import (
+    HttpClient,
+    HttpClientKind,
+    HttpClientSettings,
+    create_http_client,
+)
 from pos_loadtest.measure import Sample, closed_loop, median, spread
 
 ITEM = ("demo", "S001", "ITEM0007")

@@ -1,11 +1,12 @@
 """Transport benchmark: cart's master-data repositories against bare client/server pairs.
 
-Calls each repository cart can be configured with (HTTP with every client library it offers,
-and gRPC) directly, against a real master-data with a warm cache, asking for one item as cart
-does when a terminal scans it. Next to them, in the same run and on the same machine, bare
-pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub calling a
-grpc.aio server that returns a constant message, and each HTTP library calling a raw ASGI
-server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
+Calls each repository cart can be configured with (HTTP and gRPC) directly, and cart's HTTP
+repository over two other client libraries as well (httpx, httpx over aiohttp:
+bench_transport_clients.py), against a real master-data with a warm cache, asking for one
+item as cart does when a terminal scans it. Next to them, in the same run and on the same
+machine, bare pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub
+calling a grpc.aio server that returns a constant message, and each HTTP library calling a
+raw ASGI server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
 targets interleaved over rounds; medians reported with each repository's ratio to its
 baseline. Next to throughput, what each call costs in CPU, read from /proc over the same
 window: the client's (this process, all its threads) and the server's. That ratio (the bare
@@ -32,23 +33,23 @@ from pathlib import Path
 import uvloop
 from grpc import aio
 
-from cart.masterdata.grpc import GrpcMasterDataRepository
-from cart.masterdata.grpc_channels import GrpcChannelPool
-from cart.masterdata.http_clients import (
-    HttpClient,
-    HttpClientKind,
-    HttpClientSettings,
-    create_http_client,
-)
+from cart.masterdata.failures import Retrier, RetryPolicy
+from cart.masterdata.grpc_adapter import GrpcMasterDataRepository, MasterDataChannel
+from cart.masterdata.http_adapter import HttpMasterDataRepository, HttpSettings, service_headers
 from cart.masterdata.repository import MasterDataRepository
-from cart.masterdata.retries import Retrier, RetryPolicy
-from cart.masterdata.web import WebMasterDataRepository, service_headers
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from pos_loadtest.baselines import start_baseline
+from pos_loadtest.bench_transport_clients import (
+    BenchHttpRepository,
+    HttpClient,
+    HttpClientKind,
+    HttpClientSettings,
+    create_http_client,
+)
 from pos_loadtest.cpu import cpu_seconds
 from pos_loadtest.measure import Sample, closed_loop, median, paired_ratio
 from pos_loadtest.procfs import command_line
@@ -96,7 +97,7 @@ async def _capture(master_url: str, grpc_target: str, token: str, work: Path) ->
             "GET",
             f"/api/v1/tenants/{TENANT}/stores/{STORE}/itemDetails",
             params={"codes": ITEM},
-            headers={"authorization": f"Bearer {token}"},
+            headers=service_headers(token),
         )
     finally:
         await client.close()
@@ -140,16 +141,15 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         )
         real = master.process.pid
 
-        channels = GrpcChannelPool()
-        closers.append(channels.close)
-        bare_grpc = channels.get(f"{LOOPBACK}:{grpc_port}")
+        bare_grpc = MasterDataChannel(f"{LOOPBACK}:{grpc_port}")
         grpc_retrier = Retrier(Transport.GRPC, 5.0, RetryPolicy())
         grpc_repo = GrpcMasterDataRepository(
-            channels.get(master.grpc_target), tokens.service, grpc_retrier
+            MasterDataChannel(master.grpc_target), tokens.service, grpc_retrier
         )
         # The same repository against the bare server: our client-side cost alone.
         grpc_repo_on_bare = GrpcMasterDataRepository(bare_grpc, tokens.service, grpc_retrier)
-        bare_stub = item_service_pb2_grpc.ItemServiceStub(bare_grpc)
+        closers += [grpc_repo.close, grpc_repo_on_bare.close]
+        bare_stub = item_service_pb2_grpc.ItemServiceStub(bare_grpc.checked)
         bare_request = item_service_pb2.BatchGetItemDetailsRequest(
             tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
         )
@@ -170,13 +170,28 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         limit = max(options.concurrency_levels) * 2
         for kind in HttpClientKind:
             settings = HttpClientSettings(kind=kind, max_connections=limit)
-            auth = service_headers(tokens.service)
-            repo_client = create_http_client(master.url, settings, auth)
-            bare_client = create_http_client(f"http://{LOOPBACK}:{http_port}", settings)
-            closers += [repo_client.close, bare_client.close]
+            bare_url = f"http://{LOOPBACK}:{http_port}"
+            bare_client = create_http_client(bare_url, settings)
             http_retrier = Retrier(Transport.HTTP, 5.0, RetryPolicy())
-            web_repo = WebMasterDataRepository([repo_client], http_retrier)
-            web_repo_on_bare = WebMasterDataRepository([bare_client], http_retrier)
+            web_repo: HttpMasterDataRepository
+            web_repo_on_bare: HttpMasterDataRepository
+            if kind is HttpClientKind.AIOHTTP:  # cart's own repository, its own session
+                over = HttpSettings(max_connections=limit)
+                web_repo = HttpMasterDataRepository(
+                    [master.url], tokens.service, http_retrier, over
+                )
+                web_repo_on_bare = HttpMasterDataRepository(
+                    [bare_url], tokens.service, http_retrier, over
+                )
+            else:
+                auth = service_headers(tokens.service)
+                web_repo = BenchHttpRepository(
+                    create_http_client(master.url, settings, auth), http_retrier
+                )
+                web_repo_on_bare = BenchHttpRepository(
+                    create_http_client(bare_url, settings), http_retrier
+                )
+            closers += [web_repo.close, web_repo_on_bare.close, bare_client.close]
             bare_name = f"HTTP bare pair ({kind.value})"
             targets += [
                 Target(f"HTTP repository ({kind.value})", _repo_call(web_repo), real, bare_name),

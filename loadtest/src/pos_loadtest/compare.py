@@ -6,10 +6,11 @@ what each request costs, and what a terminal sees.
                        [--baseline-ref REF] [--no-open-loop] [--no-unloaded] ...
                        [--no-propagation] [--propagation-changes 20] ...
 
-A mode is <transport>[+nocache][+keys]: <transport> is grpc, http-aiohttp, http-httpx or
-http-httpx-aiohttp; cart runs with its item cache fed by the catalog feed (USE_ITEM_CACHE=true)
-unless +nocache (USE_ITEM_CACHE=false: every lookup goes to master-data, which measures the
-transports themselves); +keys has the terminals send Idempotency-Key.
+A mode is <transport>[+nocache][+keys]: <transport> is grpc or http-aiohttp (the transport
+bench, bench_transport.py, compares HTTP client libraries); cart runs with its item cache fed
+by the catalog feed (USE_ITEM_CACHE=true) unless +nocache (USE_ITEM_CACHE=false: every lookup
+goes to master-data, which measures the transports themselves); +keys has the terminals send
+Idempotency-Key.
 
 It sets everything up itself: the database (embedded SecantusDB unless MONGODB_URI is set),
 master-data serving HTTP and gRPC, the demo catalog, one terminal key per locust user. Then

@@ -1,11 +1,11 @@
-"""The cart configurations a comparison runs: the transport flag and the HTTP client library,
-whether cart keeps its item cache, and whether the terminals send Idempotency-Key.
+"""The cart configurations a comparison runs: the transport flag, whether cart keeps its item
+cache, and whether the terminals send Idempotency-Key.
 
 A mode is written ``<transport>[+nocache][+keys]``, the suffixes in that order, each at most
 once:
 
-- ``<transport>`` is ``grpc`` or ``http-<client>``, where <client> is one of the libraries the
-  web repository offers (MASTER_DATA_HTTP_CLIENT): aiohttp, httpx, httpx-aiohttp;
+- ``<transport>`` is ``grpc`` or ``http-aiohttp`` (cart's HTTP client library; the transport
+  bench, bench_transport.py, compares it with httpx and httpx over aiohttp);
 - without ``+nocache`` cart runs with its item cache fed by the catalog feed
   (``USE_ITEM_CACHE=true``, cart's default), so a warmed scan makes no master-data call; with
   it, ``USE_ITEM_CACHE=false``: every lookup goes to master-data, which measures the
@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.transport import Transport
+
+HTTP_CLIENTS = ("aiohttp",)
+"""The HTTP client libraries cart can run with."""
 
 NOCACHE_OPTION = "nocache"
 KEYS_OPTION = "keys"
@@ -39,7 +41,7 @@ GRAMMAR = "<transport>[+nocache][+keys]"
 class Mode:
     name: str
     transport: Transport
-    http_client: HttpClientKind | None
+    http_client: str | None
     idempotency_keys: bool = False
     code_ref: str | None = None
     """The git ref whose cart code this mode runs; None: the current code."""
@@ -58,14 +60,11 @@ class Mode:
         )
 
     def cart_env(self) -> dict[str, str]:
-        env = {
+        return {
             **self.transport.cart_env(),
             # Set either way, so an older cart whose default differs runs the same setting.
             "USE_ITEM_CACHE": "true" if self.item_cache else "false",
         }
-        if self.http_client is not None:
-            env["MASTER_DATA_HTTP_CLIENT"] = self.http_client.value
-        return env
 
     @property
     def description(self) -> str:
@@ -73,7 +72,7 @@ class Mode:
             parts = ["USE_GRPC=true (grpc.aio)"]
         else:
             assert self.http_client is not None
-            parts = [f"USE_GRPC=false, MASTER_DATA_HTTP_CLIENT={self.http_client.value}"]
+            parts = [f"USE_GRPC=false ({self.http_client})"]
         if self.code_ref:
             parts.append(
                 f"USE_ITEM_CACHE={'true' if self.item_cache else 'false'} "
@@ -112,7 +111,7 @@ def _options_of(text: str, written: list[str]) -> tuple[bool, bool]:
 
 
 def _unknown(text: str) -> ValueError:
-    choices = ", ".join(["grpc", *(f"http-{kind.value}" for kind in HttpClientKind)])
+    choices = ", ".join(["grpc", *(f"http-{client}" for client in HTTP_CLIENTS)])
     return ValueError(
         f"unknown mode {text!r}; write {GRAMMAR}, where <transport> is one of {choices}"
     )
@@ -128,13 +127,8 @@ def parse_mode(text: str) -> Mode:
     if base == "grpc":
         return Mode(text, Transport.GRPC, None, keys, item_cache=item_cache)
     prefix = "http-"
-    if base.startswith(prefix):
-        try:
-            kind = HttpClientKind(base[len(prefix) :])
-        except ValueError:
-            pass
-        else:
-            return Mode(text, Transport.HTTP, kind, keys, item_cache=item_cache)
+    if base.startswith(prefix) and base[len(prefix) :] in HTTP_CLIENTS:
+        return Mode(text, Transport.HTTP, base[len(prefix) :], keys, item_cache=item_cache)
     raise _unknown(text)
 
 

@@ -8,8 +8,8 @@ from prometheus_client import CollectorRegistry
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data
-from cart.masterdata.feeds import CatalogFeeds
-from cart.masterdata.item_cache import ItemCache
+from cart.masterdata.feed.feeds import CatalogFeeds
+from cart.masterdata.feed.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
 from pos_commons.tls import ClientTls
 from pos_commons.transport import Transport
@@ -26,10 +25,6 @@ class CartSettings(ServiceSettings):
     master_data_grpc_target: str = Field(
         default="127.0.0.1:50051",
         description="master-data's gRPC target; dns:///host:port spreads calls over replicas.",
-    )
-    master_data_http_client: HttpClientKind = Field(
-        default=HttpClientKind.AIOHTTP,
-        description="HTTP client library of the web repository: aiohttp, httpx, httpx-aiohttp.",
     )
     grpc_timeout: float = Field(
         default=2.0,

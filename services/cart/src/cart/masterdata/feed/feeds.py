@@ -30,9 +30,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from cart.masterdata.changes import CatalogChange, FeedMessage, Heartbeat, StartOver
-from cart.masterdata.failures import MasterDataCallError
-from cart.masterdata.item_cache import ItemCache
+from cart.masterdata.failures import MasterDataError
+from cart.masterdata.feed.changes import CatalogChange, FeedMessage, Heartbeat, StartOver
+from cart.masterdata.feed.item_cache import ItemCache
 from pos_commons.errors import AppError
 from pos_commons.transport import Transport
 
@@ -191,9 +191,12 @@ class CatalogFeeds:
             try:
                 await self._read(feed)
                 failures = 0  # ended by master-data (it is draining): reconnect at once
-            except (MasterDataCallError, AppError, TimeoutError) as exc:
+            except (AppError, TimeoutError) as exc:
                 failures += 1
-                message = str(exc) or "nothing heard for too long"
+                if isinstance(exc, MasterDataError):
+                    message = exc.described()  # what was seen, not the terminal's message
+                else:
+                    message = str(exc) or "nothing heard for too long"
                 log = _log.warning if feed.state is FeedState.LIVE else _log.debug
                 log(
                     "catalog feed of %s over %s broke: %s", feed.tenant_id, self._transport, message

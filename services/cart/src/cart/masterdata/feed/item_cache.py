@@ -25,7 +25,7 @@ from typing import Any
 
 from cart.domain.model import TaxRule
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.changes import (
+from cart.masterdata.feed.changes import (
     CatalogChange,
     ChangeKind,
     ItemRecord,
