@@ -188,6 +188,13 @@ CASES: list[tuple[str, list[HttpAnswer], list[GrpcAnswer], object, int]] = [
         1,
     ),
     (
+        "a proxy's timeout, without a code",
+        [(504, b"gateway timeout")],
+        [grpc_abort(S.DEADLINE_EXCEEDED)],
+        (504, "MASTER_DATA_TIMEOUT", "master-data did not answer in time."),
+        1,
+    ),
+    (
         "rejected credentials",
         [_error(401, "INVALID_TOKEN")],
         [grpc_abort(S.UNAUTHENTICATED, "INVALID_TOKEN")],
