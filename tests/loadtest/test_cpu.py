@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pos_loadtest import cpu, procfs
+from pos_loadtest.probes import cpu
+from pos_loadtest.probes import process as procfs
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
