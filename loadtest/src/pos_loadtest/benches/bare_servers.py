@@ -1,4 +1,4 @@
-"""Bare servers for baselines: the same bytes as the real service, and no work at all.
+"""Bare servers, the floor of a bench: the same bytes as the real service, and no work at all.
 
 ``python -m pos_loadtest.benches.bare_servers grpc PORT FILE`` serves ItemService (both methods) and
 ``... http PORT FILE`` (raw ASGI) or ``... fastapi PORT FILE`` (one FastAPI route) serve
@@ -81,14 +81,14 @@ def _fastapi_app(body: bytes) -> Any:
     return app
 
 
-def start_baseline(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
+def start_bare_server(kind: str, body: Path, log_dir: Path) -> tuple[ManagedProcess, int]:
     """Starts a bare server (grpc, http or fastapi) on a free port; returns it, and the port."""
     port = free_port()
     process = ManagedProcess(
-        f"baseline-{kind}",
+        f"bare-{kind}",
         python_module("pos_loadtest.benches.bare_servers", kind, str(port), str(body)),
         env={},
-        log_path=log_dir / f"baseline-{kind}.log",
+        log_path=log_dir / f"bare-{kind}.log",
     ).start()
     process.wait_for_port(port)
     return process, port
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
             log_level="warning", access_log=False,
         )  # fmt: skip
     else:
-        raise SystemExit(f"unknown baseline {kind!r}")
+        raise SystemExit(f"unknown bare server {kind!r}")
     return 0
 
 

@@ -73,7 +73,8 @@ class Measured:
 class Target:
     name: str
     call: Callable[[], Awaitable[object]]
-    baseline: str | None = None
+    floor: str | None = None
+    """The bare target this one is measured against."""
 
 
 class WireConnection:
@@ -319,7 +320,7 @@ def _report(
     print(header)
     print("-" * len(header))
     keys = [t.name + str(i) for i, t in enumerate(targets)]
-    by_name = {t.name: key for key, t in zip(keys, targets, strict=True) if not t.baseline}
+    by_name = {t.name: key for key, t in zip(keys, targets, strict=True) if not t.floor}
     client_cost: dict[str, float] = {}
     for key, target in zip(keys, targets, strict=True):
         runs = results[key]
@@ -331,8 +332,8 @@ def _report(
             f"{sum(m.sample.errors for m in runs):4d} "
             f"{client_cost[key]:7.0f} {median([m.database_cpu_us for m in runs]):8.0f}"
         )
-        if target.baseline:
-            wire_runs = results[by_name[target.baseline]]
+        if target.floor:
+            wire_runs = results[by_name[target.floor]]
             rps, rps_spread = paired_ratio(
                 [m.sample.rps for m in runs], [w.sample.rps for w in wire_runs]
             )

@@ -1,9 +1,9 @@
-"""Benchmark of master-data's item lookup, HTTP and gRPC, against bare baselines (not a test).
+"""Benchmark of master-data's item lookup, HTTP and gRPC, against bare servers (not a test).
 
 Starts SecantusDB, master-data (HTTP + gRPC) with the demo catalog, and three bare servers
 answering the same bytes (bare grpc.aio; raw ASGI on uvicorn; one FastAPI route). With a warm
 cache, it loads each target in turn, interleaved over several rounds, and prints req/s,
-p50/p99 and the ratio of master-data to its baseline (median of the per-round ratios, with
+p50/p99 and the ratio of master-data to its floor (median of the per-round ratios, with
 their spread). Every process it starts is stopped at the end.
 
     scripts/bench_master_data.sh [--seconds 3] [--rounds 3] [--concurrency 8]
@@ -32,7 +32,7 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_serv
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
-from pos_loadtest.benches.bare_servers import start_baseline
+from pos_loadtest.benches.bare_servers import start_bare_server
 from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, spread
 
 ITEM = ("demo", "S001", "ITEM0007")
@@ -42,7 +42,8 @@ ITEM = ("demo", "S001", "ITEM0007")
 class Target:
     name: str
     call: Callable[[], Awaitable[object]]
-    baselines: tuple[str, ...] = ()
+    floors: tuple[str, ...] = ()
+    """The bare servers this one is measured against."""
 
 
 async def _run(options: argparse.Namespace, work: Path) -> int:
@@ -74,7 +75,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         (work / "grpc.bin").write_bytes(grpc_body)
         bare = {}
         for kind, body in (("grpc", "grpc.bin"), ("http", "http.json"), ("fastapi", "http.json")):
-            process, port = start_baseline(kind, work / body, work)
+            process, port = start_bare_server(kind, work / body, work)
             processes.append(process)
             bare[kind] = port
 
@@ -165,13 +166,13 @@ def _report(
             f"{sum(s.errors for s in runs):6d}"
         )
         print(line)
-        for baseline in target.baselines:
+        for floor in target.floors:
             ratios = [
                 real.rps / bare.rps
-                for real, bare in zip(runs, samples[baseline], strict=True)
+                for real, bare in zip(runs, samples[floor], strict=True)
                 if bare.rps
             ]
-            print(f"{'':36}   {median(ratios):.2f}x the req/s of {baseline} ({spread(ratios)})")
+            print(f"{'':36}   {median(ratios):.2f}x the req/s of {floor} ({spread(ratios)})")
     print(f"\ncache: hit rate {cache['hitRate']}, hits {cache['hits']}, misses {cache['misses']}")
 
 

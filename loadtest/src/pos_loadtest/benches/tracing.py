@@ -6,7 +6,7 @@ before tracing (`--baseline-ref`) in the same run.
                              [--transport http|grpc] [--no-item-cache]
 
 One stack per setting (a SecantusDB on a data directory of its own, its master-data and one
-cart, the demo catalog; durable_stack.py), started once: `baseline` runs the services' code as
+cart, the demo catalog; stacks/durable.py), started once: `baseline` runs the services' code as
 of the ref (a temporary git worktree), the others the current code with the settings below;
 tracing exports to an OTLP/HTTP sink in this process (otlp_sink.py) with the SDK's default
 batch processor. In every round the same load runs on each stack in turn, the order rotating

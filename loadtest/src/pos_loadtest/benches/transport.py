@@ -7,7 +7,7 @@ pairs exchanging the very same bytes and doing nothing else: a grpc.aio stub cal
 grpc.aio server that returns a constant message, and each HTTP library calling a raw ASGI
 server (uvicorn, httptools, uvloop) that returns constant JSON. Concurrency 1, 8 and 64;
 targets interleaved over rounds; medians reported with each repository's ratio to its
-baseline. Next to throughput, what each call costs in CPU, read from /proc over the same
+floor (its bare pair). Next to throughput, what each call costs in CPU (psutil) over the same
 window: the client's (this process, all its threads) and the server's. That ratio (the bare
 pair's CPU per call over the repository's) is far steadier on a shared machine than
 throughput, whose ratio is the goal's. With --client-side, "its client side only" rows run
@@ -48,7 +48,7 @@ from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
-from pos_loadtest.benches.bare_servers import start_baseline
+from pos_loadtest.benches.bare_servers import start_bare_server
 from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, paired_ratio
 from pos_loadtest.probes.cpu import cpu_seconds
 from pos_loadtest.probes.process import command_line
@@ -64,7 +64,8 @@ class Target:
     call: Callable[[], Awaitable[object]]
     server_pid: int
     """The process that answers it (master-data or a bare server): its CPU is counted."""
-    baseline: str | None = None
+    floor: str | None = None
+    """The bare pair this one is measured against (its floor)."""
 
 
 @dataclass
@@ -214,7 +215,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
 def _start_and_track(
     kind: str, body: Path, work: Path, processes: list[ManagedProcess]
 ) -> tuple[ManagedProcess, int]:
-    process, port = start_baseline(kind, body, work)
+    process, port = start_bare_server(kind, body, work)
     processes.append(process)
     return process, port
 
@@ -264,8 +265,8 @@ def _report(
                 f"{median([m.client_cpu_us for m in runs]):7.0f} "
                 f"{median([m.server_cpu_us for m in runs]):7.0f}"
             )
-            if target.baseline:
-                bare = measured[target.baseline]
+            if target.floor:
+                bare = measured[target.floor]
                 rps, rps_spread = paired_ratio(
                     [m.sample.rps for m in runs], [b.sample.rps for b in bare]
                 )

@@ -14,14 +14,18 @@ from pos_loadtest.comparison.fresh_state import reset_cart_data, stored_carts
 from pos_loadtest.comparison.locust_run import LoadSettings, Probe, measure_window, start_locust
 from pos_loadtest.comparison.modes import Mode
 from pos_loadtest.comparison.results import RunResult
-from pos_loadtest.probes.cpu import CounterProbe, CpuProbe, per_request_ms
-from pos_loadtest.probes.database_operations import OpcounterProbe, cart_operations
+from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
+from pos_loadtest.probes.database_operations import (
+    COMMANDS,
+    OpcounterProbe,
+    cart_operations,
+    commands_sent,
+)
 from pos_loadtest.probes.lookups import CALLS, HITS, MISSES, item_cache_lookups, master_data_calls
 from pos_loadtest.probes.process import environment_variable
 from pos_loadtest.probes.prometheus import GrowthProbe
-from pos_loadtest.stacks.comparison import Harness
+from pos_loadtest.stacks.comparison import ComparisonStack
 
-COMMANDS_FAMILY = "mongodb_commands"
 CART_START_SECONDS = 120.0
 """How long locust waits for cart to answer (cart's own start is bounded by devstack)."""
 
@@ -37,34 +41,34 @@ class RunPlan:
 
 
 def measure(
-    harness: Harness,
+    stack: ComparisonStack,
     database: MongoClient[dict[str, Any]],
     plan: RunPlan,
     extra_probes: Sequence[Probe] = (),
 ) -> RunResult:
     """The run of `plan`; `extra_probes` (a profiler) are opened on the same window, given the
     pids of cart, master-data, the database (when embedded) and locust."""
-    reset_cart_data(database, harness.tenant_id)
-    carts_at_start = stored_carts(database, harness.tenant_id)
+    reset_cart_data(database, stack.tenant_id)
+    carts_at_start = stored_carts(database, stack.tenant_id)
     port = free_port()
     # locust starts (and waits for cart to answer) while cart starts: each takes seconds.
     locust = start_locust(
-        f"http://{LOOPBACK}:{port}", harness.keys_file, harness.items_file, plan.load,
-        harness.work / plan.label, seed=plan.seed, idempotency_keys=plan.mode.idempotency_keys,
+        f"http://{LOOPBACK}:{port}", stack.keys_file, stack.items_file, plan.load,
+        stack.work / plan.label, seed=plan.seed, idempotency_keys=plan.mode.idempotency_keys,
         wait_for_host_seconds=CART_START_SECONDS,
     )  # fmt: skip
     try:
-        with harness.cart(plan.mode, name=f"cart-{plan.label}", http_port=port) as cart:
+        with stack.cart(plan.mode, name=f"cart-{plan.label}", http_port=port) as cart:
             # Where cart's code came from: a baseline's checkout, or (unset) the installed one.
             cart_code = environment_variable(cart.process.pid, "PYTHONPATH")
-            watched = {"cart": cart.process.pid, "master-data": harness.master.process.pid}
-            if harness.database is not None:
-                watched["database"] = harness.database.pid
+            watched = {"cart": cart.process.pid, "master-data": stack.master.process.pid}
+            if stack.database is not None:
+                watched["database"] = stack.database.pid
             cpu = CpuProbe({})
-            cart_commands = CounterProbe(f"{cart.url}/metrics", COMMANDS_FAMILY)
-            master_data_commands = CounterProbe(f"{harness.master.url}/metrics", COMMANDS_FAMILY)
+            cart_commands = GrowthProbe(f"{cart.url}/metrics", commands_sent)
+            master_data_commands = GrowthProbe(f"{stack.master.url}/metrics", commands_sent)
             operations = OpcounterProbe(database)
-            lookups = GrowthProbe(f"{harness.master.url}/metrics", master_data_calls)
+            lookups = GrowthProbe(f"{stack.master.url}/metrics", master_data_calls)
             cache = GrowthProbe(f"{cart.url}/metrics", item_cache_lookups)
             probes: list[Probe] = [
                 cpu,
@@ -83,11 +87,11 @@ def measure(
         window.rows,
         cpu_seconds=cpu.used,
         cpu_processes=cpu.commands,
-        database_commands=cart_commands.grown,
+        database_commands=_grown(cart_commands, COMMANDS),
         database_operations=None
         if operations.grown is None
-        else cart_operations(operations.grown, master_data_commands.grown),
-        master_data_commands=master_data_commands.grown,
+        else cart_operations(operations.grown, _grown(master_data_commands, COMMANDS)),
+        master_data_commands=_grown(master_data_commands, COMMANDS),
         master_data_calls=None if lookups.grown is None else lookups.grown[CALLS],
         item_cache_hits=None if cache.grown is None else cache.grown[HITS],
         item_cache_misses=None if cache.grown is None else cache.grown[MISSES],
@@ -96,6 +100,10 @@ def measure(
         seconds=window.seconds,
         users=plan.load.users,
     )
+
+
+def _grown(probe: GrowthProbe, figure: str) -> float | None:
+    return None if probe.grown is None else probe.grown[figure]
 
 
 def describe(run: RunResult) -> str:

@@ -181,12 +181,12 @@ def _record(
         think_time=options.think_time,
     )
     with (
-        running_stack(work, terminals=options.users, catalog_size=options.catalog_size) as harness,
-        closing(database_client(harness.uri)) as database,
+        running_stack(work, terminals=options.users, catalog_size=options.catalog_size) as stack,
+        closing(database_client(stack.uri)) as database,
     ):
-        if options.target == "database" and harness.database is None:
+        if options.target == "database" and stack.database is None:
             raise ProfilerError("the database behind MONGODB_URI is not a process started here")
-        check_permission(harness.master.process.pid)
+        check_permission(stack.master.process.pid)
         recording = PySpyRecording(options.target, options.seconds, options.rate, folder, work)
         plan = RunPlan(options.parsed_mode, load, f"profile-{options.parsed_mode.name}")
         print(
@@ -194,7 +194,7 @@ def _record(
             f"(after {options.warmup:g}s of warm-up)",
             flush=True,
         )
-        result = measure(harness, database, plan, extra_probes=[recording])
+        result = measure(stack, database, plan, extra_probes=[recording])
     print(describe(result), flush=True)
     top = top_frames(parse_collapsed(recording.collapsed.read_text().splitlines()), options.top)
     (folder / "top.txt").write_text(describe_top(top) + "\n")

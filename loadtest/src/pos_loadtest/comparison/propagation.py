@@ -46,7 +46,7 @@ from pos_loadtest.comparison.locust_run import (
 from pos_loadtest.comparison.modes import Mode
 from pos_loadtest.comparison.results import FeedLag, PriceChange, PropagationRun
 from pos_loadtest.probes.prometheus import Exposition, Histogram, read
-from pos_loadtest.stacks.comparison import STORE, Harness
+from pos_loadtest.stacks.comparison import STORE, ComparisonStack
 
 PROCESSES = 2
 INTERVAL_SECONDS = 0.5
@@ -244,12 +244,16 @@ async def _changes(
 
 
 async def _probe(
-    harness: Harness, carts: list[CartProcess], keys: list[str], item: str, plan: PropagationPlan
+    stack: ComparisonStack,
+    carts: list[CartProcess],
+    keys: list[str],
+    item: str,
+    plan: PropagationPlan,
 ) -> _Probe:
-    catalog = harness.catalog
+    catalog = stack.catalog
     assert catalog is not None
     original = _unit_price(catalog, item)
-    path = f"/api/v1/tenants/{harness.tenant_id}/items/{item}"
+    path = f"/api/v1/tenants/{stack.tenant_id}/items/{item}"
 
     async with AsyncExitStack() as clients:
 
@@ -261,9 +265,7 @@ async def _probe(
             ProbeTerminal(await client(cart.url, {"X-API-Key": key}), item)
             for cart, key in zip(carts, keys, strict=True)
         ]
-        admin = await client(
-            harness.master.url, {"Authorization": f"Bearer {harness.tokens.admin}"}
-        )
+        admin = await client(stack.master.url, {"Authorization": f"Bearer {stack.tokens.admin}"})
         prime_until = time.monotonic() + PRIME_SECONDS
         primed = list(await asyncio.gather(*(t.prime(prime_until) for t in terminals)))
         # Read while nothing of ours is in flight: blocking the loop for it costs nothing.
@@ -312,38 +314,38 @@ def _load_of(plan: PropagationPlan) -> LoadSettings:
     )
 
 
-def measure_propagation(harness: Harness, plan: PropagationPlan) -> PropagationRun:
+def measure_propagation(stack: ComparisonStack, plan: PropagationPlan) -> PropagationRun:
     """The phase for one mode; every process it started is stopped however it ends."""
-    catalog = harness.catalog
+    catalog = stack.catalog
     if catalog is None:
-        raise PropagationError("the harness does not say which catalog it loaded")
-    item = probe_item(catalog, harness.item_count, STORE)
+        raise PropagationError("the stack does not say which catalog it loaded")
+    item = probe_item(catalog, stack.item_count, STORE)
     if item is None:
         raise PropagationError("no item left beyond those the load scans (--catalog-size)")
     label = f"propagation-{plan.mode.name}"
-    key_files = _split_keys(harness.keys_file, harness.work, plan)
-    first_probe_terminal = len(json.loads(harness.keys_file.read_text())) + 1
-    with ExitStack() as stack:
+    key_files = _split_keys(stack.keys_file, stack.work, plan)
+    first_probe_terminal = len(json.loads(stack.keys_file.read_text())) + 1
+    with ExitStack() as exits:
         carts = [
-            stack.enter_context(harness.cart(plan.mode, name=f"cart-{label}-{number}"))
+            exits.enter_context(stack.cart(plan.mode, name=f"cart-{label}-{number}"))
             for number in range(1, plan.processes + 1)
         ]
         probe_keys = [
-            terminal_key(cart.url, harness.tokens.cart_admin, harness.tenant_id, STORE, number)
+            terminal_key(cart.url, stack.tokens.cart_admin, stack.tenant_id, STORE, number)
             for number, cart in enumerate(carts, start=first_probe_terminal)
         ]
         load = _load_of(plan)
         locusts: list[LocustRun] = []
         for number, (cart, keys) in enumerate(zip(carts, key_files, strict=True), start=1):
             locust = start_locust(
-                cart.url, keys, harness.items_file, load, harness.work / f"{label}-{number}",
+                cart.url, keys, stack.items_file, load, stack.work / f"{label}-{number}",
                 seed=number,
             )  # fmt: skip
-            stack.callback(locust.stop)
+            exits.callback(locust.stop)
             locusts.append(locust)
         for locust in locusts:
             wait_for_window(locust)
-        probe = asyncio.run(_probe(harness, carts, probe_keys, item, plan))
+        probe = asyncio.run(_probe(stack, carts, probe_keys, item, plan))
         for locust in locusts:
             if not locust.process.running():
                 tail = locust.process.log_tail()

@@ -78,7 +78,7 @@ from pos_loadtest.report.propagation_sections import (
 from pos_loadtest.report.propagation_sections import failures as propagation_failures
 from pos_loadtest.report.write import write_report
 from pos_loadtest.stacks import older_ref
-from pos_loadtest.stacks.comparison import STORE, Harness, running_stack
+from pos_loadtest.stacks.comparison import STORE, ComparisonStack, running_stack
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
 
@@ -237,7 +237,7 @@ class _Session:
     """What every run of one comparison shares."""
 
     options: argparse.Namespace
-    harness: Harness
+    stack: ComparisonStack
     database: MongoClient[dict[str, Any]]
     modes: list[Mode]
     comparison: Comparison
@@ -245,7 +245,7 @@ class _Session:
 
     def measure(self, plan: RunPlan, what: str) -> RunResult:
         self.progress.step(what)
-        result = measure(self.harness, self.database, plan)
+        result = measure(self.stack, self.database, plan)
         print(describe(result), flush=True)
         return result
 
@@ -300,9 +300,9 @@ def _propagation(session: _Session, closed: LoadSettings, modes: list[Mode]) -> 
         session.progress.step(f"propagation under load: {mode.name}, {PROCESSES} cart processes")
         plan = PropagationPlan(mode, closed, options.propagation_changes, options.propagation_limit)
         # With no cart running, as before every run: the load starts from 0 stored carts.
-        reset_cart_data(session.database, session.harness.tenant_id)
+        reset_cart_data(session.database, session.stack.tenant_id)
         try:
-            result = measure_propagation(session.harness, plan)
+            result = measure_propagation(session.stack, plan)
         except Exception as exc:  # reported as a failure, loudly, with the phase's logs kept
             result = PropagationRun(
                 mode.name, "", plan.processes, plan.users_per_process * plan.processes,
@@ -314,7 +314,7 @@ def _propagation(session: _Session, closed: LoadSettings, modes: list[Mode]) -> 
 
 def _phases(
     options: argparse.Namespace,
-    harness: Harness,
+    stack: ComparisonStack,
     database: MongoClient[dict[str, Any]],
     modes: list[Mode],
     comparison: Comparison,
@@ -325,7 +325,7 @@ def _phases(
     if not options.no_propagation and not propagating:
         print("propagation: no mode of the current code with the fed item cache: skipped")
     steps = len(modes) * runs_per_mode + len(propagating)
-    session = _Session(options, harness, database, modes, comparison, _Progress(steps))
+    session = _Session(options, stack, database, modes, comparison, _Progress(steps))
     closed = _closed_loop_load(options)
     _closed_loop(session, closed)
     if shares:
@@ -350,25 +350,25 @@ def run(options: argparse.Namespace) -> Path:
         0 if options.no_propagation else terminals_needed(options.users),
     )
     try:
-        with ExitStack() as stack:
-            harness = stack.enter_context(
+        with ExitStack() as exits:
+            stack = exits.enter_context(
                 running_stack(work, terminals=terminals, catalog_size=options.catalog_size)
             )
             if options.baseline_ref:
-                tree = stack.enter_context(older_ref.checkout(options.baseline_ref, work))
+                tree = exits.enter_context(older_ref.checkout(options.baseline_ref, work))
                 paths = older_ref.import_paths(tree)
                 older_ref.check_imports_from(tree, paths)
-                harness.code_of_ref[options.baseline_ref] = paths
-            database = stack.enter_context(closing(database_client(harness.uri)))
+                stack.code_of_ref[options.baseline_ref] = paths
+            database = exits.enter_context(closing(database_client(stack.uri)))
             comparison = Comparison(
                 started_at=started.isoformat(timespec="seconds"),
                 command="scripts/compare.sh " + shlex.join(sys.argv[1:]),
                 modes=[{"name": m.name, "description": m.description} for m in modes],
                 baseline=modes[0].name,
-                settings=_settings(options, harness.item_count),
-                environment=describe_environment(harness.database_description()),
+                settings=_settings(options, stack.item_count),
+                environment=describe_environment(stack.database_description()),
             )
-            _phases(options, harness, database, modes, comparison)
+            _phases(options, stack, database, modes, comparison)
         comparison.settings["starting state"] = _starting_state(comparison)
         summary = write_report(comparison, folder)
         print(f"\nreport: {summary}\n        {folder / 'report.html'}", flush=True)

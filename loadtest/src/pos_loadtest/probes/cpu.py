@@ -1,60 +1,54 @@
-"""What a run costs besides time: CPU seconds of each process, read from /proc (the figure
-that decides what a fleet costs, and a much steadier one on a shared machine than wall-clock
-throughput), and counters read from a service's /metrics (database commands sent).
+"""What a run costs besides time: CPU seconds of each process, read through psutil (the
+figure that decides what a fleet costs, and a much steadier one on a shared machine than
+wall-clock throughput).
 
-Both are probes of locust_run.run_locust: opened and closed on exactly the counted window.
+CpuProbe is a probe of locust_run.run_locust: opened and closed on exactly the counted window.
 
 A process's CPU is that of its whole tree: itself, the descendants alive at the reading, and
-the children it has reaped (the kernel adds theirs to its cutime/cstime). So a load generator
-or server that forks workers is charged for them. A descendant reaped during the window brings
-its CPU from before the window along with it: these processes do not fork while measured.
+the children it has reaped (the kernel adds theirs to its children's user and system times).
+So a load generator or server that forks workers is charged for them. A descendant reaped
+during the window brings its CPU from before the window along with it: these processes do not
+fork while measured.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
+import psutil
 
-from pos_loadtest.probes.process import children, command_line, stat_fields
-
-_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+from pos_loadtest.probes.process import command_line
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used so far (its own, not its children's)."""
-    fields = stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+    used = psutil.Process(pid).cpu_times()
+    return float(used.user + used.system)
 
 
-def _own_and_reaped_seconds(pid: int) -> float:
-    # utime, stime, cutime, cstime: fields 14 to 17 of proc(5), 11 to 14 after the command.
-    fields = stat_fields(pid)
-    return sum(int(value) for value in fields[11:15]) / _TICKS_PER_SECOND
+def _own_and_reaped_seconds(process: psutil.Process) -> float:
+    used = process.cpu_times()
+    return float(used.user + used.system + used.children_user + used.children_system)
 
 
-def process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[psutil.Process]:
     """The process and its live descendants."""
-    tree, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        tree.append(current)
-        try:
-            pending += children(current)
-        except FileNotFoundError:  # it ended meanwhile
-            continue
-    return tree
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
 
 
 def tree_cpu_seconds(pid: int) -> dict[int, float]:
     """CPU seconds so far of each process of the tree, reaped children included."""
     used: dict[int, float] = {}
-    for member in process_tree(pid):
+    try:
+        tree = process_tree(pid)
+    except psutil.NoSuchProcess:  # it ended: nothing more to count
+        return used
+    for member in tree:
         try:
-            used[member] = _own_and_reaped_seconds(member)
-        except FileNotFoundError:
+            used[member.pid] = _own_and_reaped_seconds(member)
+        except psutil.NoSuchProcess:  # it ended meanwhile: its parent has its figure
             continue
     return used
 
@@ -84,39 +78,6 @@ class CpuProbe:
         self.used = {
             name: grown(self._start[name], tree_cpu_seconds(pid)) for name, pid in self.pids.items()
         }
-
-
-def counter_total(metrics_text: str, family: str) -> float | None:
-    """The sum of a Prometheus counter family's samples (`<family>_total{...} <value>`), or
-    None if the service does not expose the family (older code)."""
-    total, seen = 0.0, False
-    for line in metrics_text.splitlines():
-        if line.startswith((f"{family}_total{{", f"{family}_total ")):
-            total += float(line.rsplit(" ", 1)[1])
-            seen = True
-        elif line.startswith((f"# TYPE {family} ", f"# TYPE {family}_total ")):
-            seen = True  # declared, no sample yet: zero
-    return total if seen else None
-
-
-@dataclass
-class CounterProbe:
-    """How much a counter of a service's /metrics grew over the window (None: not exposed)."""
-
-    metrics_url: str
-    family: str
-    grown: float | None = None
-    _start: float | None = None
-
-    def _read(self) -> float | None:
-        return counter_total(httpx.get(self.metrics_url, timeout=10).text, self.family)
-
-    def open(self, pids: Mapping[str, int]) -> None:
-        self._start = self._read()
-
-    def close(self) -> None:
-        end = self._read()
-        self.grown = None if end is None or self._start is None else end - self._start
 
 
 def per_request_ms(seconds: Mapping[str, float], requests: int) -> dict[str, float]:

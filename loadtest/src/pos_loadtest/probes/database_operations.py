@@ -18,7 +18,13 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from pos_loadtest.probes.prometheus import Exposition
+
 OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
+
+COMMANDS_FAMILY = "mongodb_commands"
+"""The counter of database commands a service sent, in its /metrics."""
+COMMANDS = "commands"
 
 PROBE_CALLS_PER_WINDOW = 1
 """The server counts a command when it arrives, before answering: the opening serverStatus is
@@ -35,6 +41,13 @@ def database_client(uri: str) -> MongoClient[dict[str, Any]]:
         serverSelectionTimeoutMS=10_000,
         appname="pos-loadtest",
     )
+
+
+def commands_sent(metrics: Exposition) -> dict[str, float] | None:
+    """Database commands a service has sent so far, every command name together; None where
+    the service does not count them (older code)."""
+    sent = metrics.total(COMMANDS_FAMILY, f"{COMMANDS_FAMILY}_total")
+    return None if sent is None else {COMMANDS: sent}
 
 
 def opcounter_total(server_status: Mapping[str, Any]) -> int:

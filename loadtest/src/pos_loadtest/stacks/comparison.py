@@ -35,7 +35,10 @@ STORE = "S001"
 
 
 @dataclass
-class Harness:
+class ComparisonStack:
+    """The comparison's stack: the database, master-data and what a run needs to start cart and
+    locust against them (cart itself is started per run, by `cart`)."""
+
     work: Path
     tokens: Tokens
     uri: str
@@ -47,7 +50,7 @@ class Harness:
     keys_file: Path
     item_count: int
     code_of_ref: dict[str, list[Path]] = field(default_factory=dict)
-    """Folders put first on PYTHONPATH for modes of older code, by ref (baseline.py)."""
+    """Folders put first on PYTHONPATH for modes of older code, by ref (older_ref.py)."""
     catalog: DemoCatalog | None = None
     """What master-data was loaded with (the load scans its first `item_count` sellable items)."""
 
@@ -91,7 +94,7 @@ def issue_keys(cart_url: str, cart_admin_token: str, tenant_id: str, terminals: 
 
 
 @contextmanager
-def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[Harness]:
+def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[ComparisonStack]:
     processes: list[ManagedProcess] = []
     tokens = Tokens.generate()
     try:
@@ -115,7 +118,7 @@ def running_stack(work: Path, *, terminals: int, catalog_size: int) -> Iterator[
         issuer.process.stop()
         keys_file = work / "keys.json"
         keys_file.write_text(json.dumps(keys))
-        yield Harness(
+        yield ComparisonStack(
             work, tokens, uri, database, master, catalog.tenant_id, items_file, keys_file,
             len(items), catalog=catalog,
         )  # fmt: skip

@@ -2,8 +2,8 @@
 ":memory:"), so it can be killed and started again on the same data, as a store runs it, with
 master-data, the demo catalog, one cart and its terminals' keys.
 
-Used by the database-kill drill (db_kill_drill.py) and the cost of a durable database
-(bench_durability.py). Every process started here is stopped when the `durable_stack` block
+Used by the database-kill drill (drills/db_kill.py) and the cost of a durable database
+(benches/durability.py). Every process started here is stopped when the `durable_stack` block
 ends, however it ends; the database is killed only by its own PID.
 """
 
