@@ -154,7 +154,7 @@ def run(items: int) -> list[Step]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pos-bench-import", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     options = parser.parse_args(argv)
     steps = run(options.items)

@@ -128,7 +128,7 @@ def report(options: argparse.Namespace, windows: dict[str, list[Window]]) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="bench_durability", description=__doc__,
+        prog="pos-bench-durability", description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=4)

@@ -113,7 +113,7 @@ def _measure(contender: Contender, codes: list[str], sales: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pos-bench-keys", description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline-ref", required=True)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--sales", type=int, default=60, help="sales per cart per round")

@@ -189,7 +189,7 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="bench_tracing", description=__doc__,
+        prog="pos-bench-tracing", description=__doc__,
         formatter_class=argparse.RawTextHelpFormatter,
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5)

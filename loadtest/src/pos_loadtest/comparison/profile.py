@@ -128,7 +128,7 @@ class PySpyRecording:
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="profile", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-profile", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--target", choices=TARGETS, default="cart")
     parser.add_argument("--mode", default="grpc", help="the cart configuration (see compare)")

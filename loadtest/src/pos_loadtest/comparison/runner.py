@@ -92,7 +92,7 @@ def _shares(text: str) -> list[float]:
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="compare", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-compare", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
         "--modes",

@@ -294,7 +294,9 @@ async def smoke(options: argparse.Namespace, work: Path) -> list[str]:
 
 def _options(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="container_smoke", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-container-smoke",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
     )
     parser.add_argument("--terminals", type=int, default=4, help="terminals of the load")
     parser.add_argument("--load-seconds", type=float, default=20.0, help="load around a restart")

@@ -126,7 +126,9 @@ async def _main(options: argparse.Namespace) -> list[Growth]:
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="pos-cart-growth-drill", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--carts", type=int, default=40, help="open carts to fill (40)")
     parser.add_argument("--lines", type=int, default=500, help="lines per cart (500, the most)")
     parser.add_argument(

@@ -494,7 +494,7 @@ def _answered_before(acks: Sequence[Ack], moment: float) -> int:
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="db_kill_drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-db-kill-drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--kills", type=int, default=10, help="database kills")
     parser.add_argument("--terminals", type=int, default=8, help="terminals selling nonstop")

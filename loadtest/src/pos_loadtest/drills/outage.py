@@ -257,7 +257,7 @@ async def _all_selling(
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="outage_drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-outage-drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--terminals", type=int, default=8, help="terminals per cart")
     parser.add_argument("--items", type=int, default=30, help="items the terminals sell")

@@ -138,7 +138,7 @@ async def run_drill(
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="restart_drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="pos-restart-drill", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
         "--transports",
