@@ -1,6 +1,6 @@
 """cart's copies of open carts are bounded by their memory, not only by their count: a
 terminal that fills large carts and leaves them open grows the process by about
-CART_CACHE_MAX_BYTES at most (resident memory read from /proc by the growth drill)."""
+CART_CACHE_MAX_BYTES at most (resident memory read through psutil by the growth drill)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The growth drill: one terminal fills large carts and leaves them open, the way a till that
 scans a pallet's worth of items into each sale would. cart keeps a copy of every open cart it
-wrote (CART_CACHE_SIZE, CART_CACHE_MAX_BYTES); its resident memory, read from /proc, must
+wrote (CART_CACHE_SIZE, CART_CACHE_MAX_BYTES); its resident memory (psutil) must
 stay bounded by the bytes setting, not grow with the carts' count.
 
     python -m pos_loadtest.drills.cart_growth --carts 40 --lines 500
