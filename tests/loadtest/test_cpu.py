@@ -1,74 +1,143 @@
-"""CPU of process trees from /proc, and counters from /metrics (a made-up /proc here)."""
+"""CPU of process trees through psutil, checked against what real processes say of themselves
+(os.times() reads the same kernel counters), and a service's database commands from /metrics."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from pos_loadtest import cpu, procfs
+from pos_loadtest.probes import cpu, process
+from pos_loadtest.probes.database_operations import commands_sent
+from pos_loadtest.probes.prometheus import Exposition
 
-TICKS = os.sysconf("SC_CLK_TCK")
+TICK = 1 / os.sysconf("SC_CLK_TCK")
+"""The kernel keeps CPU time in clock ticks: a figure read twice may differ by one."""
+
+BURN = """
+import sys, time
+end = time.process_time() + float(sys.argv[1])
+with open("/dev/zero", "rb", buffering=0) as zero:  # system time (the reads), user time (sum)
+    while time.process_time() < end:
+        zero.read(1 << 16)
+        sum(range(2000))
+"""
+
+WORKER = f"""
+import os, subprocess, sys
+BURN = {BURN!r}
+exec(BURN.replace("float(sys.argv[1])", "0"))
+kept = []
+for line in sys.stdin:
+    what, seconds = line.split()
+    if what == "burn":
+        exec(BURN.replace("float(sys.argv[1])", seconds))
+    elif what == "reap":  # a child that burns, then is waited for
+        subprocess.run([sys.executable, "-c", BURN, seconds], check=True)
+    elif what == "keep":  # a child that burns, then waits for its stdin to close
+        child = subprocess.Popen(
+            [sys.executable, "-c", BURN + "sys.stdin.read()", seconds], stdin=subprocess.PIPE
+        )
+        kept.append(child)
+    t = os.times()
+    print(t.user + t.system, t.children_user + t.children_system, *(c.pid for c in kept),
+          flush=True)
+"""
 
 
-def _process(
-    proc: Path, pid: int, ticks: tuple[int, int, int, int], children: list[int], command: str
-) -> None:
-    utime, stime, cutime, cstime = ticks
-    (proc / str(pid) / "task" / str(pid)).mkdir(parents=True, exist_ok=True)
-    # A command with a space and a parenthesis, as real ones can have.
-    fields = ["S", "1", *["0"] * 9, str(utime), str(stime), str(cutime), str(cstime), "20"]
-    (proc / str(pid) / "stat").write_text(f"{pid} (odd) name) " + " ".join(fields))
-    (proc / str(pid) / "task" / str(pid) / "children").write_text(" ".join(map(str, children)))
-    (proc / str(pid) / "cmdline").write_bytes(command.replace(" ", "\0").encode() + b"\0")
-    (proc / str(pid) / "environ").write_bytes(b"HOME=/root\0PYTHONPATH=/a:/b\0")
+@dataclass
+class Worker:
+    """A real process that burns CPU when told and says how much it has used (os.times())."""
+
+    popen: subprocess.Popen[str]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def tell(self, what: str, seconds: float) -> tuple[float, float, list[int]]:
+        """Its own and its reaped children's CPU seconds, and its live children, after `what`."""
+        assert self.popen.stdin is not None
+        assert self.popen.stdout is not None
+        self.popen.stdin.write(f"{what} {seconds}\n")
+        self.popen.stdin.flush()
+        own, reaped, *kept = self.popen.stdout.readline().split()
+        return float(own), float(reaped), [int(pid) for pid in kept]
 
 
 @pytest.fixture
-def proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(procfs, "PROC", tmp_path)
-    return tmp_path
+def worker() -> Iterator[Worker]:
+    popen = subprocess.Popen(
+        [sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield Worker(popen)
+    finally:
+        assert popen.stdin is not None
+        popen.stdin.close()
+        popen.wait(timeout=30)
 
 
-def test_a_tree_is_the_process_its_descendants_and_what_it_reaped(proc: Path) -> None:
-    _process(proc, 100, (10, 5, 3, 2), [101], "python -m locust")
-    _process(proc, 101, (20, 10, 0, 0), [102], "locust worker")
-    _process(proc, 102, (1, 1, 0, 0), [], "locust worker child")
-    _process(proc, 200, (7, 0, 0, 0), [], "python -m cart")
-    assert sorted(cpu.process_tree(100)) == [100, 101, 102]
-    assert cpu.tree_cpu_seconds(100) == {100: 20 / TICKS, 101: 30 / TICKS, 102: 2 / TICKS}
-    assert cpu.cpu_seconds(100) == 15 / TICKS  # its own only
-    assert procfs.command_line(200) == "python -m cart"
+def test_a_process_s_cpu_is_its_user_and_system_time(worker: Worker) -> None:
+    own, _, _ = worker.tell("burn", 0.3)
+    assert cpu.cpu_seconds(worker.pid) == pytest.approx(own, abs=2 * TICK)
 
 
-def test_an_environment_variable_of_a_process(proc: Path) -> None:
-    _process(proc, 100, (0, 0, 0, 0), [], "python -m cart")
-    assert procfs.environment_variable(100, "PYTHONPATH") == "/a:/b"
-    assert procfs.environment_variable(100, "PYTHON") is None
+def test_a_tree_is_the_process_its_descendants_and_what_it_reaped(worker: Worker) -> None:
+    worker.tell("reap", 0.3)
+    own, reaped, [kept] = worker.tell("keep", 0.0)
+    assert reaped > 0  # the reaped child is in its figure
+    assert [p.pid for p in cpu.process_tree(worker.pid)] == [worker.pid, kept]
+    tree = cpu.tree_cpu_seconds(worker.pid)
+    assert sorted(tree) == sorted([worker.pid, kept])
+    assert tree[worker.pid] == pytest.approx(own + reaped, abs=4 * TICK)
+    assert cpu.cpu_seconds(worker.pid) == pytest.approx(own, abs=2 * TICK)  # its own only
+
+
+def test_the_probe_reads_each_name_s_own_tree(worker: Worker) -> None:
+    before, reaped_before, _ = worker.tell("burn", 0.0)
+    probe = cpu.CpuProbe({"worker": worker.pid})
+    probe.open({"self": os.getpid()})
+    own, reaped, _ = worker.tell("reap", 0.2)
+    own, _, _ = worker.tell("burn", 0.2)
+    probe.close()
+    expected = own + reaped - before - reaped_before
+    assert probe.used["worker"] == pytest.approx(expected, abs=4 * TICK)
+    assert probe.used["self"] > 0
+    assert probe.commands["worker"] == f"{sys.executable} -c {WORKER}"
+
+
+def test_a_tree_that_ended_reads_as_nothing_used() -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait(timeout=30)
+    assert cpu.tree_cpu_seconds(ended.pid) == {}
 
 
 def test_growth_counts_newborns_from_zero() -> None:
     assert cpu.grown({1: 1.0, 2: 2.0}, {1: 1.5, 2: 2.25, 3: 0.5}) == pytest.approx(1.25)
 
 
-def test_the_probe_reads_each_name_s_own_tree(proc: Path) -> None:
-    _process(proc, 100, (0, 0, 0, 0), [], "python -m cart")
-    _process(proc, 300, (0, 0, 0, 0), [301], "python -m locust")
-    _process(proc, 301, (0, 0, 0, 0), [], "locust worker")
-    probe = cpu.CpuProbe({"cart": 100})
-    probe.open({"locust": 300})
-    _process(proc, 100, (50, 0, 0, 0), [], "python -m cart")
-    _process(proc, 300, (10, 0, 0, 0), [301], "python -m locust")
-    _process(proc, 301, (30, 0, 0, 0), [], "locust worker")
-    probe.close()
-    assert probe.used == {"cart": 50 / TICKS, "locust": 40 / TICKS}
-    assert probe.commands == {"cart": "python -m cart", "locust": "python -m locust"}
-
-
-def test_this_process_tree_is_readable_for_real() -> None:
-    assert os.getpid() in cpu.process_tree(os.getpid())
-    assert cpu.tree_cpu_seconds(os.getpid())[os.getpid()] > 0
+def test_an_environment_variable_and_the_memory_of_a_process() -> None:
+    env = {**os.environ, "POS_PROBE": "/a:/b"}
+    env.pop("POS_ABSENT", None)
+    holding = "import sys; held = bytearray(64 << 20); print(flush=True); sys.stdin.read()"
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", holding], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert sleeper.stdout is not None
+        sleeper.stdout.readline()  # it holds its 64 MiB (zeroed, so resident)
+        assert process.environment_variable(sleeper.pid, "POS_PROBE") == "/a:/b"
+        assert process.environment_variable(sleeper.pid, "POS_ABSENT") is None
+        assert process.resident_bytes(sleeper.pid) >= 64 << 20
+    finally:
+        assert sleeper.stdin is not None
+        sleeper.stdin.close()
+        sleeper.wait(timeout=30)
 
 
 METRICS = """# HELP mongodb_commands_total MongoDB commands sent, by command name.
@@ -79,8 +148,8 @@ mongodb_commands_other_total 100.0
 """
 
 
-def test_a_counter_family_is_summed_and_an_absent_one_is_none() -> None:
-    assert cpu.counter_total(METRICS, "mongodb_commands") == 7.0
+def test_database_commands_are_summed_and_an_absent_counter_is_none() -> None:
+    assert commands_sent(Exposition.parse(METRICS)) == {"commands": 7.0}
     declared_only = "# TYPE mongodb_commands_total counter\n"
-    assert cpu.counter_total(declared_only, "mongodb_commands") == 0.0
-    assert cpu.counter_total("# TYPE http_requests_total counter\n", "mongodb_commands") is None
+    assert commands_sent(Exposition.parse(declared_only)) == {"commands": 0.0}
+    assert commands_sent(Exposition.parse("# TYPE http_requests_total counter\n")) is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pos_commons.transport import Transport
-from pos_loadtest.modes import DEFAULT_MODES, parse_mode, setting_of
-from pos_loadtest.propagation import pick_modes
+from pos_loadtest.comparison.modes import DEFAULT_MODES, parse_mode, setting_of
+from pos_loadtest.comparison.propagation import pick_modes
 
 
 def test_a_mode_runs_the_fed_cache_unless_nocache() -> None:

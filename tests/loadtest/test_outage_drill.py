@@ -3,7 +3,7 @@ every phase, and finds nothing failed (its figures are in the closing notes, not
 
 from __future__ import annotations
 
-from pos_loadtest.outage_drill import _main, _options, failed
+from pos_loadtest.drills.outage import _main, _options, failed
 
 
 async def test_the_drill_runs_and_every_phase_sold() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pos_loadtest.report import load_comparison, ratio_rows, write_report
+from pos_loadtest.report.write import load_comparison, ratio_rows, write_report
 from tests.loadtest.fabricated import comparison, run
 
 
