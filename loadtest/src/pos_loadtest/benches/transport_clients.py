@@ -1,4 +1,4 @@
-"""The three HTTP client libraries the transport bench compares (bench_transport.py), behind
+"""The three HTTP client libraries the transport bench compares (benches/transport.py), behind
 one small interface: ``aiohttp`` (what cart uses), ``httpx`` and ``httpx-aiohttp`` (httpx's API
 over aiohttp's engine). Cart itself has aiohttp alone (cart.masterdata.http_adapter); the
 others live here because the library matters more than the protocol on this path

@@ -7,7 +7,7 @@ what each request costs, and what a terminal sees.
                        [--no-propagation] [--propagation-changes 20] ...
 
 A mode is <transport>[+nocache][+keys]: <transport> is grpc or http-aiohttp (the transport
-bench, bench_transport.py, compares HTTP client libraries); cart runs with its item cache fed
+bench, benches/transport.py, compares HTTP client libraries); cart runs with its item cache fed
 by the catalog feed (USE_ITEM_CACHE=true) unless +nocache (USE_ITEM_CACHE=false: every lookup
 goes to master-data, which measures the transports themselves); +keys has the terminals send
 Idempotency-Key.
