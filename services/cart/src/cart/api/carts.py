@@ -104,8 +104,6 @@ async def get_cart(
 async def add_line_items(
     cart_id: CartIdPath,
     body: AddItems,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     requests = [
@@ -123,8 +121,6 @@ async def add_line_items(
 async def cancel_line(
     cart_id: CartIdPath,
     line_no: LineNoPath,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(cart_id, commands.CancelLine(line_no))
@@ -143,8 +139,6 @@ async def change_quantity(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: QuantityChange,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(cart_id, commands.ChangeQuantity(line_no, body.quantity), body=body)
@@ -163,8 +157,6 @@ async def change_unit_price(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: UnitPriceChange,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(cart_id, commands.ChangeUnitPrice(line_no, body.unit_price), body=body)
@@ -183,8 +175,6 @@ async def add_line_discount(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: DiscountRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(
@@ -198,9 +188,7 @@ async def add_line_discount(
     summary="Go to payment",
     responses=error_responses(404, 409, s404=MISSING, s409=STATE),
 )
-async def subtotal(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, changes: Changes
-) -> Response:
+async def subtotal(cart_id: CartIdPath, changes: Changes) -> Response:
     return await changes.run(cart_id, commands.Subtotal())
 
 
@@ -216,8 +204,6 @@ async def subtotal(
 async def add_cart_discount(
     cart_id: CartIdPath,
     body: DiscountRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(
@@ -243,8 +229,6 @@ async def add_cart_discount(
 async def add_payment(
     cart_id: CartIdPath,
     body: PaymentRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
     changes: Changes,
 ) -> Response:
     return await changes.run(
@@ -258,9 +242,7 @@ async def add_payment(
     summary="Back from payment to item entry (before any payment)",
     responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, PAYMENTS_ALREADY_MADE"),
 )
-async def resume_item_entry(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, changes: Changes
-) -> Response:
+async def resume_item_entry(cart_id: CartIdPath, changes: Changes) -> Response:
     return await changes.run(cart_id, commands.ResumeItemEntry())
 
 
@@ -271,9 +253,7 @@ async def resume_item_entry(
     "billing a billed cart again without an Idempotency-Key answers it as it is",
     responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, BALANCE_DUE"),
 )
-async def bill(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, changes: Changes
-) -> Response:
+async def bill(cart_id: CartIdPath, changes: Changes) -> Response:
     return await changes.run(cart_id, commands.Bill())
 
 
@@ -284,9 +264,7 @@ async def bill(
     "taken are to be given back: totals.refundAmount)",
     responses=error_responses(404, 409, s404=MISSING, s409=STATE),
 )
-async def cancel_cart(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, changes: Changes
-) -> Response:
+async def cancel_cart(cart_id: CartIdPath, changes: Changes) -> Response:
     return await changes.run(cart_id, commands.CancelCart())
 
 
