@@ -159,8 +159,8 @@ class Idempotency:
         return Answer(kept.status, kept.data, kept.error, answer.replayed)
 
     async def _release(self, tenant_id: str, record: str, request: IdempotentRequest) -> None:
-        # Not released (the database failed): a retry waits a moment for the claim, then
-        # goes on without it.
+        # Best effort (a database failure is logged): a claim not let go makes a retry wait
+        # a moment for it, then go on without it.
         await self._records.release(tenant_id, record, request.fingerprint)
 
 
