@@ -38,12 +38,10 @@ from typing import Any
 
 import bson
 import uvloop
-from prometheus_client import CollectorRegistry
 
 from cart.domain.model import Cart
 from cart.domain.operations import ItemInfo, ItemRequest, PricingPolicy, add_items, new_cart
 from cart.masterdata.repository import tax_rule
-from cart.storage.cart_cache import RecentCarts
 from cart.storage.carts import CARTS, CartStore, TenantDatabases, cart_document
 from pos_commons.mongo import CODEC_OPTIONS, Concerns, Document, Mongo
 from pos_commons.tax import RoundingMethod, TaxType
@@ -274,9 +272,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
     slots: list[Slot] = []
     try:
         databases = TenantDatabases(mongo)
-        store = CartStore(
-            databases, RecentCarts(options.concurrency * 2, CollectorRegistry(), 64 * 1024 * 1024)
-        )
+        store = CartStore(databases)
         collection = (await databases.db(TENANT))[CARTS]
         for worker in range(options.concurrency):
             cart = five_line_cart(f"{worker:032x}")

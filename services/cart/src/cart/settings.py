@@ -102,15 +102,15 @@ class CartSettings(ServiceSettings):
         default=2_000,
         ge=0,
         le=100_000,
-        description="Open carts a process keeps its own copy of, to change them without reading "
-        "them first (0: none).",
+        description="Open carts a process keeps in its cart cache, to change them without "
+        "reading them first (0: none).",
     )
     cart_cache_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=0,
         le=1024 * 1024 * 1024,
-        description="Memory the copies of carts may take in a process, by their estimated "
-        "footprint (a 500-line cart's copy about 1.5 MiB); the least recently written go first.",
+        description="Memory the cart cache may take in a process, by the estimated footprint "
+        "of its carts (a 500-line cart about 1.5 MiB); the least recently written go first.",
     )
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."

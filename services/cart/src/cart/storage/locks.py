@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from cart.services.contention import budget
+from cart.storage.contention import budget
 from pos_commons.errors import ServiceUnavailableError
 
 

@@ -1,6 +1,6 @@
-"""A cart process changes a cart from its own copy (the last it wrote) without reading it first,
-and that copy never decides an answer: another replica's change is neither lost nor ignored,
-a refusal is decided on the stored cart, and reads always come from the database.
+"""A cart process changes a cart from its cart cache (the carts it wrote last) without reading
+it first, and a cached cart never decides an answer: another replica's change is neither lost
+nor ignored, a refusal is decided on the stored cart, and reads always come from the database.
 
 The two session cart processes (one per transport) share the database, so each plays the
 other's "second replica"; every case runs in both directions.
@@ -62,7 +62,7 @@ async def _add(client: httpx.AsyncClient, cart_id: str, code: str) -> Any:
 
 
 @pytest.mark.parametrize("transport", list(Transport))
-async def test_changes_start_from_the_process_s_copy_without_a_read(
+async def test_changes_start_from_the_cached_cart_without_a_read(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -87,13 +87,13 @@ async def test_changes_start_from_the_process_s_copy_without_a_read(
         assert await metric_value(url, "cart_cache_lookups_total", {"result": "hit"}) == hits + 4
         assert paying["state"] == "Paying"
         assert [line["quantity"] for line in paying["lines"]] == [2, 1, 1]
-        # A read is answered from the database, never from the copy.
+        # A read is answered from the database, never from the cart cache.
         assert data(await client.get(f"/api/v1/carts/{cart_id}")) == paying
         assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds + 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
+async def test_a_stale_cached_cart_loses_no_change_and_the_cart_stops_being_kept(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -108,13 +108,13 @@ async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
         stale = await metric_value(url, "cart_cache_stale_total")
 
         await _add(clients[other], cart_id, codes[1])
-        after = await _add(clients[mine], cart_id, codes[2])  # from a copy without line 2
+        after = await _add(clients[mine], cart_id, codes[2])  # from a cached cart without line 2
 
         assert [line["itemCode"] for line in after["lines"]] == codes[:3]
         assert await stored_version(stack.mongodb_uri, demo.tenant_id, cart_id) == 4
         assert await metric_value(url, "cart_cache_stale_total") == stale + 1
 
-        # Shared now: the next changes read first, and no copy goes stale again.
+        # Shared now: the next changes read first, and no cached cart goes stale again.
         await _add(clients[other], cart_id, codes[3])
         final = await _add(clients[mine], cart_id, codes[4])
         assert [line["itemCode"] for line in final["lines"]] == codes
@@ -122,7 +122,7 @@ async def test_a_stale_copy_loses_no_change_and_the_cart_stops_being_kept(
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
+async def test_a_cached_cart_that_allows_a_change_the_stored_cart_refuses_is_refused(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -145,7 +145,7 @@ async def test_a_copy_that_allows_a_change_the_stored_cart_refuses_is_refused(
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_refusal_made_from_a_stale_copy_is_decided_again_on_the_stored_cart(
+async def test_a_refusal_made_from_a_stale_cached_cart_is_decided_again_on_the_stored_cart(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -153,8 +153,8 @@ async def test_a_refusal_made_from_a_stale_copy_is_decided_again_on_the_stored_c
     mine: Transport,
     other: Transport,
 ) -> None:
-    """My copies take items (one cart) and payments (another); the other replica billed both
-    meanwhile. An unknown item or payment method (refused by master-data, not by the copy)
+    """My cached carts take items (one cart) and payments (another); the other replica billed both
+    meanwhile. An unknown item or payment method (refused by master-data, not by the cached cart)
     answers the stored cart's state, 409, not master-data's 404, and a key keeps that 409."""
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         entering = await _new_cart(clients[mine], demo.sellable_codes[24:25])
@@ -191,7 +191,7 @@ async def _pay_and_bill(client: httpx.AsyncClient, cart_id: str) -> None:
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
+async def test_a_cached_cart_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -202,13 +202,14 @@ async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refu
     codes = demo.sellable_codes[30:33]
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id = await _new_cart(clients[mine], codes[:1])
-        data(await clients[mine].post(f"/api/v1/carts/{cart_id}/subtotal"))  # my copy: Paying
+        # My cached cart: Paying.
+        data(await clients[mine].post(f"/api/v1/carts/{cart_id}/subtotal"))
         data(await clients[other].post(f"/api/v1/carts/{cart_id}/resume-item-entry"))
 
-        # The state my copy would refuse in...
+        # The state my cached cart would refuse in...
         after = await _add(clients[mine], cart_id, codes[1])
         assert after["state"] == "EnteringItem"
-        # ...and a line my copy does not have.
+        # ...and a line my cached cart does not have.
         await _add(clients[other], cart_id, codes[2])
         changed = data(
             await clients[mine].patch(
@@ -219,7 +220,7 @@ async def test_a_copy_that_refuses_a_change_the_stored_cart_allows_does_not_refu
 
 
 @pytest.mark.parametrize("transport", list(Transport))
-async def test_a_change_the_copy_refuses_is_refused_before_master_data_is_asked(
+async def test_a_change_the_cached_cart_refuses_is_refused_before_master_data_is_asked(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -269,7 +270,7 @@ async def _pay(client: httpx.AsyncClient, cart_id: str, amount: str) -> Any:
 
 
 @pytest.mark.parametrize("transport", list(Transport))
-async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
+async def test_a_bill_starts_from_the_cached_cart_without_a_read(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -294,7 +295,7 @@ async def test_a_bill_starts_from_the_process_s_copy_without_a_read(
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_receipt_number(
+async def test_a_bill_from_a_stale_cached_cart_bills_the_stored_cart_and_skips_no_receipt_number(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -310,19 +311,19 @@ async def test_a_bill_from_a_stale_copy_bills_the_stored_cart_and_skips_no_recei
 
         cart_id, totals = await _paying(clients[mine], codes)
         await _pay(clients[mine], cart_id, "1.00")
-        await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy lacks this one
+        await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart lacks this one
         billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
 
         assert [payment["amount"] for payment in billed["payments"]] == [
             "1.00",
             totals["balanceDue"],
         ]
-        # The attempt from the stale copy was rolled back with its receipt number.
+        # The attempt from the stale cached cart was rolled back with its receipt number.
         assert billed["receiptNo"] == first_receipt + 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
+async def test_a_bill_the_cached_cart_allows_and_the_stored_cart_refuses_is_refused(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -342,7 +343,7 @@ async def test_a_bill_the_copy_allows_and_the_stored_cart_refuses_is_refused(
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
-async def test_a_bill_the_copy_refuses_and_the_stored_cart_allows_is_billed(
+async def test_a_bill_the_cached_cart_refuses_and_the_stored_cart_allows_is_billed(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
@@ -352,7 +353,7 @@ async def test_a_bill_the_copy_refuses_and_the_stored_cart_allows_is_billed(
 ) -> None:
     async with _terminal(stack, carts, demo, terminal_numbers) as clients:
         cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])
-        await _pay(clients[other], cart_id, totals["balanceDue"])  # my copy: nothing paid
+        await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart: nothing paid
 
         billed = data(await clients[mine].post(f"/api/v1/carts/{cart_id}/bill"))
 

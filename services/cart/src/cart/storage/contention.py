@@ -3,7 +3,7 @@ request's deadline (pos_commons.deadlines), never a fixed number of times.
 
 Two waits end there: the wait for this process's lock of the cart (locks.py) and the retries
 of a version race lost to another process. A count of retries was the wrong bound: while one
-replica holds a queue of changes of a cart, each of them writes from its own copy at once,
+replica holds a queue of changes of a cart, each of them writes from its cart cache at once,
 and the other replica's change loses race after race until that queue drains (16 attempts
 lost 1 add of 100 in half the rounds of a two-replica drill). The deadline is what the
 caller waits for anyway; a change that meets it has done nothing, and answers 409
