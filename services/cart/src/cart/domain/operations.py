@@ -136,8 +136,9 @@ def _with_line(cart: Cart, line: LineItem, policy: PricingPolicy) -> Cart:
     return price(cart.model_copy(update={"lines": lines}), policy.money_digits)
 
 
-def _check_item_requests(requests: Sequence[ItemRequest]) -> None:
-    """What a request to add items must be whatever the items are (quantities)."""
+def check_item_requests(requests: Sequence[ItemRequest]) -> None:
+    """What a request to add items must be whatever the items are (quantities): decidable
+    before master-data is asked."""
     for request in requests:
         _check_quantity(request.quantity)
 
@@ -155,7 +156,7 @@ def add_items(
         raise NotFoundError(
             f"No item {', '.join(unknown)}.", code="ITEM_NOT_FOUND", details={"itemCodes": unknown}
         )
-    _check_item_requests(requests)
+    check_item_requests(requests)
     unsellable = sorted({r.item_code for r in requests if items[r.item_code].is_deleted})
     if unsellable:
         raise UnprocessableError(

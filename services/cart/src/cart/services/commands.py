@@ -46,6 +46,7 @@ class AddItems(Command):
     """The requested items master-data knows (the domain refuses the others)."""
 
     async def looked_up(self, master_data: MasterDataRepository, terminal: Terminal) -> Command:
+        ops.check_item_requests(self.requests)  # a bad quantity costs master-data nothing
         codes = list(dict.fromkeys(request.item_code for request in self.requests))
         lookup = await master_data.get_items(terminal.tenant_id, terminal.store_code, codes)
         return replace(self, items=lookup.found)
