@@ -278,7 +278,7 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
     """Of two replicas, one not listening: every lookup is answered, on both transports."""
     dead = f"{LOOPBACK}:{free_port()}"
     async with scripted_http([HTTP_NOT_FOUND_ONLY]) as alive:
-        web = HttpMasterDataRepository(
+        http = HttpMasterDataRepository(
             [f"http://{dead}", alive.url],
             "token",
             Retrier(Transport.HTTP, BUDGET, FAST),
@@ -286,9 +286,9 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
         )
         try:
             for _ in range(10):
-                assert await web.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
+                assert await http.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
         finally:
-            await web.close()
+            await http.close()
     async with scripted_grpc([GRPC_NOT_FOUND_ONLY]) as (_, live_target):
         remote = GrpcMasterDataRepository(
             MasterDataChannel(f"ipv4:{dead},{live_target}"),
@@ -307,7 +307,7 @@ async def test_retries_stay_within_the_budget() -> None:
     budget = 0.5
     many = RetryPolicy(max_attempts=100, initial_backoff_seconds=0.02, max_backoff_seconds=0.05)
     async with scripted_http([_error(503, "")]) as server:
-        web = HttpMasterDataRepository(
+        http = HttpMasterDataRepository(
             [server.url],
             "token",
             Retrier(Transport.HTTP, budget, many),
@@ -316,9 +316,9 @@ async def test_retries_stay_within_the_budget() -> None:
         started = time.monotonic()
         try:
             with pytest.raises(AppError) as raised:
-                await web.get_items("demo", "S001", ["X1"])
+                await http.get_items("demo", "S001", ["X1"])
         finally:
-            await web.close()
+            await http.close()
         elapsed = time.monotonic() - started
     assert raised.value.code == "MASTER_DATA_UNAVAILABLE"
     assert 1 < len(server.seen) < 100

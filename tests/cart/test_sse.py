@@ -1,6 +1,6 @@
-"""The Server-Sent Events reader cart uses for master-data's catalog feed (cart/masterdata/
-sse.py, web.py), on the framings the spec allows; master-data's own stream is read by the
-process tests (tests/cart/test_catalog_feed.py)."""
+"""The Server-Sent Events reader cart uses for master-data's catalog feed
+(cart/masterdata/feed/sse.py, http_adapter.py), on the framings the spec allows; master-data's
+own stream is read by the process tests (tests/cart/test_catalog_feed.py)."""
 
 from __future__ import annotations
 

@@ -203,7 +203,7 @@ def by_code(code: str) -> Failure | None:
 # timeout is not: the budget is spent, and the server may still be working). The schedule is
 # tenacity's: full-jitter exponential backoff, at most `max_attempts` in all, and no attempt
 # started that could not finish before the budget ends. The first attempt is a plain call:
-# tenacity's machinery costs about 47 us a call even when nothing fails (measured), which the
+# tenacity's machinery costs even when nothing fails (docs/performance.md), which the
 # hot path does not pay.
 
 # An attempt with less time than this left is not worth starting.

@@ -43,7 +43,7 @@ class TaxRuleMemo:
 
     A tenant has a handful of tax rules, so the (immutable) instances are shared rather than
     parsed and built for every item of every lookup: a hit costs a tuple and a dict lookup,
-    where parsing the rate and both enums and building the model cost ~4 us (measured).
+    where parsing the rate and both enums and building the model cost more (docs/performance.md).
     Bounded: past `limit` distinct rules it starts over.
     """
 
