@@ -3,7 +3,7 @@ issued, and none of cart's carts, transactions, receipt counters or idempotency 
 
 Without this, each run would start with the carts of every run before it, and a mode measured
 late in a round would work against a bigger database than one measured early. cart is stopped
-while this runs (it keeps copies of the carts it wrote); the next cart process creates the
+while this runs (its cart cache holds the carts it wrote); the next cart process creates the
 collections and their indexes again on first use, as the first run's did.
 """
 

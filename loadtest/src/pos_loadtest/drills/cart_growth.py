@@ -1,13 +1,13 @@
 """The growth drill: one terminal fills large carts and leaves them open, the way a till that
-scans a pallet's worth of items into each sale would. cart keeps a copy of every open cart it
-wrote (CART_CACHE_SIZE, CART_CACHE_MAX_BYTES); its resident memory (psutil) must
+scans a pallet's worth of items into each sale would. cart keeps every open cart it wrote in
+its cart cache (CART_CACHE_SIZE, CART_CACHE_MAX_BYTES); its resident memory (psutil) must
 stay bounded by the bytes setting, not grow with the carts' count.
 
-    python -m pos_loadtest.drills.cart_growth --carts 40 --lines 500
+    .venv/bin/pos-cart-growth-drill --carts 40 --lines 500
 
 runs the drill twice on one database and master-data: cart with the default byte bound, and
-cart with a bound too high to matter (only the count bounds the copies), and prints each
-one's RSS growth and the copies' estimate (`cart_cache_bytes`).
+cart with a bound too high to matter (only the count bounds the cache), and prints each
+one's RSS growth and the cache's estimate (`cart_cache_bytes`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Growth:
     max_bytes: int
     rss_before: int
     rss_after: int
-    copies_bytes: float
+    cache_bytes: float
 
     @property
     def rss_growth(self) -> int:
@@ -57,8 +57,8 @@ class Growth:
         return (
             f"{self.carts} carts of {self.lines} lines, CART_CACHE_MAX_BYTES "
             f"{self.max_bytes / MIB:.0f} MiB: RSS {self.rss_before / MIB:.0f} -> "
-            f"{self.rss_after / MIB:.0f} MiB (+{self.rss_growth / MIB:.1f}), copies of carts "
-            f"{self.copies_bytes / MIB:.1f} MiB (estimated)"
+            f"{self.rss_after / MIB:.0f} MiB (+{self.rss_growth / MIB:.1f}), cart cache "
+            f"{self.cache_bytes / MIB:.1f} MiB (estimated)"
         )
 
 
@@ -89,7 +89,7 @@ async def grow(
         max_bytes=max_bytes,
         rss_before=before,
         rss_after=resident_bytes(pid),
-        copies_bytes=exposition.total("cart_cache_bytes", "cart_cache_bytes") or 0.0,
+        cache_bytes=exposition.total("cart_cache_bytes", "cart_cache_bytes") or 0.0,
     )
 
 
