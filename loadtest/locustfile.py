@@ -8,9 +8,10 @@ call spent in master-data, over which transport; that time is recorded as its ow
 
 Closed loop by default: a terminal starts its next sale when its last one is done. With
 --arrival-rate, sales start at that many per second whatever cart's speed (an open loop, see
-pos_loadtest.scenario.ArrivalSchedule); how late each sale started is recorded as rows of type
-"arrival". With --window-file, the measured window is marked for the runner: --settle-seconds
-after every user has started, the statistics are reset and PREFIX.open is written;
+pos_loadtest.comparison.scenario.ArrivalSchedule); how late each sale started is recorded as
+rows of type "arrival". With --window-file, the measured window is marked for the runner:
+--settle-seconds after every user has started, the statistics are reset and PREFIX.open is
+written;
 --measure-seconds later PREFIX.json gets what was counted in the window and locust stops, so
 requests and the runner's CPU readings cover the same seconds.
 
@@ -39,7 +40,7 @@ from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 
-from pos_loadtest.scenario import (
+from pos_loadtest.comparison.scenario import (
     ARRIVAL_KIND,
     ARRIVAL_NAME,
     MASTER_DATA_KIND,

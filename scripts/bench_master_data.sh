@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.bench_master_data "$@"
+exec .venv/bin/pos-bench-master-data "$@"

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.bench_tracing "$@"
+exec .venv/bin/pos-bench-tracing "$@"

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.compare "$@"
+exec .venv/bin/pos-compare "$@"

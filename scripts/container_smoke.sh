@@ -22,4 +22,4 @@ if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev
 fi
 
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.container_smoke "$@"
+exec .venv/bin/pos-container-smoke "$@"

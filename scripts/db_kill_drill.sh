@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.db_kill_drill "$@"
+exec .venv/bin/pos-db-kill-drill "$@"

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
-exec .venv/bin/python -m pos_loadtest.outage_drill "$@"
+exec .venv/bin/pos-outage-drill "$@"

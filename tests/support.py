@@ -133,7 +133,7 @@ async def expire(mongodb_uri: str, tenant_id: str, cart_id: str) -> None:
     """The clock moved past the stored cart's expiry, instead of a wait for its TTL: what
     every process reading the cart from the database sees once `expires_at` has passed. The
     process that last wrote the cart keeps its own copy with the old expiry (the copies'
-    expiry is tests/unit/cart/test_recent_carts.py's): read it through another process."""
+    expiry is tests/unit/cart/test_cart_cache.py's): read it through another process."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
     try:
         moved = await client[f"cart_{tenant_id}"]["carts"].update_one(

@@ -62,6 +62,9 @@ async def test_bad_add_items_bodies(terminal: httpx.AsyncClient) -> None:
         response = await terminal.post(path, json=body)
         assert error_code(response, 422) == "INVALID_QUANTITY", quantity
         assert "9999" in response.json()["error"]["message"]
+    # Decided before master-data is asked: an unknown item does not hide it.
+    response = await terminal.post(path, json=[{"itemCode": "NOSUCHITEM", "quantity": 0}])
+    assert error_code(response, 422) == "INVALID_QUANTITY"
     malformed = await terminal.post(
         path, content=b'[{"itemCode": "ITEM0002"', headers={"content-type": "application/json"}
     )

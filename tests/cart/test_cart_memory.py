@@ -1,6 +1,6 @@
-"""cart's copies of open carts are bounded by their memory, not only by their count: a
-terminal that fills large carts and leaves them open grows the process by about
-CART_CACHE_MAX_BYTES at most (resident memory read from /proc by the growth drill)."""
+"""cart's cart cache (the open carts it wrote last) is bounded by memory, not only by count:
+a terminal that fills large carts and leaves them open grows the process by about
+CART_CACHE_MAX_BYTES at most (resident memory read through psutil by the growth drill)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
 from pos_devstack.stack import start_cart
-from pos_loadtest.cart_growth_drill import MIB, grow
+from pos_loadtest.drills.cart_growth import MIB, grow
 from tests.support import Stack, TerminalNumbers, register_terminal
 
 pytestmark = pytest.mark.drill
@@ -37,7 +37,7 @@ async def test_a_terminal_filling_large_carts_grows_cart_by_its_bound_not_by_the
         )  # fmt: skip
     finally:
         cart.process.stop()
-    assert 0 < growth.copies_bytes <= ROOM
+    assert 0 < growth.cache_bytes <= ROOM
     # Measured: +4.0 MiB with the bound, +14.7 MiB without it (python -m
-    # pos_loadtest.cart_growth_drill --carts 20 --lines 300 --max-bytes 4194304).
+    # pos_loadtest.drills.cart_growth --carts 20 --lines 300 --max-bytes 4194304).
     assert growth.rss_growth < 10 * MIB, growth.summary()

@@ -39,7 +39,9 @@ REFUSED_TOKEN = "master-data refused cart's service token (SERVICE_TOKEN)."
 
 
 @dataclass
-class World:
+class BreakableStack:
+    """A stack of its own, its database and master-data for the test to break."""
+
     database: ManagedProcess
     database_port: int
     database_uri: str
@@ -49,7 +51,7 @@ class World:
 
 
 @pytest.fixture
-def world(stack: Stack, tmp_path: Path) -> Iterator[World]:
+def breakable(stack: Stack, tmp_path: Path) -> Iterator[BreakableStack]:
     port = free_port()
     database, uri = start_secantus(tmp_path / "md-db", port=port, log_dir=tmp_path)
     master = start_master_data(uri, stack.tokens, log_dir=tmp_path)
@@ -70,7 +72,7 @@ def world(stack: Stack, tmp_path: Path) -> Iterator[World]:
         )
         for transport in Transport
     }
-    running = World(database, port, uri, master, carts, tmp_path)
+    running = BreakableStack(database, port, uri, master, carts, tmp_path)
     yield running
     for cart in carts.values():
         cart.process.stop()
@@ -144,16 +146,16 @@ async def _insert_broken_item(uri: str) -> None:
 
 
 async def test_every_failure_kind_reads_the_same_on_both_transports(
-    world: World, stack: Stack, terminal_numbers: TerminalNumbers
+    breakable: BreakableStack, stack: Stack, terminal_numbers: TerminalNumbers
 ) -> None:
     tokens = stack.tokens
-    await load_demo_catalog(world.master.url, tokens.admin, demo_catalog(30))
-    await _insert_broken_item(world.database_uri)
+    await load_demo_catalog(breakable.master.url, tokens.admin, demo_catalog(30))
+    await _insert_broken_item(breakable.database_uri)
 
     async def terminals(tenant: str, store: str) -> dict[Transport, Terminal]:
         return {
             transport: await _terminal(
-                world.carts[transport], tokens, tenant, store, terminal_numbers.take()
+                breakable.carts[transport], tokens, tenant, store, terminal_numbers.take()
             )
             for transport in Transport
         }
@@ -185,7 +187,7 @@ async def test_every_failure_kind_reads_the_same_on_both_transports(
             within=TIMEOUT,
         )
 
-        world.master.process.pause()
+        breakable.master.process.pause()
         try:
             _same(
                 await _both(sale, "ITEM0002"),
@@ -193,10 +195,10 @@ async def test_every_failure_kind_reads_the_same_on_both_transports(
                 within=TIMEOUT + 1.0,
             )
         finally:
-            world.master.process.resume()
+            breakable.master.process.resume()
 
-        world.database.stop()
-        await wait_for_status(f"{world.master.url}/ready", 503, within=20)
+        breakable.database.stop()
+        await wait_for_status(f"{breakable.master.url}/ready", 503, within=20)
         _same(
             await _both(sale, "ITEM0003"),
             (
@@ -208,13 +210,13 @@ async def test_every_failure_kind_reads_the_same_on_both_transports(
         )
         # What master-data has cached it still answers without its database.
         _same(await _both(sale, "ITEM0001"), 200, within=TIMEOUT)
-        world.database, _ = start_secantus(
-            world.log_dir / "md-db", port=world.database_port, log_dir=world.log_dir
+        breakable.database, _ = start_secantus(
+            breakable.log_dir / "md-db", port=breakable.database_port, log_dir=breakable.log_dir
         )
-        await wait_for_status(f"{world.master.url}/ready", 200, within=20)
+        await wait_for_status(f"{breakable.master.url}/ready", 200, within=20)
         _same(await _both(sale, "ITEM0003"), 200, within=TIMEOUT)
 
-        world.master.process.stop()
+        breakable.master.process.stop()
         _same(
             await _both(sale, "ITEM0004"),
             (503, "MASTER_DATA_UNAVAILABLE", "master-data cannot be reached; try again shortly."),

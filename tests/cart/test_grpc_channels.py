@@ -1,4 +1,4 @@
-"""cart's pool of gRPC channels to master-data: one per target, the service config, and
+"""cart's gRPC channel to master-data: dialled once, closed once, the service config, and
 where a call goes while no backend is SERVING."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from cart.masterdata.grpc_channels import (
+from cart.masterdata.grpc_adapter import (
     ChannelSettings,
-    GrpcChannelPool,
+    MasterDataChannel,
     channel_options,
     health_status,
 )
@@ -23,16 +23,15 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def test_grpc_channel_pool_dials_once_per_target_and_closes_once() -> None:
-    pool = GrpcChannelPool()
-    first = pool.get("127.0.0.1:1")
-    assert pool.get("127.0.0.1:1") is first
-    assert pool.get("127.0.0.1:2") is not first
-    assert pool.open_channels == 2
-    await pool.close()
-    await pool.close()
+async def test_the_channel_is_dialled_once_and_closed_once() -> None:
+    channel = MasterDataChannel("127.0.0.1:1")
+    first = channel.pick()
+    assert channel.pick() is first is channel.checked
+    assert channel.unchecked is None, "the channel without checks is dialled when needed"
+    await channel.close()
+    await channel.close()
     with pytest.raises(RuntimeError):
-        pool.get("127.0.0.1:1")
+        channel.pick()
 
 
 def test_service_config_balances_over_healthy_backends_and_sets_no_retry_or_timeout() -> None:
@@ -61,6 +60,10 @@ async def _until(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+def _unchecked(channel: MasterDataChannel) -> aio.Channel | None:
+    return channel.unchecked
+
+
 async def test_calls_skip_health_checks_only_while_no_backend_is_serving() -> None:
     """A lone backend that says NOT_SERVING (master-data draining) still gets the calls, over
     the channel without health checks; as soon as one is SERVING again, the health-checked
@@ -70,24 +73,23 @@ async def test_calls_skip_health_checks_only_while_no_backend_is_serving() -> No
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    pool = GrpcChannelPool()
+    steered = MasterDataChannel(f"127.0.0.1:{port}")
     try:
         await health_servicer.set("", SERVING)
-        steered = pool.steered(f"127.0.0.1:{port}")
         assert await health_status(steered.pick(), deadline_seconds=5) == SERVING
         assert steered.pick() is steered.checked
-        assert pool.open_channels == 1, "the channel without checks is dialled when needed"
+        assert _unchecked(steered) is None, "the channel without checks is dialled when needed"
 
         await health_servicer.set("", NOT_SERVING)
         await _until(lambda: steered.pick() is not steered.checked)
         unchecked = steered.pick()
         assert steered.pick() is unchecked
-        assert pool.open_channels == 2
+        assert _unchecked(steered) is unchecked
         # Served, although it says it would rather not be.
         assert await health_status(unchecked, deadline_seconds=5) == NOT_SERVING
 
         await health_servicer.set("", SERVING)
         await _until(lambda: steered.pick() is steered.checked)
     finally:
-        await pool.close()
+        await steered.close()
         await server.stop(None)

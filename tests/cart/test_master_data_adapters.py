@@ -15,14 +15,14 @@ from decimal import Decimal
 import grpc
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from cart.domain.model import TaxRule
-from cart.masterdata.grpc import GrpcMasterDataRepository
-from cart.masterdata.grpc_channels import GrpcChannelPool
-from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings
+from cart.masterdata.factory import MeasuredRepository
+from cart.masterdata.failures import Retrier, RetryPolicy
+from cart.masterdata.grpc_adapter import GrpcMasterDataRepository, MasterDataChannel
+from cart.masterdata.http_adapter import HttpMasterDataRepository, HttpSettings
 from cart.masterdata.repository import ItemLookup, MasterDataRepository, TaxRuleMemo, tax_rule
-from cart.masterdata.retries import Retrier, RetryPolicy
-from cart.masterdata.web import WebMasterDataRepository, service_headers
 from pos_commons.errors import AppError
 from pos_commons.grpc_stubs.pos.masterdata.v1 import common_pb2, item_service_pb2
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
@@ -95,14 +95,16 @@ class Scripted:
 
 @asynccontextmanager
 async def http_repository(*scripts: list[HttpAnswer]) -> AsyncIterator[Scripted]:
-    """The web repository over one scripted server per script (replicas of one URL list)."""
+    """The HTTP repository over one scripted server per script (replicas of one URL list)."""
     async with AsyncExitStack() as stack:
         servers = [await stack.enter_async_context(scripted_http(s)) for s in scripts]
-        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
-        stack.push_async_callback(pool.close)
-        repository = WebMasterDataRepository(
-            [pool.get(server.url) for server in servers], Retrier(Transport.HTTP, BUDGET, FAST)
+        repository = HttpMasterDataRepository(
+            [server.url for server in servers],
+            "token",
+            Retrier(Transport.HTTP, BUDGET, FAST),
+            HttpSettings(read_timeout_seconds=BUDGET),
         )
+        stack.push_async_callback(repository.close)
         yield Scripted(repository, lambda: sum(len(server.seen) for server in servers))
 
 
@@ -112,11 +114,10 @@ async def grpc_repository(*scripts: list[GrpcAnswer]) -> AsyncIterator[Scripted]
         started = [await stack.enter_async_context(scripted_grpc(s)) for s in scripts]
         services = [service for service, _ in started]
         target = "ipv4:" + ",".join(address for _, address in started)
-        channels = GrpcChannelPool()
-        stack.push_async_callback(channels.close)
         repository = GrpcMasterDataRepository(
-            channels.get(target), "token", Retrier(Transport.GRPC, BUDGET, FAST)
+            MasterDataChannel(target), "token", Retrier(Transport.GRPC, BUDGET, FAST)
         )
+        stack.push_async_callback(repository.close)
         yield Scripted(repository, lambda: sum(service.calls for service in services))
 
 
@@ -183,6 +184,13 @@ CASES: list[tuple[str, list[HttpAnswer], list[GrpcAnswer], object, int]] = [
         "too slow",
         [STALL],
         [grpc_stall()],
+        (504, "MASTER_DATA_TIMEOUT", "master-data did not answer in time."),
+        1,
+    ),
+    (
+        "a proxy's timeout, without a code",
+        [(504, b"gateway timeout")],
+        [grpc_abort(S.DEADLINE_EXCEEDED)],
         (504, "MASTER_DATA_TIMEOUT", "master-data did not answer in time."),
         1,
     ),
@@ -270,19 +278,20 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
     """Of two replicas, one not listening: every lookup is answered, on both transports."""
     dead = f"{LOOPBACK}:{free_port()}"
     async with scripted_http([HTTP_NOT_FOUND_ONLY]) as alive:
-        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=BUDGET))
-        web = WebMasterDataRepository(
-            [pool.get(f"http://{dead}"), pool.get(alive.url)], Retrier(Transport.HTTP, BUDGET, FAST)
+        http = HttpMasterDataRepository(
+            [f"http://{dead}", alive.url],
+            "token",
+            Retrier(Transport.HTTP, BUDGET, FAST),
+            HttpSettings(read_timeout_seconds=BUDGET),
         )
         try:
             for _ in range(10):
-                assert await web.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
+                assert await http.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
         finally:
-            await pool.close()
+            await http.close()
     async with scripted_grpc([GRPC_NOT_FOUND_ONLY]) as (_, live_target):
-        channels = GrpcChannelPool()
         remote = GrpcMasterDataRepository(
-            channels.get(f"ipv4:{dead},{live_target}"),
+            MasterDataChannel(f"ipv4:{dead},{live_target}"),
             "token",
             Retrier(Transport.GRPC, BUDGET, FAST),
         )
@@ -290,7 +299,7 @@ async def test_a_replica_that_refuses_costs_no_call() -> None:
             for _ in range(10):
                 assert await remote.get_items("demo", "S001", ["X1"]) == ItemLookup({}, ["X1"])
         finally:
-            await channels.close()
+            await remote.close()
 
 
 async def test_retries_stay_within_the_budget() -> None:
@@ -298,14 +307,18 @@ async def test_retries_stay_within_the_budget() -> None:
     budget = 0.5
     many = RetryPolicy(max_attempts=100, initial_backoff_seconds=0.02, max_backoff_seconds=0.05)
     async with scripted_http([_error(503, "")]) as server:
-        pool = HttpClientPool(HttpClientSettings(read_timeout_seconds=budget))
-        web = WebMasterDataRepository([pool.get(server.url)], Retrier(Transport.HTTP, budget, many))
+        http = HttpMasterDataRepository(
+            [server.url],
+            "token",
+            Retrier(Transport.HTTP, budget, many),
+            HttpSettings(read_timeout_seconds=budget),
+        )
         started = time.monotonic()
         try:
             with pytest.raises(AppError) as raised:
-                await web.get_items("demo", "S001", ["X1"])
+                await http.get_items("demo", "S001", ["X1"])
         finally:
-            await pool.close()
+            await http.close()
         elapsed = time.monotonic() - started
     assert raised.value.code == "MASTER_DATA_UNAVAILABLE"
     assert 1 < len(server.seen) < 100
@@ -414,24 +427,49 @@ async def test_a_long_lookup_is_split_at_the_batch_limit(
     codes = [*demo.sellable_codes[:30], *unknown, *demo.sellable_codes[30:60]]
     assert len(codes) > MAX_ITEMS_PER_LOOKUP * 2
     store = demo.stores[0]
-    pool = HttpClientPool()
-    channels = GrpcChannelPool()
-    over_http = WebMasterDataRepository(
-        [pool.get(master_data.url, service_headers(tokens.service))],
-        Retrier(Transport.HTTP, 5.0, RetryPolicy()),
+    over_http = HttpMasterDataRepository(
+        [master_data.url], tokens.service, Retrier(Transport.HTTP, 5.0, RetryPolicy())
     )
     over_grpc = GrpcMasterDataRepository(
-        channels.get(master_data.grpc_target),
+        MasterDataChannel(master_data.grpc_target),
         tokens.service,
         Retrier(Transport.GRPC, 5.0, RetryPolicy()),
     )
     try:
         lookups = [await r.get_items(demo.tenant_id, store, codes) for r in (over_http, over_grpc)]
     finally:
-        await pool.close()
-        await channels.close()
+        await over_http.close()
+        await over_grpc.close()
     known = [code for code in codes if code not in unknown]
     for lookup in lookups:
         assert sorted(lookup.found) == sorted(known)
         assert lookup.missing == unknown
     assert lookups[0] == lookups[1]
+
+
+@pytest.mark.parametrize(
+    ("http_answer", "grpc_answer", "kind"),
+    [
+        (_error(503, "DATABASE_UNAVAILABLE"), grpc_abort(S.UNAVAILABLE, "DATABASE_UNAVAILABLE"),
+         "database_unavailable"),
+        (_error(404, "TENANT_NOT_FOUND"), grpc_abort(S.NOT_FOUND, "TENANT_NOT_FOUND"), "not_found"),
+    ],
+    ids=["database_unavailable", "not_found"],
+)  # fmt: skip
+async def test_the_metrics_name_the_failure_kind_on_both_transports(
+    http_answer: HttpAnswer, grpc_answer: GrpcAnswer, kind: str
+) -> None:
+    """masterdata_call_duration_seconds{outcome}: the kind of the failure table the adapter
+    raised, the same label on both transports."""
+    registries = {transport: CollectorRegistry() for transport in Transport}
+    async with http_repository([http_answer]) as over_http:
+        measured = MeasuredRepository(over_http.repository, registries[Transport.HTTP])
+        with pytest.raises(AppError):
+            await measured.get_items("demo", "S001", ["X1"])
+    async with grpc_repository([grpc_answer]) as over_grpc:
+        measured = MeasuredRepository(over_grpc.repository, registries[Transport.GRPC])
+        with pytest.raises(AppError):
+            await measured.get_items("demo", "S001", ["X1"])
+    for transport, registry in registries.items():
+        labels = {"transport": transport.value, "operation": "get_items", "outcome": kind}
+        assert registry.get_sample_value("masterdata_call_duration_seconds_count", labels) == 1

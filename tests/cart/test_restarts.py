@@ -18,7 +18,7 @@ from pos_commons.transport import Transport
 from pos_devstack.processes import free_port
 from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import start_cart, start_master_data, start_secantus
-from pos_loadtest.restart_drill import run_drill
+from pos_loadtest.drills.restart import run_drill
 from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
 
 pytestmark = pytest.mark.drill

@@ -41,14 +41,18 @@ HTTP_POOL = 100
 
 
 @dataclass
-class World:
+class SlowStack:
+    """A stack of its own whose master-data answers one request at a time."""
+
     database: ManagedProcess
     master: MasterDataProcess
     carts: dict[Transport, CartProcess]
 
 
 @pytest.fixture(scope="module")
-async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def slow_stack(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SlowStack]:
     work = tmp_path_factory.mktemp("slow-master-data")
     database, uri = start_secantus(work / "db", log_dir=work)
     bound = {
@@ -89,7 +93,7 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
             )
         )
         carts.update(zip(Transport, started, strict=True))
-        yield World(database, master, carts)
+        yield SlowStack(database, master, carts)
     finally:
         for cart in carts.values():
             cart.process.stop()
@@ -137,10 +141,10 @@ class Terminal:
 
 @pytest.fixture(scope="module")
 async def terminals(
-    world: World, stack: Stack, terminal_numbers: TerminalNumbers
+    slow_stack: SlowStack, stack: Stack, terminal_numbers: TerminalNumbers
 ) -> AsyncIterator[dict[Transport, Terminal]]:
     opened = {
-        transport: await Terminal.open(world.carts[transport], stack, terminal_numbers.take())
+        transport: await Terminal.open(slow_stack.carts[transport], stack, terminal_numbers.take())
         for transport in Transport
     }
     yield opened
@@ -157,7 +161,7 @@ async def _sells_again(terminal: Terminal) -> None:
 
 
 async def test_a_stalled_master_data_answers_504_within_the_budget_and_no_pool_wait_is_retried(
-    world: World, terminals: dict[Transport, Terminal]
+    slow_stack: SlowStack, terminals: dict[Transport, Terminal]
 ) -> None:
     """master-data stopped (SIGSTOP): a lookup answers 504 MASTER_DATA_TIMEOUT within the
     request's budget (not HTTP_TIMEOUT/GRPC_TIMEOUT), the same on both transports; and under
@@ -169,7 +173,7 @@ async def test_a_stalled_master_data_answers_504_within_the_budget_and_no_pool_w
     crowd = {
         t: await asyncio.gather(*(terminals[t].new_cart() for _ in range(many))) for t in Transport
     }
-    world.master.process.pause()
+    slow_stack.master.process.pause()
     try:
         answers = await asyncio.gather(*(terminals[t].add(alone[t]) for t in Transport))
         for transport, answer in zip(Transport, answers, strict=True):
@@ -184,25 +188,25 @@ async def test_a_stalled_master_data_answers_504_within_the_budget_and_no_pool_w
             )
             assert outcomes == {timeout: many}, (transport, outcomes)
     finally:
-        world.master.process.resume()
+        slow_stack.master.process.resume()
     for terminal in terminals.values():
         await _sells_again(terminal)
 
 
 async def test_master_data_at_its_bound_refuses_at_once_the_same_on_both_transports(
-    world: World, terminals: dict[Transport, Terminal]
+    slow_stack: SlowStack, terminals: dict[Transport, Terminal]
 ) -> None:
     """One lookup per port held inside master-data (its database paused) fills its bound of
     one; the next is refused on either port (at once on gRPC, after REQUEST_QUEUE_SECONDS on
     HTTP) (HTTP 503 OVERLOADED, gRPC UNAVAILABLE
     with x-error-code OVERLOADED), which cart answers alike, 503 MASTER_DATA_OVERLOADED, and
     does not retry: master-data saw one refusal per transport."""
-    url = world.master.url
+    url = slow_stack.master.url
     refused_http = await metric_value(url, "http_request_duration_seconds_count", {"status": "503"})
     refused_grpc = await metric_value(url, "grpc_server_handled_total", {"code": "UNAVAILABLE"})
     first = {t: await terminals[t].new_cart() for t in Transport}
     second = {t: await terminals[t].new_cart() for t in Transport}
-    world.database.pause()
+    slow_stack.database.pause()
     try:
         held = [asyncio.create_task(terminals[t].add(first[t], "ITEM0002")) for t in Transport]
         await asyncio.sleep(0.3)
@@ -210,7 +214,7 @@ async def test_master_data_at_its_bound_refuses_at_once_the_same_on_both_transpo
         answers = {t: await terminals[t].add(second[t], "ITEM0003") for t in Transport}
         await asyncio.gather(*held)
     finally:
-        world.database.resume()
+        slow_stack.database.resume()
     expected = (
         503,
         "MASTER_DATA_OVERLOADED",

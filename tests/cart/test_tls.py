@@ -29,13 +29,9 @@ import pytest
 import trustme
 from grpc import aio
 
-from cart.masterdata.grpc_channels import GrpcChannelPool, health_status
-from cart.masterdata.http_clients import (
-    HttpClientKind,
-    HttpClientPool,
-    HttpClientSettings,
-    UpstreamUnreachableError,
-)
+from cart.masterdata.failures import Failure, MasterDataError
+from cart.masterdata.grpc_adapter import MasterDataChannel, health_status
+from cart.masterdata.http_adapter import HttpSettings, fetch, open_session
 from pos_commons.tls import ClientTls
 from pos_commons.transport import Transport
 from pos_devstack.seed import DemoCatalog
@@ -107,7 +103,9 @@ class TlsStack:
 
 
 @dataclass(frozen=True)
-class Deployment:
+class TlsStacks:
+    """Both TLS stacks: server TLS only, and mutual TLS."""
+
     tls: TlsStack
     mutual: TlsStack
     metrics_token: str
@@ -150,9 +148,9 @@ def _start_together(
 
 
 @pytest.fixture(scope="module")
-def deployment(
+def tls_stacks(
     stack: Stack, demo: DemoCatalog, pki: Pki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
+) -> Iterator[TlsStacks]:
     del demo  # loaded into the shared database, which these processes read too
     metrics_token = "metrics-" + "m" * 40
     folder = tmp_path_factory.mktemp("secrets")
@@ -220,7 +218,7 @@ def deployment(
             )
             for name in flavours
         }
-        yield Deployment(stacks["tls"], stacks["mutual"], metrics_token)
+        yield TlsStacks(stacks["tls"], stacks["mutual"], metrics_token)
     finally:
         if started:
             with ThreadPoolExecutor(max_workers=len(started)) as pool:
@@ -231,11 +229,11 @@ def deployment(
 
 
 async def test_the_parity_sale_over_tls_and_mutual_tls_on_both_transports(
-    stack: Stack, deployment: Deployment, demo: DemoCatalog, terminal_numbers: TerminalNumbers
+    stack: Stack, tls_stacks: TlsStacks, demo: DemoCatalog, terminal_numbers: TerminalNumbers
 ) -> None:
     carts = {
         f"{name} {transport}": cart
-        for name, tls_stack in (("tls", deployment.tls), ("mutual", deployment.mutual))
+        for name, tls_stack in (("tls", tls_stacks.tls), ("mutual", tls_stacks.mutual))
         for transport, cart in tls_stack.carts.items()
     }
     results = await run_sales(carts, stack.tokens.cart_admin, demo, terminal_numbers)
@@ -257,38 +255,44 @@ def _grpc_target(master_data: MasterDataProcess) -> str:
 
 
 async def _grpc_health(target: str, credentials: grpc.ChannelCredentials | None) -> int:
-    pool = GrpcChannelPool()
+    channel = MasterDataChannel(target, credentials)
     try:
-        return await health_status(pool.get(target, credentials), deadline_seconds=5)
+        return await health_status(channel.pick(), deadline_seconds=5)
     finally:
-        await pool.close()
+        await channel.close()
 
 
-async def _https_status(url: str, kind: HttpClientKind, context: ssl.SSLContext) -> int:
-    pool = HttpClientPool(HttpClientSettings(kind=kind, ssl_context=context))
+async def _https_status(url: str, context: ssl.SSLContext) -> int:
+    """GET /health through cart's own session to master-data (its TLS, its certificate)."""
+    session = open_session(HttpSettings(ssl_context=context), {})
     try:
-        return (await pool.get(url).request("GET", "/health")).status
+        status, _ = await fetch(session, f"{url}/health")
+        return status
     finally:
-        await pool.close()
+        await session.close()
 
 
-@pytest.mark.parametrize("kind", list(HttpClientKind), ids=[k.value for k in HttpClientKind])
-async def test_every_http_client_presents_its_certificate_and_is_refused_without(
-    deployment: Deployment, pki: Pki, kind: HttpClientKind
+async def _refused(url: str, context: ssl.SSLContext) -> None:
+    with pytest.raises(MasterDataError) as refused:
+        await _https_status(url, context)
+    assert refused.value.kind is Failure.UNAVAILABLE
+
+
+async def test_http_presents_its_certificate_and_is_refused_without(
+    tls_stacks: TlsStacks, pki: Pki
 ) -> None:
-    url = deployment.mutual.master_data.url
+    url = tls_stacks.mutual.master_data.url
     assert url.startswith("https://")
-    assert await _https_status(url, kind, pki.client().ssl_context()) == 200
+    assert await _https_status(url, pki.client().ssl_context()) == 200
     stranger = ClientTls(pki.ca, pki.stranger_cert, pki.stranger_key).ssl_context()
     for context in (pki.client(certificate=False).ssl_context(), stranger):
-        with pytest.raises(UpstreamUnreachableError):
-            await _https_status(url, kind, context)
+        await _refused(url, context)
 
 
 async def test_grpc_presents_its_certificate_and_is_refused_without(
-    deployment: Deployment, pki: Pki
+    tls_stacks: TlsStacks, pki: Pki
 ) -> None:
-    target = _grpc_target(deployment.mutual.master_data)
+    target = _grpc_target(tls_stacks.mutual.master_data)
     assert await _grpc_health(target, pki.client().grpc_credentials()) == _SERVING
     stranger = ClientTls(pki.ca, pki.stranger_cert, pki.stranger_key).grpc_credentials()
     for credentials in (pki.client(certificate=False).grpc_credentials(), stranger):
@@ -297,24 +301,21 @@ async def test_grpc_presents_its_certificate_and_is_refused_without(
         assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
-@pytest.mark.parametrize("kind", list(HttpClientKind), ids=[k.value for k in HttpClientKind])
 async def test_clients_refuse_a_server_their_ca_did_not_issue(
-    deployment: Deployment, pki: Pki, kind: HttpClientKind
+    tls_stacks: TlsStacks, pki: Pki
 ) -> None:
     """cart's side of TLS: master-data's certificate is checked, not just encrypted to."""
     foreign = ClientTls(pki.stranger_ca)
-    tls_only = deployment.tls.master_data
-    assert await _https_status(tls_only.url, kind, pki.client().ssl_context()) == 200
-    with pytest.raises(UpstreamUnreachableError):
-        await _https_status(tls_only.url, kind, foreign.ssl_context())
-    if kind is HttpClientKind.AIOHTTP:  # once is enough for gRPC
-        with pytest.raises(aio.AioRpcError) as refused:
-            await _grpc_health(_grpc_target(tls_only), foreign.grpc_credentials())
-        assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+    tls_only = tls_stacks.tls.master_data
+    assert await _https_status(tls_only.url, pki.client().ssl_context()) == 200
+    await _refused(tls_only.url, foreign.ssl_context())
+    with pytest.raises(aio.AioRpcError) as refused:
+        await _grpc_health(_grpc_target(tls_only), foreign.grpc_credentials())
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
-async def test_tls_ports_speak_no_plaintext(deployment: Deployment) -> None:
-    master_data = deployment.tls.master_data
+async def test_tls_ports_speak_no_plaintext(tls_stacks: TlsStacks) -> None:
+    master_data = tls_stacks.tls.master_data
     plain_url = master_data.url.replace("https://", "http://")
     async with httpx.AsyncClient(timeout=5) as client:
         with pytest.raises(httpx.TransportError):
@@ -328,18 +329,18 @@ async def test_tls_ports_speak_no_plaintext(deployment: Deployment) -> None:
 
 
 async def test_production_closes_the_pages_and_guards_metrics(
-    deployment: Deployment, pki: Pki
+    tls_stacks: TlsStacks, pki: Pki
 ) -> None:
-    master_data = deployment.mutual.master_data
-    cart = deployment.mutual.carts[Transport.HTTP]
+    master_data = tls_stacks.mutual.master_data
+    cart = tls_stacks.mutual.carts[Transport.HTTP]
     context = pki.reference_context()
     async with httpx.AsyncClient(base_url=master_data.url, verify=context, timeout=10) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):
             assert error_code(await client.get(path), 404) == "ROUTE_NOT_FOUND", path
         assert error_code(await client.get("/metrics"), 401) == "AUTH_REQUIRED"
-        wrong = {"Authorization": f"Bearer {deployment.metrics_token}x"}
+        wrong = {"Authorization": f"Bearer {tls_stacks.metrics_token}x"}
         assert error_code(await client.get("/metrics", headers=wrong), 401) == "INVALID_TOKEN"
-        right = {"Authorization": f"Bearer {deployment.metrics_token}"}
+        right = {"Authorization": f"Bearer {tls_stacks.metrics_token}"}
         metrics = await client.get("/metrics", headers=right)
         assert metrics.status_code == 200
         assert "http_request_duration_seconds" in metrics.text
@@ -349,8 +350,8 @@ async def test_production_closes_the_pages_and_guards_metrics(
         assert error_code(await client.get("/docs"), 404) == "ROUTE_NOT_FOUND"
 
 
-async def test_development_serves_the_pages_and_open_metrics(deployment: Deployment) -> None:
-    cart = deployment.tls.carts[Transport.HTTP]
+async def test_development_serves_the_pages_and_open_metrics(tls_stacks: TlsStacks) -> None:
+    cart = tls_stacks.tls.carts[Transport.HTTP]
     async with httpx.AsyncClient(base_url=cart.url, timeout=10) as client:
         for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
             assert (await client.get(path)).status_code == 200, path
@@ -366,12 +367,12 @@ def _healthcheck(port: int, environment: dict[str, str]) -> int:
 
 
 def test_the_health_check_speaks_tls_and_presents_the_service_certificate(
-    deployment: Deployment, pki: Pki
+    tls_stacks: TlsStacks, pki: Pki
 ) -> None:
     server = {"TLS_CERT_FILE": str(pki.server_cert), "TLS_KEY_FILE": str(pki.server_key)}
     mutual = {**server, "TLS_CLIENT_CA_FILE": str(pki.ca)}
-    tls_port = deployment.tls.master_data.http_port
-    mutual_port = deployment.mutual.master_data.http_port
+    tls_port = tls_stacks.tls.master_data.http_port
+    mutual_port = tls_stacks.mutual.master_data.http_port
     assert _healthcheck(tls_port, server) == 0
     assert _healthcheck(mutual_port, mutual) == 0
     assert _healthcheck(tls_port, {}) != 0  # plaintext against TLS

@@ -119,6 +119,35 @@ def test_a_catalog_imported_exports_the_same_and_imports_again_unchanged(
     assert _summary(again) == "items: 0 created, 0 updated, 2500 unchanged, 0 rejected"
 
 
+def test_batches_in_flight_are_answered_in_file_order(
+    env: dict[str, str], tenant: str, tmp_path: Path
+) -> None:
+    # One row a batch: a batch's answer is taken while the next is already under way (and the
+    # file's own problems of that next batch found), yet each problem names its own line and
+    # they are listed in the file's order.
+    categories = _write_csv(tmp_path / "categories.csv", [{"categoryCode": "C1", "name": "One"}])
+    posctl(env, "catalog", "import", "categories", str(categories), "-t", tenant)
+    file = tmp_path / "items.csv"
+    file.write_text(
+        "itemCode,description,unitPrice,categoryCode,taxCode\n"
+        "INFLIGHT1,One,1.00,C1,STD\n"  # line 2
+        "INFLIGHT2,Unknown tax,1.00,C1,NOPE\n"  # 3
+        "INFLIGHT1,The same code again,2.00,C1,STD\n"  # 4
+        "INFLIGHT3,Three,3.00,C1,STD\n"  # 5
+        "INFLIGHT4,Bad money,1.2.3,C1,STD\n",  # 6
+        encoding="utf-8",
+    )
+    done = posctl(env, "catalog", "import", "items", str(file), "-t", tenant,
+                  "--batch-rows", "1", code=1)  # fmt: skip
+    problems = [line for line in done.stderr.splitlines() if line.lstrip().startswith("line ")]
+    assert [problem.split(":")[0].strip() for problem in problems] == [
+        "line 3, column taxCode",
+        "line 4, column itemCode",
+        "line 6, column unitPrice",
+    ], done.stderr
+    assert _summary(done) == "items: 2 created, 0 updated, 0 unchanged, 3 rejected"
+
+
 def test_bad_rows_are_each_reported_with_line_and_column_and_only_good_rows_are_written(
     env: dict[str, str], tenant: str, tmp_path: Path
 ) -> None:

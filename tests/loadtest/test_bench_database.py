@@ -20,7 +20,7 @@ SUMMARY = re.compile(
 
 def test_every_target_is_measured_with_the_database_cpu() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pos_loadtest.bench_database",
+        [sys.executable, "-m", "pos_loadtest.benches.database",
          "--seconds", "0.2", "--rounds", "2", "--concurrency", "4"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -15,7 +15,7 @@ ROW = re.compile(
 
 def test_every_target_is_measured_with_its_cpu() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pos_loadtest.bench_transport",
+        [sys.executable, "-m", "pos_loadtest.benches.transport",
          "--seconds", "0.2", "--rounds", "2", "--concurrency", "8"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -38,5 +38,7 @@ def test_every_target_is_measured_with_its_cpu() -> None:
     servers = result.stdout.split("server CPU read from:\n", 1)[1].split("\n\n", 1)[0]
     for line in servers.splitlines():
         name, command = line.strip().split(" pid ", 1)
-        answering = "-m master_data" if "repository" in name else "-m pos_loadtest.baselines"
+        answering = (
+            "-m master_data" if "repository" in name else "-m pos_loadtest.benches.bare_servers"
+        )
         assert answering in command, line

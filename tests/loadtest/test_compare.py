@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pos_devstack.paths import REPO_ROOT
-from pos_loadtest.report import ENDPOINT_ORDER, load_comparison, write_report
-from pos_loadtest.report_cost import LOOKUPS_HEADING
+from pos_loadtest.report.cost_sections import LOOKUPS_HEADING
+from pos_loadtest.report.write import ENDPOINT_ORDER, load_comparison, write_report
 
 # Both with the fed item cache (so the propagation phase has a mode of each transport); the
 # second also has the terminals send Idempotency-Key (what the comparison can weigh).
@@ -32,7 +32,7 @@ PROCESS_COMMANDS = {
 
 def _compare(*args: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pos_loadtest.compare", *args],
+        [sys.executable, "-m", "pos_loadtest.comparison.runner", *args],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

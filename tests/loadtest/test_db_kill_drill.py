@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from pos_devstack.stack import start_secantus
-from pos_loadtest.db_kill_drill import Ack, DrillReport, _options, audit, drill
-from pos_loadtest.dbops import database_client
-from pos_loadtest.fresh_state import cart_tenant_databases
+from pos_loadtest.comparison.fresh_state import cart_tenant_databases
+from pos_loadtest.drills.db_kill import Ack, DrillReport, _options, audit, drill
+from pos_loadtest.probes.database_operations import database_client
 
 pytestmark = pytest.mark.drill
 

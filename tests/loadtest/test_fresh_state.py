@@ -12,8 +12,8 @@ from pymongo import MongoClient
 
 from cart.storage.carts import CARTS, COUNTERS, IDEMPOTENCY, TRANSACTIONS
 from cart.storage.terminals import TERMINALS
-from pos_loadtest.dbops import database_client
-from pos_loadtest.fresh_state import reset_cart_data, stored_carts
+from pos_loadtest.comparison.fresh_state import reset_cart_data, stored_carts
+from pos_loadtest.probes.database_operations import database_client
 
 
 @pytest.fixture

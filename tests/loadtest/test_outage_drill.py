@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pos_loadtest.outage_drill import _main, _options, failed
+from pos_loadtest.drills.outage import _main, _options, failed
 
 pytestmark = pytest.mark.drill
 

@@ -13,7 +13,7 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
 
-from cart.masterdata.grpc_channels import health_status
+from cart.masterdata.grpc_adapter import health_status
 from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     common_pb2,
     item_service_pb2,

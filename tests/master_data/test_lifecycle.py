@@ -16,7 +16,7 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
 
-from cart.masterdata.grpc_channels import health_status
+from cart.masterdata.grpc_adapter import health_status
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.grpc_trailers import ERROR_CODE_KEY
 from pos_devstack.processes import free_port

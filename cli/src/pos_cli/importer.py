@@ -12,7 +12,9 @@ runs again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ from pos_cli.files import FileFormat, Line, read
 from pos_cli.kinds import Kind
 
 DEFAULT_BATCH_ROWS = 1_000  # master-data's MAX_BULK_ROWS
+BATCHES_IN_FLIGHT = 2
+"""Batches sent before the first is answered: while the database writes one, master-data
+validates the next (two processes, two cores); the answers are still taken in file order."""
 PROBLEMS_KEPT = 1_000
 """Problems listed at most (all are counted): a file of bad rows must not fill the memory."""
 
@@ -82,8 +87,8 @@ def import_file(
     with path.open("rb") as stream:
         lines, records = read(stream, file_format, kind)
         good = (line for line in records if line.number not in bad_lines and line.row is not None)
-        for batch in _batches(good, batch_rows):
-            _send(client, tenant_id, kind, batch, dry_run=False, summary=done)
+        for batch, answer in _sent(client, tenant_id, kind, _batches(good, batch_rows), False):
+            _count(batch, answer, done)
             if progress:
                 progress(lines.bytes_read)
     return done
@@ -95,8 +100,8 @@ def import_rows(
     """Rows made by a program (the demo catalog), imported the same way, in batches."""
     summary = Summary(dry_run=False)
     numbered = (Line(number, row) for number, row in enumerate(rows, start=1))
-    for batch in _batches(numbered, DEFAULT_BATCH_ROWS):
-        _send(client, tenant_id, kind, batch, dry_run=False, summary=summary)
+    for batch, answer in _sent(client, tenant_id, kind, _batches(numbered, DEFAULT_BATCH_ROWS)):
+        _count(batch, answer, summary)
     return summary
 
 
@@ -134,10 +139,12 @@ def _check(
 
     with path.open("rb") as stream:
         lines, records = read(stream, file_format, kind)
-        for batch in _batches(readable(), batch_rows):
-            bad |= _send(client, tenant_id, kind, batch, dry_run=True, summary=summary)
+        for batch, answer in _sent(client, tenant_id, kind, _batches(readable(), batch_rows), True):
+            bad |= _count(batch, answer, summary)
             if progress:
                 progress(lines.bytes_read)
+    # A file's own problems are found a batch ahead of master-data's answers: listed by line.
+    summary.problems.sort(key=lambda problem: problem.line)
     return bad
 
 
@@ -152,22 +159,35 @@ def _batches(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
         yield batch
 
 
-def _send(
+def _sent(
     client: AdminClient,
     tenant_id: str,
     kind: Kind,
-    batch: list[Line],
-    *,
-    dry_run: bool,
-    summary: Summary,
-) -> set[int]:
-    """One bulk call; its outcomes counted into `summary`; the lines it rejected."""
-    answer = client.call(
-        "POST",
-        f"/api/v1/tenants/{tenant_id}/bulk/{kind.name.value}",
-        params={"dryRun": "true"} if dry_run else None,
-        json={"rows": [line.row for line in batch]},
-    )
+    batches: Iterable[list[Line]],
+    dry_run: bool = False,
+) -> Iterator[tuple[list[Line], Any]]:
+    """Each batch with master-data's answer to its bulk call, in order, BATCHES_IN_FLIGHT
+    calls under way at a time (the batches are read as they are sent: memory stays bounded)."""
+    path = f"/api/v1/tenants/{tenant_id}/bulk/{kind.name.value}"
+    params = {"dryRun": "true"} if dry_run else None
+
+    def post(batch: list[Line]) -> Any:
+        return client.call("POST", path, params=params, json={"rows": [line.row for line in batch]})
+
+    pending: deque[tuple[list[Line], Future[Any]]] = deque()
+    with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT) as calls:
+        for batch in batches:
+            pending.append((batch, calls.submit(post, batch)))
+            if len(pending) == BATCHES_IN_FLIGHT:
+                first, answer = pending.popleft()
+                yield first, answer.result()
+        while pending:
+            first, answer = pending.popleft()
+            yield first, answer.result()
+
+
+def _count(batch: list[Line], answer: Any, summary: Summary) -> set[int]:
+    """One bulk call's outcomes counted into `summary`; the lines it rejected."""
     rejected: set[int] = set()
     for result in answer["rows"]:
         line = batch[result["index"]]

@@ -1,4 +1,4 @@
-"""cart's catalog feed follower (cart/masterdata/feeds.py) in isolation, fed by a scripted
+"""cart's catalog feed follower (cart/masterdata/feed/feeds.py) in isolation, fed by a scripted
 stream: when the cache may answer, how long it goes on while the feed is down, where a
 reconnection resumes from, and what "start over" drops. The transports' own streams are
 tested against the real master-data (tests/cart/test_catalog_feed.py)."""
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 
-from cart.masterdata.changes import (
+from cart.masterdata.feed.changes import (
     CatalogChange,
     ChangeKind,
     FeedMessage,
@@ -20,8 +20,8 @@ from cart.masterdata.changes import (
     StartOver,
     StorePriceRecord,
 )
-from cart.masterdata.feeds import CatalogFeeds, FeedSettings, FeedState
-from cart.masterdata.item_cache import ItemCache
+from cart.masterdata.feed.feeds import CatalogFeeds, FeedSettings, FeedState
+from cart.masterdata.feed.item_cache import ItemCache
 from pos_commons.errors import ServiceUnavailableError
 from pos_commons.transport import Transport
 from tests.unit.cart.test_item_cache import S1, T, info

@@ -1,4 +1,4 @@
-"""How a change waits for a cart others are changing (cart/services/contention.py, locks.py),
+"""How a change waits for a cart others are changing (cart/storage/contention.py, locks.py),
 in isolation: version races retried until the request's deadline, not a count; the per-cart
 lock's line bounded, and left when the request's budget ends."""
 
@@ -12,7 +12,7 @@ from typing import TypeVar
 import pytest
 from tenacity import AsyncRetrying, RetryCallState
 
-from cart.services.contention import (
+from cart.storage.contention import (
     MAX_WAIT_SECONDS,
     PAUSES,
     CartConflictError,
@@ -20,7 +20,7 @@ from cart.services.contention import (
     budget,
     retried,
 )
-from cart.services.locks import CartBusyError, KeyedLocks
+from cart.storage.locks import CartBusyError, KeyedLocks
 from pos_commons import deadlines
 from pos_commons.errors import NotFoundError
 

@@ -1,4 +1,4 @@
-"""cart's item cache (cart/masterdata/item_cache.py) in isolation: what each kind of catalog
+"""cart's item cache (cart/masterdata/feed/item_cache.py) in isolation: what each kind of catalog
 change does to the entries it touches, and what it must leave alone."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
-from cart.masterdata.changes import (
+from cart.masterdata.feed.changes import (
     CatalogChange,
     ChangeKind,
     ChangeValue,
@@ -17,7 +17,7 @@ from cart.masterdata.changes import (
     StorePriceRecord,
     StoreRecord,
 )
-from cart.masterdata.item_cache import ItemCache
+from cart.masterdata.feed.item_cache import ItemCache
 
 T, S1, S2 = "t1", "S001", "S002"
 D7, D12 = Decimal(7), Decimal(12)

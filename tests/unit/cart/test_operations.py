@@ -11,6 +11,13 @@ from decimal import Decimal
 
 import pytest
 
+from cart.domain.idempotency_keys import (
+    KEYS_KEPT,
+    AlreadyAppliedError,
+    applied,
+    check_not_applied,
+    with_key,
+)
 from cart.domain.model import Cart, DiscountType, LineItem, RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import (
     ItemInfo,
@@ -1477,3 +1484,28 @@ def test_discounts_and_payments_are_bounded_and_none_may_round_to_nothing() -> N
     with pytest.raises(UnprocessableError) as payments:
         add_payment(cart, CASH, Decimal("0.01"), POLICY)
     assert payments.value.code == "PAYMENT_LIMIT"
+
+
+def test_a_cart_remembers_the_keys_of_its_last_changes() -> None:
+    cart = basket()
+    assert with_key(cart, None) is cart
+    keyed = cart
+    for n in range(KEYS_KEPT + 2):
+        keyed = with_key(keyed, f"k{n}")
+    assert KEYS_KEPT == 32
+    assert keyed.idempotency_keys == [f"k{n}" for n in range(2, KEYS_KEPT + 2)]
+    assert cart.idempotency_keys == []
+    assert applied(keyed, "k2")
+    assert applied(keyed, f"k{KEYS_KEPT + 1}")
+    assert not applied(keyed, "k1")  # forgotten: the oldest go first
+    assert not applied(keyed, None)
+
+
+def test_a_change_whose_key_the_cart_holds_was_applied_already() -> None:
+    cart = with_key(basket(), "k")
+    check_not_applied(cart, None)
+    check_not_applied(cart, "other")
+    with pytest.raises(AlreadyAppliedError) as found:
+        check_not_applied(cart, "k")
+    assert found.value.cart is cart
+    assert str(found.value) == cart.cart_id

@@ -1,6 +1,6 @@
-"""The Server-Sent Events reader cart uses for master-data's catalog feed (cart/masterdata/
-sse.py, web.py), on the framings the spec allows; master-data's own stream is read by the
-process tests (tests/cart/test_catalog_feed.py)."""
+"""The Server-Sent Events reader cart uses for master-data's catalog feed
+(cart/masterdata/feed/sse.py, http_adapter.py), on the framings the spec allows; master-data's
+own stream is read by the process tests (tests/cart/test_catalog_feed.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cart.masterdata.changes import CatalogChange, ChangeKind, Heartbeat, StartOver
-from cart.masterdata.sse import SseEvent, sse_events
-from cart.masterdata.web import feed_message_from_sse
+from cart.masterdata.feed.changes import CatalogChange, ChangeKind, Heartbeat, StartOver
+from cart.masterdata.feed.sse import SseEvent, sse_events
+from cart.masterdata.http_adapter import feed_message_from_sse
 
 
 async def _lines(text: bytes) -> AsyncIterator[bytes]:

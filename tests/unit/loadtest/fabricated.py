@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pos_loadtest.locust_run import EndpointStats
-from pos_loadtest.results import Comparison, RunResult
-from pos_loadtest.scenario import ENDPOINT_ORDER, HEADLINE_ENDPOINT, MASTER_DATA_KIND
+from pos_loadtest.comparison.locust_run import EndpointStats
+from pos_loadtest.comparison.results import Comparison, RunResult
+from pos_loadtest.comparison.scenario import ENDPOINT_ORDER, HEADLINE_ENDPOINT, MASTER_DATA_KIND
 
 
 def rows(requests: int, seconds: float = 10.0, add_item_p50: float = 10.0) -> list[EndpointStats]:

@@ -8,8 +8,8 @@ import argparse
 import pytest
 
 from pos_commons.tracing import tracing_requested
-from pos_loadtest.bench_tracing import Window, report, settings
-from pos_loadtest.otlp_sink import OtlpSink
+from pos_loadtest.benches.otlp_sink import OtlpSink
+from pos_loadtest.benches.tracing import Window, report, settings
 
 
 def test_settings_compare_off_with_one_and_all_calls_sampled() -> None:

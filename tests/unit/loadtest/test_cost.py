@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from pos_loadtest import cost
-from pos_loadtest.stats import summarise
+from pos_loadtest.report import cost
+from pos_loadtest.report.stats import summarise
 from tests.unit.loadtest.fabricated import comparison, run
 
 

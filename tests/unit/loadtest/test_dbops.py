@@ -7,7 +7,7 @@ from typing import Any, cast
 import pytest
 from pymongo import MongoClient
 
-from pos_loadtest.dbops import (
+from pos_loadtest.probes.database_operations import (
     PROBE_CALLS_PER_WINDOW,
     OpcounterProbe,
     cart_operations,

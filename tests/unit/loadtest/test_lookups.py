@@ -13,14 +13,14 @@ from pos_commons.grpc_stubs.pos.masterdata.v1 import (
     payment_method_service_pb2,
 )
 from pos_devstack.paths import REPO_ROOT
-from pos_loadtest.lookups import (
+from pos_loadtest.probes.lookups import (
     LOOKUP_METHODS,
     LOOKUP_ROUTES,
     hit_ratio,
     item_cache_lookups,
     master_data_calls,
 )
-from pos_loadtest.prometheus import Exposition, Histogram, bucket_quantile
+from pos_loadtest.probes.prometheus import Exposition, Histogram, bucket_quantile
 
 ITEM_DETAILS = "/api/v1/tenants/{tenant_id}/stores/{store_code}/itemDetails"
 MASTER_DATA = f"""\

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pos_commons.transport import Transport
-from pos_loadtest.modes import DEFAULT_MODES, parse_mode, setting_of
-from pos_loadtest.propagation import pick_modes
+from pos_loadtest.comparison.modes import DEFAULT_MODES, parse_mode, setting_of
+from pos_loadtest.comparison.propagation import pick_modes
 
 
 def test_a_mode_runs_the_fed_cache_unless_nocache() -> None:
@@ -19,7 +19,7 @@ def test_a_mode_runs_the_fed_cache_unless_nocache() -> None:
     assert not uncached.item_cache
     assert uncached.idempotency_keys
     assert uncached.cart_env() == {
-        "USE_GRPC": "false", "USE_ITEM_CACHE": "false", "MASTER_DATA_HTTP_CLIENT": "aiohttp",
+        "USE_GRPC": "false", "USE_ITEM_CACHE": "false",
     }  # fmt: skip
     assert "USE_ITEM_CACHE=false" in uncached.description
     assert parse_mode("grpc+keys").idempotency_keys
@@ -27,7 +27,15 @@ def test_a_mode_runs_the_fed_cache_unless_nocache() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["grpc+keys+nocache", "grpc+nocache+nocache", "grpc+cache", "grpc+", "http-curl", "grpc@x"],
+    [
+        "grpc+keys+nocache",
+        "grpc+nocache+nocache",
+        "grpc+cache",
+        "grpc+",
+        "http-curl",
+        "http-httpx",
+        "grpc@x",
+    ],
 )
 def test_other_spellings_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=text.replace("+", r"\+")):
@@ -51,9 +59,9 @@ def test_the_default_modes_and_which_of_them_propagation_takes() -> None:
     assert names == ["http-aiohttp", "grpc", "http-aiohttp+nocache", "grpc+nocache"]
     modes = [
         parse_mode("grpc+nocache"),
-        parse_mode("http-httpx").at_ref("HEAD"),
-        parse_mode("http-httpx+keys"),
+        parse_mode("http-aiohttp+nocache").at_ref("HEAD"),
+        parse_mode("http-aiohttp+keys"),
         parse_mode("http-aiohttp"),
         parse_mode("grpc"),
     ]
-    assert [mode.name for mode in pick_modes(modes)] == ["http-httpx+keys", "grpc"]
+    assert [mode.name for mode in pick_modes(modes)] == ["http-aiohttp+keys", "grpc"]

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from pos_loadtest.open_loop import achieved_sales_per_second, capacity, offered_load
-from pos_loadtest.scenario import calls_per_sale
+from pos_loadtest.comparison.open_loop import achieved_sales_per_second, capacity, offered_load
+from pos_loadtest.comparison.scenario import calls_per_sale
 from tests.unit.loadtest.fabricated import comparison, run
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pos_loadtest.scenario import ArrivalSchedule
+from pos_loadtest.comparison.scenario import ArrivalSchedule
 
 
 def test_moments_are_one_interval_apart_from_the_first_taker() -> None:

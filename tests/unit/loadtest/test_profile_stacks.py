@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pos_loadtest.profile import explain
-from pos_loadtest.profile_stacks import describe, parse_collapsed, top_frames
+from pos_loadtest.comparison.profile import explain
+from pos_loadtest.comparison.profile_stacks import describe, parse_collapsed, top_frames
 
 COLLAPSED = """
 process 42:"python -m cart";main (app.py:1);handle (app.py:10);parse (c.py:5) 6

@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 from pos_devstack.seed import demo_catalog
-from pos_loadtest.prometheus import Histogram
-from pos_loadtest.propagation import probe_item
-from pos_loadtest.report import load_comparison, write_report
-from pos_loadtest.report_propagation import everywhere, failures, goal_met, spread
-from pos_loadtest.results import FeedLag, PriceChange, PropagationRun
+from pos_loadtest.comparison.propagation import probe_item
+from pos_loadtest.comparison.results import FeedLag, PriceChange, PropagationRun
+from pos_loadtest.probes.prometheus import Histogram
+from pos_loadtest.report.propagation_sections import everywhere, failures, goal_met, spread
+from pos_loadtest.report.write import load_comparison, write_report
 from tests.unit.loadtest.fabricated import comparison, run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pos_devstack.paths import REPO_ROOT
-from pos_loadtest.report import load_comparison, ratio_rows, write_report
+from pos_loadtest.report.write import load_comparison, ratio_rows, write_report
 from tests.unit.loadtest.fabricated import comparison, run
 
 

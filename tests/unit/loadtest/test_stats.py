@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pos_loadtest.stats import paired_ratio, percentile, t95
+from pos_loadtest.report.stats import paired_ratio, percentile, t95
 
 
 def test_identical_rounds_give_a_tight_ratio_of_one() -> None:

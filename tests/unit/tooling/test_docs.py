@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import tomllib
 from enum import Enum
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from master_data.settings import MasterDataSettings
 from pos_devstack.paths import REPO_ROOT
 
 CONFIGURATION = REPO_ROOT / "docs" / "configuration.md"
+LOADTEST_README = REPO_ROOT / "loadtest" / "README.md"
 LINKED_DOCS = (
     "docs/architecture.md",
     "docs/configuration.md",
@@ -97,3 +100,47 @@ def test_no_doc_points_at_a_missing_repository_file() -> None:
             if candidate.startswith(("scripts/", "services/", "loadtest/", "tests/", "docs/")):
                 path = Path(REPO_ROOT / candidate.split("#")[0])
                 assert path.exists() or "*" in candidate or "<" in candidate, (doc.name, candidate)
+
+
+def _loadtest_commands() -> dict[str, str]:
+    project = tomllib.loads((REPO_ROOT / "loadtest" / "pyproject.toml").read_text())
+    scripts: dict[str, str] = project["project"]["scripts"]
+    return scripts
+
+
+def _docs_and_wrappers() -> list[Path]:
+    return [
+        REPO_ROOT / "README.md",
+        LOADTEST_README,
+        *(REPO_ROOT / "docs").glob("*.md"),
+        *(REPO_ROOT / "scripts").glob("*.sh"),
+    ]
+
+
+def test_every_loadtest_command_named_exists_and_runs_a_module() -> None:
+    commands = _loadtest_commands()
+    for path in _docs_and_wrappers():
+        for command in re.findall(r"\.venv/bin/(pos-[a-z-]+)", path.read_text()):
+            assert command in commands, (str(path.relative_to(REPO_ROOT)), command)
+        for module in re.findall(r"python -m (pos_loadtest(?:\.\w+)*)", path.read_text()):
+            assert importlib.util.find_spec(module) is not None, (
+                str(path.relative_to(REPO_ROOT)),
+                module,
+            )
+    for command, target in commands.items():
+        module, _, function = target.partition(":")
+        assert importlib.util.find_spec(module) is not None, command
+        assert function == "main", command
+
+
+def test_the_loadtest_readme_maps_every_command_to_its_module() -> None:
+    rows = {
+        command: module
+        for command, module in re.findall(
+            r"^\| `(pos-[a-z-]+)` \|[^|]*\| `([\w.]+)` \|", LOADTEST_README.read_text(), re.M
+        )
+    }
+    assert rows == {
+        command: target.removeprefix("pos_loadtest.").partition(":")[0]
+        for command, target in _loadtest_commands().items()
+    }

@@ -8,20 +8,21 @@ from prometheus_client import CollectorRegistry
 
 from cart.domain.operations import PricingPolicy
 from cart.masterdata.factory import create_master_data
-from cart.masterdata.feeds import CatalogFeeds
-from cart.masterdata.item_cache import ItemCache
+from cart.masterdata.feed.feeds import CatalogFeeds
+from cart.masterdata.feed.item_cache import ItemCache
 from cart.masterdata.repository import MasterDataRepository
 from cart.services.carts import CartService
 from cart.services.idempotency import Idempotency
 from cart.services.terminals import REFUSED_KEYS_KEPT, TerminalService
 from cart.settings import CartSettings
 from cart.storage import DATABASE_PREFIX
-from cart.storage.cart_cache import RecentCarts
+from cart.storage.cart_cache import CartCache
 from cart.storage.carts import CartStore, TenantDatabases
 from cart.storage.idempotency import IdempotencyRecords
 from cart.storage.stranded_sessions import StrandedSessions
 from cart.storage.terminals import Terminal, TerminalStore
 from cart.storage.transactions import TransactionStore
+from cart.storage.unit_of_work import CartUnitOfWork
 from pos_commons.auth import TokenVerifier
 from pos_commons.cache import TtlCache
 from pos_commons.instrumentation import mongo_listeners
@@ -66,23 +67,22 @@ def build_resources(
     terminal_store = TerminalStore(mongo)
     terminal_cache: TtlCache[str, Terminal] = TtlCache(settings.terminal_cache_ttl_seconds)
     stranded = StrandedSessions(mongo.client, settings.mongodb_operation_timeout_seconds)
-    carts = CartService(
+    transactions = TransactionStore(databases)
+    work = CartUnitOfWork(
         mongo,
-        CartStore(
-            databases,
-            RecentCarts(settings.cart_cache_size, registry, settings.cart_cache_max_bytes),
-        ),
-        TransactionStore(databases),
-        master_data,
-        PricingPolicy(
-            settings.money_decimals, settings.max_lines_per_cart, settings.max_money_amount
-        ),
+        CartStore(databases),
+        CartCache(settings.cart_cache_size, registry, settings.cart_cache_max_bytes),
+        transactions,
+        stranded,
+        registry,
         settings.cart_ttl_seconds,
         settings.transaction_timeout_seconds,
-        registry,
         settings.cart_lock_max_waiters,
-        stranded,
     )
+    policy = PricingPolicy(
+        settings.money_decimals, settings.max_lines_per_cart, settings.max_money_amount
+    )
+    carts = CartService(work, transactions, master_data, policy)
     return CartResources(
         settings=settings,
         mongo=mongo,

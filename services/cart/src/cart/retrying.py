@@ -1,7 +1,7 @@
 """Retries that begin after a first attempt made outside tenacity.
 
 The first attempt of a call is a plain await: most calls succeed at once, and tenacity's
-machinery (~47 us a call, measured in cart/masterdata/retries.py) is then paid only by the
+machinery (its cost: docs/performance.md) is then paid only by the
 calls that failed. Those continue here, the failed attempt counted as tenacity's first.
 """
 

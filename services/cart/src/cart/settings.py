@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from cart.masterdata.http_clients import HttpClientKind
 from pos_commons.settings import ServiceSettings
 from pos_commons.tls import ClientTls
 from pos_commons.transport import Transport
@@ -26,10 +25,6 @@ class CartSettings(ServiceSettings):
     master_data_grpc_target: str = Field(
         default="127.0.0.1:50051",
         description="master-data's gRPC target; dns:///host:port spreads calls over replicas.",
-    )
-    master_data_http_client: HttpClientKind = Field(
-        default=HttpClientKind.AIOHTTP,
-        description="HTTP client library of the web repository: aiohttp, httpx, httpx-aiohttp.",
     )
     grpc_timeout: float = Field(
         default=2.0,
@@ -107,15 +102,15 @@ class CartSettings(ServiceSettings):
         default=2_000,
         ge=0,
         le=100_000,
-        description="Open carts a process keeps its own copy of, to change them without reading "
-        "them first (0: none).",
+        description="Open carts a process keeps in its cart cache, to change them without "
+        "reading them first (0: none).",
     )
     cart_cache_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=0,
         le=1024 * 1024 * 1024,
-        description="Memory the copies of carts may take in a process, by their estimated "
-        "footprint (a 500-line cart's copy about 1.5 MiB); the least recently written go first.",
+        description="Memory the cart cache may take in a process, by the estimated footprint "
+        "of its carts (a 500-line cart about 1.5 MiB); the least recently written go first.",
     )
     max_lines_per_cart: int = Field(
         default=500, ge=1, le=5000, description="Lines a cart may hold, cancelled ones included."

@@ -12,8 +12,8 @@
 - MongoDB command spans: opentelemetry-instrumentation-pymongo's command listener, for the
   commands sent inside a traced call (`ParentedCommandTracer`).
 
-With tracing off none of this exists: FastAPI's hook is turned off (it costs about 15 us a
-request even with no provider, docs/performance.md), no interceptor, no listener.
+With tracing off none of this exists: FastAPI's hook is turned off (it costs even with no
+provider: docs/performance.md), no interceptor, no listener.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class ServiceApp(FastAPI):
         **kwargs: Any,
     ) -> None:
         """`tracing`: server spans by FastAPI's native OpenTelemetry hook (off without it: the
-        hook costs ~15 us a request even with no provider); `untraced`: paths left out
+        hook costs even with no provider, docs/performance.md); `untraced`: paths left out
         besides the probes (pos_commons.instrumentation)."""
         super().__init__(
             telemetry=fastapi_telemetry(tracing, untraced),

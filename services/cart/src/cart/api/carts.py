@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
-from cart.api.changes import Change
+from cart.api.changes import Changes
 from cart.api.deps import CartIdPath, CurrentTerminal, LineNoPath, Resources
 from cart.api.public import CartPublic, TransactionPublic
 from cart.api.schemas import (
@@ -18,6 +18,7 @@ from cart.api.schemas import (
     UnitPriceChange,
 )
 from cart.domain.operations import ItemRequest
+from cart.services import commands
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import ERROR_ANSWERS, error_responses
 
@@ -66,8 +67,10 @@ MASTER_DATA_ANSWERS = error_responses(502, 503, 504, s503=MASTER_DATA_DOWN, s504
     response_model=CartEnvelope,
     summary="Start a cart",
 )
-async def create_cart(terminal: CurrentTerminal, resources: Resources, change: Change) -> Response:
-    return await change.answer(lambda key: resources.carts.create(terminal, key), status=201)
+async def create_cart(
+    terminal: CurrentTerminal, resources: Resources, changes: Changes
+) -> Response:
+    return await changes.answer(lambda key: resources.carts.create(terminal, key), status=201)
 
 
 @router.get(
@@ -101,16 +104,12 @@ async def get_cart(
 async def add_line_items(
     cart_id: CartIdPath,
     body: AddItems,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
     requests = [
         ItemRequest(entry.item_code, entry.quantity, entry.unit_price) for entry in body.root
     ]
-    return await change.answer(
-        lambda key: resources.carts.add_items(terminal, cart_id, requests, key), body=body
-    )
+    return await changes.run(cart_id, commands.AddItems(requests), body=body)
 
 
 @router.post(
@@ -122,13 +121,9 @@ async def add_line_items(
 async def cancel_line(
     cart_id: CartIdPath,
     line_no: LineNoPath,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.cancel_line(terminal, cart_id, line_no, key)
-    )
+    return await changes.run(cart_id, commands.CancelLine(line_no))
 
 
 @router.patch(
@@ -144,14 +139,9 @@ async def change_quantity(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: QuantityChange,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.change_quantity(terminal, cart_id, line_no, body.quantity, key),
-        body=body,
-    )
+    return await changes.run(cart_id, commands.ChangeQuantity(line_no, body.quantity), body=body)
 
 
 @router.patch(
@@ -167,16 +157,9 @@ async def change_unit_price(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: UnitPriceChange,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.change_unit_price(
-            terminal, cart_id, line_no, body.unit_price, key
-        ),
-        body=body,
-    )
+    return await changes.run(cart_id, commands.ChangeUnitPrice(line_no, body.unit_price), body=body)
 
 
 @router.post(
@@ -192,15 +175,10 @@ async def add_line_discount(
     cart_id: CartIdPath,
     line_no: LineNoPath,
     body: DiscountRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.add_line_discount(
-            terminal, cart_id, line_no, body.discount_type, body.value, key
-        ),
-        body=body,
+    return await changes.run(
+        cart_id, commands.AddLineDiscount(line_no, body.discount_type, body.value), body=body
     )
 
 
@@ -210,10 +188,8 @@ async def add_line_discount(
     summary="Go to payment",
     responses=error_responses(404, 409, s404=MISSING, s409=STATE),
 )
-async def subtotal(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
-) -> Response:
-    return await change.answer(lambda key: resources.carts.subtotal(terminal, cart_id, key))
+async def subtotal(cart_id: CartIdPath, changes: Changes) -> Response:
+    return await changes.run(cart_id, commands.Subtotal())
 
 
 @router.post(
@@ -228,15 +204,10 @@ async def subtotal(
 async def add_cart_discount(
     cart_id: CartIdPath,
     body: DiscountRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.add_cart_discount(
-            terminal, cart_id, body.discount_type, body.value, key
-        ),
-        body=body,
+    return await changes.run(
+        cart_id, commands.AddCartDiscount(body.discount_type, body.value), body=body
     )
 
 
@@ -258,15 +229,10 @@ async def add_cart_discount(
 async def add_payment(
     cart_id: CartIdPath,
     body: PaymentRequest,
-    terminal: CurrentTerminal,
-    resources: Resources,
-    change: Change,
+    changes: Changes,
 ) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.add_payment(
-            terminal, cart_id, body.payment_code, body.amount, key
-        ),
-        body=body,
+    return await changes.run(
+        cart_id, commands.AddPayment(body.payment_code, body.amount), body=body
     )
 
 
@@ -276,12 +242,8 @@ async def add_payment(
     summary="Back from payment to item entry (before any payment)",
     responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, PAYMENTS_ALREADY_MADE"),
 )
-async def resume_item_entry(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
-) -> Response:
-    return await change.answer(
-        lambda key: resources.carts.resume_item_entry(terminal, cart_id, key)
-    )
+async def resume_item_entry(cart_id: CartIdPath, changes: Changes) -> Response:
+    return await changes.run(cart_id, commands.ResumeItemEntry())
 
 
 @router.post(
@@ -291,10 +253,8 @@ async def resume_item_entry(
     "billing a billed cart again without an Idempotency-Key answers it as it is",
     responses=error_responses(404, 409, s404=MISSING, s409=f"{STATE}, BALANCE_DUE"),
 )
-async def bill(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
-) -> Response:
-    return await change.answer(lambda key: resources.carts.bill(terminal, cart_id, key))
+async def bill(cart_id: CartIdPath, changes: Changes) -> Response:
+    return await changes.run(cart_id, commands.Bill())
 
 
 @router.post(
@@ -304,10 +264,8 @@ async def bill(
     "taken are to be given back: totals.refundAmount)",
     responses=error_responses(404, 409, s404=MISSING, s409=STATE),
 )
-async def cancel_cart(
-    cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources, change: Change
-) -> Response:
-    return await change.answer(lambda key: resources.carts.cancel(terminal, cart_id, key))
+async def cancel_cart(cart_id: CartIdPath, changes: Changes) -> Response:
+    return await changes.run(cart_id, commands.CancelCart())
 
 
 @router.get(

@@ -20,6 +20,7 @@ from cart.api.deps import CurrentTerminal, Resources
 from cart.api.public import CartPublic, encoded_cart
 from cart.domain.model import Cart
 from cart.resources import CartResources
+from cart.services.commands import CloseCommand, Command
 from cart.services.idempotency import Answer, IdempotentRequest, fingerprint
 from cart.storage.terminals import Terminal
 from pos_commons.envelope import error_response, ok, ok_encoded
@@ -59,8 +60,9 @@ def _response(answer: Answer) -> Response:
     )
 
 
-class Changes:
-    """A dependency of every route that changes a cart."""
+class CartChanges:
+    """What every route that changes a cart depends on (as `Changes`): it makes the change
+    and answers it."""
 
     def __init__(
         self, request: Request, terminal: Terminal, resources: CartResources, key: str | None
@@ -69,6 +71,16 @@ class Changes:
         self._terminal = terminal
         self._resources = resources
         self.key = key
+
+    async def run(
+        self, cart_id: str, command: Command | CloseCommand, *, body: BaseModel | None = None
+    ) -> Response:
+        """The cart after `command`, answered; idempotent when a key came."""
+        carts = self._resources.carts
+        terminal = self._terminal
+        return await self.answer(
+            lambda key: carts.change(terminal, cart_id, command, key), body=body
+        )
 
     async def answer(
         self, call: Call, *, body: BaseModel | None = None, status: int = 200
@@ -91,7 +103,7 @@ class Changes:
         return _response(answer)
 
 
-async def changes(
+async def cart_changes(
     request: Request,
     terminal: CurrentTerminal,
     resources: Resources,
@@ -110,8 +122,8 @@ async def changes(
             json_schema_extra={"pattern": '^"?[!#-~]{1,255}"?$', "maxLength": 257},
         ),
     ] = None,
-) -> Changes:
-    return Changes(request, terminal, resources, _key(idempotency_key))
+) -> CartChanges:
+    return CartChanges(request, terminal, resources, _key(idempotency_key))
 
 
-Change = Annotated[Changes, Depends(changes)]
+Changes = Annotated[CartChanges, Depends(cart_changes)]

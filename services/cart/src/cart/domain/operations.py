@@ -137,7 +137,8 @@ def _with_line(cart: Cart, line: LineItem, policy: PricingPolicy) -> Cart:
 
 
 def check_item_requests(requests: Sequence[ItemRequest]) -> None:
-    """What a request to add items must be whatever the items are (quantities)."""
+    """What a request to add items must be whatever the items are (quantities): decidable
+    before master-data is asked."""
     for request in requests:
         _check_quantity(request.quantity)
 

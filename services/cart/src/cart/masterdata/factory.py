@@ -1,29 +1,35 @@
 """Builds the master-data repository of the configured transport, once, at start-up (in the
-lifespan): its channel or HTTP clients, the measurement of its calls, then the item cache
-and the catalog feeds that keep it current (USE_ITEM_CACHE, on by default); and, with tracing
-on, the spans of cart.masterdata.tracing around them."""
+lifespan): its channel or HTTP session, the measurement of its calls, then the item cache and
+the catalog feeds that keep it current (USE_ITEM_CACHE, on by default); and, with tracing on,
+the spans of cart.masterdata.tracing around them. The wrappers (the item cache, the
+measurement) are here too: each wraps either transport alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 
-from cart.masterdata.feeds import CatalogFeeds, FeedSettings
-from cart.masterdata.grpc import GrpcMasterDataRepository
-from cart.masterdata.grpc_channels import ChannelSettings, GrpcChannelPool
-from cart.masterdata.http_clients import HttpClientPool, HttpClientSettings, StreamClient
-from cart.masterdata.item_cache import ItemCache
-from cart.masterdata.repository import MasterDataRepository
-from cart.masterdata.retries import Retrier, RetryPolicy
+from cart.domain.operations import ItemInfo, PaymentMethodInfo
+from cart.masterdata.failures import MasterDataError, Retrier, RetryPolicy
+from cart.masterdata.feed.changes import FeedMessage
+from cart.masterdata.feed.feeds import CatalogFeeds, FeedSettings
+from cart.masterdata.feed.item_cache import ItemCache
+from cart.masterdata.grpc_adapter import GrpcMasterDataRepository, MasterDataChannel
+from cart.masterdata.http_adapter import HttpMasterDataRepository, HttpSettings
+from cart.masterdata.repository import ItemLookup, MasterDataRepository
 from cart.masterdata.tracing import TracedCalls, TracedLookups, traced_watch
-from cart.masterdata.web import WebMasterDataRepository, service_headers
-from cart.masterdata.wrappers import CachedRepository, MeasuredRepository
 from cart.settings import CartSettings
 from pos_commons.instrumentation import grpc_client_interceptors
+from pos_commons.metrics import LATENCY_BUCKETS
+from pos_commons.request_context import record_timing
 from pos_commons.tracing import Tracing
 from pos_commons.transport import Transport
+
+T = TypeVar("T")
 
 
 def _over_http(
@@ -31,21 +37,18 @@ def _over_http(
 ) -> MasterDataRepository:
     # master-data over TLS when MASTER_DATA_TLS_CA_FILE is set (both transports).
     tls = settings.master_data_tls
-    client_settings = HttpClientSettings(
-        kind=settings.master_data_http_client,
-        # Each lookup is bounded by HTTP_TIMEOUT as a whole (retries.py); these bound the
-        # TCP connect and each read within it.
-        connect_timeout_seconds=settings.http_connect_timeout,
-        read_timeout_seconds=settings.http_timeout,
-        ssl_context=tls.ssl_context() if tls else None,
-        tracing=tracing,
-    )
-    pool = HttpClientPool(client_settings)
-    headers = service_headers(service_token)
-    return WebMasterDataRepository(
-        [pool.get(url, headers) for url in settings.master_data_urls],
+    return HttpMasterDataRepository(
+        settings.master_data_urls,
+        service_token,
         Retrier(Transport.HTTP, settings.http_timeout, RetryPolicy()),
-        StreamClient(settings.master_data_urls, client_settings, headers),
+        HttpSettings(
+            # Each lookup is bounded by HTTP_TIMEOUT as a whole (failures.Retrier); these
+            # bound the TCP connect and each read within it.
+            connect_timeout_seconds=settings.http_connect_timeout,
+            read_timeout_seconds=settings.http_timeout,
+            ssl_context=tls.ssl_context() if tls else None,
+            tracing=tracing,
+        ),
     )
 
 
@@ -53,9 +56,10 @@ def _over_grpc(
     settings: CartSettings, service_token: str, tracing: Tracing | None
 ) -> MasterDataRepository:
     tls = settings.master_data_tls
-    pool = GrpcChannelPool(ChannelSettings(), grpc_client_interceptors(tracing))
-    channel = pool.steered(
-        settings.master_data_grpc_target, tls.grpc_credentials() if tls else None
+    channel = MasterDataChannel(
+        settings.master_data_grpc_target,
+        tls.grpc_credentials() if tls else None,
+        grpc_client_interceptors(tracing),
     )
     return GrpcMasterDataRepository(
         channel, service_token, Retrier(Transport.GRPC, settings.grpc_timeout, RetryPolicy())
@@ -83,7 +87,7 @@ def create_master_data(
     registry: CollectorRegistry,
     tracing: Tracing | None = None,
 ) -> MasterData:
-    """The repository owns its channel or clients (and feeds): closing it closes them."""
+    """The repository owns its channel or session (and feeds): closing it closes them."""
     repository: MasterDataRepository = MeasuredRepository(
         BUILDERS[settings.transport](settings, service_token, tracing), registry
     )
@@ -107,3 +111,122 @@ def create_master_data(
     if tracing is not None:
         cached = TracedLookups(cached, tracing)
     return MasterData(cached, cache, feeds)
+
+
+class CachedRepository:
+    """USE_ITEM_CACHE (on by default): items and payment methods are answered from the item
+    cache, which master-data's catalog feed keeps current (item_cache.py, feeds.py).
+
+    A lookup the cache cannot answer goes to master-data with `fresh` (from its database: a
+    replica whose own cache lags a change this process has applied already would give the
+    old value back); the answer is kept only when the tenant's feed is live and no change of
+    the tenant came in while it was in flight. Not-found answers are never kept.
+    """
+
+    def __init__(self, inner: MasterDataRepository, cache: ItemCache, feeds: CatalogFeeds):
+        self._inner = inner
+        self.cache = cache
+        self.feeds = feeds
+        self.transport = inner.transport
+
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
+        found: dict[str, ItemInfo] = {}
+        wanted: Sequence[str] = codes
+        if not fresh and self.feeds.serving(tenant_id):
+            found, wanted = self.cache.items(tenant_id, store_code, codes)
+            if not wanted:
+                return ItemLookup(found, [])
+        live = self.feeds.live(tenant_id)
+        generation = self.cache.generation(tenant_id)
+        fetched = await self._inner.get_items(tenant_id, store_code, wanted, fresh=True)
+        if live:
+            self.cache.put_items(tenant_id, store_code, fetched.found.values(), generation)
+        if not found:
+            return fetched
+        return ItemLookup({**found, **fetched.found}, fetched.missing)
+
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo:
+        if not fresh and self.feeds.serving(tenant_id):
+            method = self.cache.payment_method(tenant_id, payment_code)
+            if method is not None:
+                return method
+        live = self.feeds.live(tenant_id)
+        generation = self.cache.generation(tenant_id)
+        method = await self._inner.get_payment_method(tenant_id, payment_code, fresh=True)
+        if live:
+            self.cache.put_payment_method(tenant_id, method, generation)
+        return method
+
+    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
+        return self._inner.watch_catalog(tenant_id, token)
+
+    async def ready(self) -> bool:
+        return await self._inner.ready()
+
+    async def close(self) -> None:
+        await self.feeds.close()
+        await self._inner.close()
+
+
+def _outcome(error: Exception | None) -> str:
+    """The failure kind (failures.py) of a failed call."""
+    if error is None:
+        return "ok"
+    return error.kind.value if isinstance(error, MasterDataError) else "error"
+
+
+class MeasuredRepository:
+    """Records every call's latency per transport, operation and outcome (Prometheus), and adds
+    it to the request's Server-Timing as ``masterdata;dur=...;desc="<transport>"``."""
+
+    def __init__(self, inner: MasterDataRepository, registry: CollectorRegistry) -> None:
+        self._inner = inner
+        self.transport = inner.transport
+        self._seconds = Histogram(
+            "masterdata_call_duration_seconds",
+            "cart's calls to master-data, by transport, operation and outcome.",
+            ["transport", "operation", "outcome"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    async def _measure(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.perf_counter()
+        error: Exception | None = None
+        try:
+            return await call()
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self._seconds.labels(self.transport, operation, _outcome(error)).observe(elapsed)
+            record_timing("masterdata", elapsed, self.transport)
+
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
+        return await self._measure(
+            "get_items", lambda: self._inner.get_items(tenant_id, store_code, codes, fresh=fresh)
+        )
+
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo:
+        return await self._measure(
+            "get_payment_method",
+            lambda: self._inner.get_payment_method(tenant_id, payment_code, fresh=fresh),
+        )
+
+    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
+        return self._inner.watch_catalog(tenant_id, token)
+
+    async def ready(self) -> bool:
+        return await self._inner.ready()
+
+    async def close(self) -> None:
+        await self._inner.close()

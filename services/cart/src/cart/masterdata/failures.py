@@ -1,9 +1,10 @@
 """What can go wrong when cart asks master-data, said once for both transports.
 
 Each adapter turns what it saw (an HTTP status and error code, a gRPC status and the
-`x-error-code` trailer, a broken connection, a malformed answer) into a `Failure` with
-`classify_http` or `classify_grpc`, both below. `FAILURES` then decides, for both alike,
-what the terminal gets (status, error code, message) and whether the lookup is tried again.
+`x-error-code` trailer, a broken connection, a malformed answer) into one of the kinds below,
+in one translation of its own (http_adapter.py, grpc_adapter.py), and raises `failure(kind)`:
+the `MasterDataError` the terminal gets. `FAILURES` decides, for both transports alike, its
+status, error code and message, and whether the lookup is tried again (`Retrier`, below).
 The details of what was seen go to the log, never to the terminal: the message of a failure
 is the same whatever the transport.
 
@@ -24,11 +25,22 @@ PAYMENT_METHOD_NOT_FOUND.)
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar, TypeVar
 
-import grpc
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
 
+from cart.retrying import retry_after
+from pos_commons import deadlines
 from pos_commons.admission import OVERLOADED
 from pos_commons.errors import (
     AppError,
@@ -37,8 +49,11 @@ from pos_commons.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from pos_commons.transport import Transport
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Failure(StrEnum):
@@ -51,39 +66,68 @@ class Failure(StrEnum):
     REJECTED_CREDENTIALS = "rejected_credentials"
 
 
-class MasterDataUnavailableError(ServiceUnavailableError):
+class MasterDataError(AppError):
+    """A call to master-data that failed, of one kind of the table: the error the terminal
+    gets. `seen` is for the log: what the transport reported."""
+
+    kind: ClassVar[Failure]
+
+    def __init__(self, message: str, *, code: str | None = None, seen: str = "") -> None:
+        super().__init__(message, code=code)
+        self.seen = seen
+
+    @property
+    def retried(self) -> bool:
+        return FAILURES[self.kind].retried
+
+    def described(self) -> str:
+        return f"{self.kind}: {self.seen}"
+
+
+class MasterDataNotFoundError(MasterDataError, NotFoundError):
+    kind = Failure.NOT_FOUND
+
+
+class MasterDataUnavailableError(MasterDataError, ServiceUnavailableError):
+    kind = Failure.UNAVAILABLE
     default_code = "MASTER_DATA_UNAVAILABLE"
 
 
-class MasterDataOverloadedError(ServiceUnavailableError):
+class MasterDataOverloadedError(MasterDataError, ServiceUnavailableError):
+    kind = Failure.OVERLOADED
     default_code = "MASTER_DATA_OVERLOADED"
 
 
-class MasterDataTimeoutError(GatewayTimeoutError):
+class MasterDataTimeoutError(MasterDataError, GatewayTimeoutError):
+    kind = Failure.TOO_SLOW
     default_code = "MASTER_DATA_TIMEOUT"
 
 
-class MasterDataDatabaseUnavailableError(ServiceUnavailableError):
+class MasterDataDatabaseUnavailableError(MasterDataError, ServiceUnavailableError):
+    kind = Failure.DATABASE_UNAVAILABLE
     default_code = "MASTER_DATA_DATABASE_UNAVAILABLE"
 
 
-class MasterDataBadAnswerError(BadGatewayError):
+class MasterDataBadAnswerError(MasterDataError, BadGatewayError):
+    kind = Failure.BAD_ANSWER
     default_code = "MASTER_DATA_ERROR"
 
 
-class MasterDataAuthError(BadGatewayError):
+class MasterDataAuthError(MasterDataError, BadGatewayError):
+    kind = Failure.REJECTED_CREDENTIALS
     default_code = "MASTER_DATA_AUTH_FAILED"
 
 
 @dataclass(frozen=True)
 class FailureRule:
-    error: type[AppError]
+    error: type[MasterDataError]
     message: str
     retried: bool
 
 
 FAILURES: dict[Failure, FailureRule] = {
-    Failure.NOT_FOUND: FailureRule(NotFoundError, "", retried=False),
+    # The message is master-data's own (`failure`).
+    Failure.NOT_FOUND: FailureRule(MasterDataNotFoundError, "", retried=False),
     Failure.UNAVAILABLE: FailureRule(
         MasterDataUnavailableError,
         "master-data cannot be reached; try again shortly.",
@@ -125,30 +169,17 @@ DATABASE_CODES = frozenset({"DATABASE_UNAVAILABLE", "DATABASE_TIMEOUT"})
 _CREDENTIAL_CODES = frozenset({"AUTH_REQUIRED", "INVALID_TOKEN", "ADMIN_REQUIRED"})
 
 
-class MasterDataCallError(Exception):
-    """One failed attempt, classified. `seen` is for the log: what the transport reported."""
-
-    def __init__(self, kind: Failure, seen: str, *, code: str = "", message: str = "") -> None:
-        super().__init__(f"{kind}: {seen}")
-        self.kind = kind
-        self.seen = seen
-        self.code = code
-        self.message = message
-
-    @property
-    def retried(self) -> bool:
-        return FAILURES[self.kind].retried
-
-    def to_error(self, transport: str) -> AppError:
-        """The error the terminal gets: the same for the same kind on both transports."""
-        if self.kind is Failure.NOT_FOUND:
-            return NotFoundError(f"master-data: {self.message}", code=self.code)
-        _log.warning("master-data over %s: %s (%s)", transport, self.kind, self.seen)
-        rule = FAILURES[self.kind]
-        return rule.error(rule.message)
+def failure(kind: Failure, seen: str, *, code: str = "", message: str = "") -> MasterDataError:
+    """The error of a call that failed with `kind` (master-data's own code and message for
+    a not-found: the terminal is told which of tenant, store, item or payment method)."""
+    if kind is Failure.NOT_FOUND:
+        return MasterDataNotFoundError(f"master-data: {message}", code=code, seen=seen)
+    rule = FAILURES[kind]
+    return rule.error(rule.message, seen=seen)
 
 
-def _by_code(code: str) -> Failure | None:
+def by_code(code: str) -> Failure | None:
+    """The kind master-data's error code says, on either transport; None: its status says."""
     if code in NOT_FOUND_CODES:
         return Failure.NOT_FOUND
     if code in DATABASE_CODES:
@@ -160,56 +191,87 @@ def _by_code(code: str) -> Failure | None:
     return None
 
 
-_HTTP_STATUS = {
-    401: Failure.REJECTED_CREDENTIALS,
-    403: Failure.REJECTED_CREDENTIALS,
-    # From a proxy or a server that is going away: the request was not processed.
-    502: Failure.UNAVAILABLE,
-    503: Failure.UNAVAILABLE,
-    504: Failure.TOO_SLOW,
-}
+# --- the retry ---------------------------------------------------------------------------------
+#
+# One retry loop for both transports: a lookup is tried again only when master-data did not do
+# it (`Failure.UNAVAILABLE`: refused, reset, a server going away), within one time budget.
+#
+# The budget is the transport's (HTTP_TIMEOUT, GRPC_TIMEOUT) or what is left of the request's
+# own (`pos_commons.deadlines`), whichever ends first, and it bounds the whole lookup: every
+# attempt, the first included, gets only what is left of it, waiting for a pooled connection
+# included. Lookups are reads, so repeating one is always safe; nothing else is ever retried (a
+# timeout is not: the budget is spent, and the server may still be working). The schedule is
+# tenacity's: full-jitter exponential backoff, at most `max_attempts` in all, and no attempt
+# started that could not finish before the budget ends. The first attempt is a plain call:
+# tenacity's machinery costs even when nothing fails (docs/performance.md), which the
+# hot path does not pay.
+
+# An attempt with less time than this left is not worth starting.
+_MIN_ATTEMPT_SECONDS = 0.01
+
+Attempt = Callable[[float], Awaitable[T]]
+"""One try at a lookup, given the seconds it may take in all. Raises MasterDataError when it
+fails."""
 
 
-def classify_http(status: int, code: str, message: str = "") -> MasterDataCallError:
-    """An HTTP answer other than 200, by master-data's error code first, then its status."""
-    kind = _by_code(code)
-    if kind is Failure.NOT_FOUND and status != 404:
-        kind = None
-    kind = kind or _HTTP_STATUS.get(status, Failure.BAD_ANSWER)
-    return MasterDataCallError(kind, f"HTTP {status} {code}".strip(), code=code, message=message)
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_backoff_seconds: float = 0.05
+    max_backoff_seconds: float = 0.5
 
 
-_GRPC_STATUS = {
-    grpc.StatusCode.UNAUTHENTICATED: Failure.REJECTED_CREDENTIALS,
-    grpc.StatusCode.PERMISSION_DENIED: Failure.REJECTED_CREDENTIALS,
-    grpc.StatusCode.UNAVAILABLE: Failure.UNAVAILABLE,
-    # grpc's own concurrency limit (maximum_concurrent_rpcs) or a proxy's, without our code.
-    grpc.StatusCode.RESOURCE_EXHAUSTED: Failure.OVERLOADED,
-    # A call cancelled by the other side: the server went away under it (a call cart cancels
-    # itself raises asyncio.CancelledError instead).
-    grpc.StatusCode.CANCELLED: Failure.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED: Failure.TOO_SLOW,
-}
+def _retried(exc: BaseException) -> bool:
+    return isinstance(exc, MasterDataError) and exc.retried
 
 
-def classify_grpc(status: grpc.StatusCode, code: str, details: str = "") -> MasterDataCallError:
-    """A failed gRPC call, by master-data's `x-error-code` first, then its status."""
-    kind = _by_code(code)
-    if kind is Failure.NOT_FOUND and status is not grpc.StatusCode.NOT_FOUND:
-        kind = None
-    kind = kind or _GRPC_STATUS.get(status, Failure.BAD_ANSWER)
-    seen = f"{status.name} {code} {details}".strip()
-    return MasterDataCallError(kind, seen, code=code, message=details)
+class Retrier:
+    def __init__(self, transport: Transport, budget_seconds: float, policy: RetryPolicy) -> None:
+        self.transport = transport
+        self.budget_seconds = budget_seconds
+        self._policy = policy
 
+    async def call(self, attempt: Attempt[T]) -> T:
+        """`attempt`'s result; or, after retries, the MasterDataError it failed with."""
+        budget = min(self.budget_seconds, deadlines.remaining())
+        if budget < _MIN_ATTEMPT_SECONDS:
+            seen = "the request's budget was spent before master-data was asked"
+            spent = failure(Failure.TOO_SLOW, seen)
+            self._report(spent)
+            raise spent
+        deadline = time.monotonic() + budget
+        try:
+            return await attempt(budget)
+        except MasterDataError as error:
+            if not error.retried or self._policy.max_attempts < 2:
+                self._report(error)
+                raise
+            first_failure = error
+        try:
+            return await self._retry(attempt, deadline, first_failure)
+        except MasterDataError as error:
+            self._report(error)
+            raise
 
-def unreachable(seen: str) -> MasterDataCallError:
-    """No connection, or it broke before a complete answer."""
-    return MasterDataCallError(Failure.UNAVAILABLE, seen)
+    def _report(self, error: MasterDataError) -> None:
+        """Logs what was seen when the terminal is to get `error` (a not-found is an answer,
+        not a fault)."""
+        if error.kind is not Failure.NOT_FOUND:
+            _log.warning("master-data over %s: %s (%s)", self.transport, error.kind, error.seen)
 
-
-def too_slow(seen: str) -> MasterDataCallError:
-    return MasterDataCallError(Failure.TOO_SLOW, seen)
-
-
-def bad_answer(seen: str) -> MasterDataCallError:
-    return MasterDataCallError(Failure.BAD_ANSWER, seen)
+    async def _retry(self, attempt: Attempt[T], deadline: float, first: Exception) -> T:
+        policy = self._policy
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retried),
+            stop=stop_after_attempt(policy.max_attempts)
+            | stop_before_delay(deadline - time.monotonic() - _MIN_ATTEMPT_SECONDS),
+            wait=wait_random_exponential(
+                multiplier=policy.initial_backoff_seconds, max=policy.max_backoff_seconds
+            ),
+            reraise=True,
+        )
+        return await retry_after(
+            first,
+            retrying,
+            lambda: attempt(max(deadline - time.monotonic(), _MIN_ATTEMPT_SECONDS)),
+        )

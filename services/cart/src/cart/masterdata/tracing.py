@@ -1,7 +1,7 @@
 """Tracing of cart's master data, when tracing is on (pos_commons.tracing); nothing here is
 built otherwise (factory.py).
 
-The instrumentations give the hop itself: a client span per attempt (aiohttp or httpx, or
+The instrumentations give the hop itself: a client span per attempt (aiohttp's, or
 grpc.aio's interceptor) that carries the trace context to master-data, whose server span
 continues it. By hand, what no instrumentation sees:
 
@@ -20,19 +20,16 @@ continues it. By hand, what no instrumentation sees:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from opentelemetry import context, trace
 
 from cart.domain.operations import PaymentMethodInfo
-from cart.masterdata.changes import CatalogChange, FeedMessage
+from cart.masterdata.feed.changes import CatalogChange, FeedMessage
 from cart.masterdata.repository import ItemLookup, MasterDataRepository
 from pos_commons.tracing import Tracing
 from pos_commons.transport import Transport
-
-if TYPE_CHECKING:
-    import httpx
 
 T = TypeVar("T")
 
@@ -51,15 +48,6 @@ def aiohttp_trace_configs(tracing: Tracing | None) -> list[aiohttp.TraceConfig]:
     from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
     return [create_trace_config(tracer_provider=tracing.provider)]
-
-
-def instrument_httpx(client: httpx.AsyncClient, tracing: Tracing | None) -> None:
-    """The same for an httpx client (MASTER_DATA_HTTP_CLIENT=httpx or httpx-aiohttp)."""
-    if tracing is None:
-        return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=tracing.provider)
 
 
 class _TracedRepository:

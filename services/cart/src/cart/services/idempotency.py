@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -31,15 +30,12 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from pymongo.errors import PyMongoError
 
+from cart.domain.idempotency_keys import AlreadyAppliedError
 from cart.domain.model import Cart, now_ms
-from cart.services.carts import AlreadyAppliedError
 from cart.storage.idempotency import IdempotencyRecords, StoredAnswer
 from cart.storage.terminals import Terminal
 from pos_commons.errors import AppError, UnprocessableError
-
-_log = logging.getLogger(__name__)
 
 _NOT_KEPT = frozenset({"CART_CONFLICT", "IDEMPOTENCY_KEY_REUSED"})
 # How long a retry that found its key in the cart waits for the first call's answer.
@@ -155,22 +151,17 @@ class Idempotency:
         """Keeps `answer` as the key's; the answer kept first wins (both calls of a race
         answer the same)."""
         stored = StoredAnswer(request.fingerprint, answer.status, answer.data, answer.error)
-        try:
-            kept = await self._records.keep(tenant_id, record, stored, now_ms() + self._ttl)
-        except (PyMongoError, AppError) as exc:
-            # The answer stands; a retry finds the key in the cart and answers the cart.
-            _log.warning("idempotency answer not kept: %s", type(exc).__name__)
-            return answer
-        if kept is stored or kept.status is None:
+        kept = await self._records.keep(tenant_id, record, stored, now_ms() + self._ttl)
+        if kept is None or kept is stored or kept.status is None:
+            # None: not kept (the database failed); the answer stands, and a retry finds
+            # the key in the cart and answers the cart.
             return answer
         return Answer(kept.status, kept.data, kept.error, answer.replayed)
 
     async def _release(self, tenant_id: str, record: str, request: IdempotentRequest) -> None:
-        try:
-            await self._records.release(tenant_id, record, request.fingerprint)
-        except (PyMongoError, AppError) as exc:
-            # A retry waits a moment for the claim, then goes on without it.
-            _log.warning("idempotency claim not released: %s", type(exc).__name__)
+        # Best effort (a database failure is logged): a claim not let go makes a retry wait
+        # a moment for it, then go on without it.
+        await self._records.release(tenant_id, record, request.fingerprint)
 
 
 def _replayed(kept: StoredAnswer, request: IdempotentRequest) -> Answer:

@@ -1,20 +1,21 @@
-"""The carts this process wrote last, so that its next change to one need not read it first.
+"""The cart cache: the carts this process wrote last, so that its next change to one need
+not read it first.
 
 A change is a read and a compare-and-swap; a terminal's next change usually reaches the
 replica that made its last one, and that replica holds the cart as it wrote it. Starting from
-that copy saves the read, and stays safe without trusting it:
+that cached cart saves the read, and stays safe without trusting it:
 
-- the swap still compares the version, so a copy that another process made stale is caught
-  by MongoDB, and the change is made again from a fresh read (no change is lost);
-- a cart another process wrote is marked shared and no longer kept here, so without replica
-  affinity each cart costs one wasted swap, once, and then goes the uncached way;
-- the service decides a refusal (a state the action is not allowed in, an unknown line, a
-  key applied already) only on a fresh read, never on a copy;
+- the swap still compares the version, so a cached cart that another process made stale is
+  caught by MongoDB, and the change is made again from a fresh read (no change is lost);
+- a cart another process wrote is marked shared and no longer cached here, so without
+  replica affinity each cart costs one wasted swap, once, and then goes the uncached way;
+- the unit of work (unit_of_work.py) decides a refusal (a state the action is not allowed
+  in, an unknown line, a key applied already) only on a fresh read, never on a cached cart;
 - reads the API answers (GET of a cart) always go to the database.
 
-Only open carts are kept (a closed cart takes no more changes), at most `capacity` of them
+Only open carts are cached (a closed cart takes no more changes), at most `capacity` of them
 and at most `max_bytes` of memory by their estimated footprint (`footprint`), least recently
-written first out: a 500-line cart's copy takes about 1.2 MiB, so a count alone does not
+written first out: a 500-line cached cart takes about 1.2 MiB, so a count alone does not
 bound the memory.
 """
 
@@ -32,10 +33,11 @@ from cart.domain.states import CartState
 _CLOSED = frozenset({CartState.COMPLETED, CartState.CANCELLED})
 _SHARED = None  # the marker of a cart another process writes too
 
-# Bytes a copy holds in memory, by part: upper bounds measured with tracemalloc on carts read
-# back from their stored documents, codes at their longest (tests/unit/cart/test_recent_carts.py
-# checks them). Free texts (a line's descriptions and tax name, a payment method's name: up
-# to 200 characters of up to 4 bytes each) are counted as they are.
+# Bytes a cached cart holds in memory, by part: upper bounds measured with tracemalloc on carts
+# read back from their stored documents, codes at their longest
+# (tests/unit/cart/test_cart_cache.py checks them). Free texts (a line's descriptions and tax
+# name, a payment method's name: up to 200 characters of up to 4 bytes each) are counted as
+# they are.
 CART_BYTES = 8 * 1024
 LINE_BYTES = 3 * 1024
 DISCOUNT_BYTES = 640
@@ -43,12 +45,12 @@ PAYMENT_BYTES = 1152
 TAX_BYTES = 768
 KEY_BYTES = 320
 SHARED_BYTES = 128
-"""An entry that holds no copy (a shared cart's marker): its key and the dict's slot."""
+"""An entry that holds no cart (a shared cart's marker): its key and the dict's slot."""
 
 
 def footprint(cart: Cart) -> int:
-    """An upper bound of the memory `cart` holds (copies share unchanged parts, so the sum
-    over several copies bounds them too)."""
+    """An upper bound of the memory `cart` holds (cached carts share unchanged parts, so the
+    sum over several of them bounds them too)."""
     lines = 0
     for line in cart.lines:
         lines += (
@@ -68,7 +70,7 @@ def footprint(cart: Cart) -> int:
     )
 
 
-class RecentCarts:
+class CartCache:
     def __init__(self, capacity: int, registry: CollectorRegistry, max_bytes: int) -> None:
         self._capacity = capacity
         self._max_bytes = max_bytes
@@ -77,7 +79,7 @@ class RecentCarts:
         self._bytes = 0
         self._lookups = Counter(
             "cart_cache_lookups",
-            "Changes that started from this process's own copy of the cart (hit) or read it.",
+            "Changes that started from this process's cached cart (hit) or read it.",
             ["result"],
             registry=registry,
         )
@@ -85,22 +87,22 @@ class RecentCarts:
         self._misses = self._lookups.labels(result="miss")
         self._stale = Counter(
             "cart_cache_stale",
-            "Copies another process had changed meanwhile (the swap failed; the cart is shared).",
+            "Cached carts another process had changed meanwhile (the swap failed: it is shared).",
             registry=registry,
         )
         Gauge(
             "cart_cache_bytes",
-            "Memory held by this process's copies of carts, estimated (CART_CACHE_MAX_BYTES).",
+            "Memory held by this process's cached carts, estimated (CART_CACHE_MAX_BYTES).",
             registry=registry,
         ).set_function(lambda: self._bytes)
 
     @property
     def bytes(self) -> int:
-        """The estimated memory the copies hold."""
+        """The estimated memory the cached carts hold."""
         return self._bytes
 
     def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart | None:
-        """The copy of this terminal's cart, if one is kept and has not expired."""
+        """This terminal's cached cart, if one is kept and has not expired; maybe stale."""
         cart = self._entries.get(cart_id)
         if (
             cart is None
@@ -125,7 +127,7 @@ class RecentCarts:
         self._keep(cart.cart_id, cart)
 
     def stale(self, cart_id: str) -> None:
-        """A swap from the copy failed: another process writes this cart too."""
+        """A swap from the cached cart failed: another process writes this cart too."""
         if self._capacity == 0:
             return
         if self._entries.get(cart_id) is not None:
@@ -134,7 +136,7 @@ class RecentCarts:
 
     def forget(self, cart_id: str) -> None:
         """Whether the database holds this process's last write is not known (it failed
-        midway, or a transaction has yet to commit it): no copy."""
+        midway, or a transaction has yet to commit it): nothing cached."""
         if self._entries.get(cart_id, _SHARED) is not _SHARED:
             self._drop(cart_id)
 

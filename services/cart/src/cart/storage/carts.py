@@ -9,7 +9,6 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from cart.domain.model import Cart
-from cart.storage.cart_cache import RecentCarts
 from pos_commons.errors import NotFoundError
 from pos_commons.mongo import Document, IndexSpec, Mongo, ensure_indexes
 
@@ -61,18 +60,16 @@ class TenantDatabases:
 
 
 class CartStore:
-    """Carts in the tenant's database, and this process's copies of those it wrote last
-    (`recent`, for changes only: see cart/storage/cart_cache.py)."""
+    """Carts in the tenant's database. The cart cache and the retries around these writes are
+    the unit of work's (cart/storage/unit_of_work.py)."""
 
-    def __init__(self, databases: TenantDatabases, copies: RecentCarts) -> None:
+    def __init__(self, databases: TenantDatabases) -> None:
         self._databases = databases
-        self._copies = copies
 
     async def insert(self, cart: Cart) -> None:
         """Raises DuplicateKeyError if a cart of this id exists (a retried creation)."""
         db = await self._databases.db(cart.tenant_id)
         await db[CARTS].insert_one(cart_document(cart))
-        self._copies.written(cart)
 
     async def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart:
         """The cart, if it belongs to this terminal and has not expired; else CART_NOT_FOUND
@@ -87,35 +84,15 @@ class CartStore:
             )
         return Cart.model_validate(document)
 
-    def recent(
-        self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str
-    ) -> Cart | None:
-        """This process's copy of the cart as it last wrote it, if it keeps one; maybe stale."""
-        return self._copies.get(tenant_id, store_code, terminal_no, cart_id)
-
     async def replace(
         self, cart: Cart, expected_version: int, session: AsyncClientSession | None = None
     ) -> bool:
-        """Writes `cart` only if the stored version is still `expected_version`.
-
-        Inside a transaction (`session`) the write only counts once committed, so the copy is
-        dropped rather than kept.
-        """
+        """Writes `cart` only if the stored version is still `expected_version` (inside the
+        transaction of `session`, if given): whether it did."""
         db = await self._databases.db(cart.tenant_id)
-        try:
-            result = await db[CARTS].replace_one(
-                {"_id": cart.cart_id, "version": expected_version},
-                cart_document(cart),
-                session=session,
-            )
-        except BaseException:
-            self._copies.forget(cart.cart_id)  # written or not: unknown
-            raise
-        if not result.matched_count:
-            self._copies.stale(cart.cart_id)
-            return False
-        if session is None:
-            self._copies.written(cart)
-        else:
-            self._copies.forget(cart.cart_id)
-        return True
+        result = await db[CARTS].replace_one(
+            {"_id": cart.cart_id, "version": expected_version},
+            cart_document(cart),
+            session=session,
+        )
+        return bool(result.matched_count)

@@ -11,14 +11,18 @@ or the error.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson.binary import Binary
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from cart.storage.carts import IDEMPOTENCY, TenantDatabases
+from pos_commons.errors import AppError
+
+_log = logging.getLogger(__name__)
 
 _CLAIM_ATTEMPTS = 3
 
@@ -89,9 +93,19 @@ class IdempotencyRecords:
 
     async def keep(
         self, tenant_id: str, record_id: str, answer: StoredAnswer, expires_at: datetime
-    ) -> StoredAnswer:
+    ) -> StoredAnswer | None:
         """Keeps `answer` as the key's answer, unless one is kept already (a racing retry
-        answered first): the answer kept, either way."""
+        answered first): the answer kept, either way; None if the database failed (the
+        answer is not kept, and the call's own answer stands)."""
+        try:
+            return await self._keep(tenant_id, record_id, answer, expires_at)
+        except (PyMongoError, AppError) as exc:
+            _log.warning("idempotency answer not kept: %s", type(exc).__name__)
+            return None
+
+    async def _keep(
+        self, tenant_id: str, record_id: str, answer: StoredAnswer, expires_at: datetime
+    ) -> StoredAnswer:
         db = await self._databases.db(tenant_id)
         fields = _answer_fields(answer, expires_at)
         result = await db[IDEMPOTENCY].update_one(
@@ -107,8 +121,12 @@ class IdempotencyRecords:
         return kept if kept is not None and not kept.pending else answer
 
     async def release(self, tenant_id: str, record_id: str, fingerprint: str) -> None:
-        """Gives up a claim whose call did nothing (a retry runs it again)."""
-        db = await self._databases.db(tenant_id)
-        await db[IDEMPOTENCY].delete_one(
-            {"_id": record_id, "fingerprint": fingerprint, "status": None}
-        )
+        """Gives up a claim whose call did nothing (a retry runs it again); a database
+        failure is logged, not raised (the retry waits a moment for the claim instead)."""
+        try:
+            db = await self._databases.db(tenant_id)
+            await db[IDEMPOTENCY].delete_one(
+                {"_id": record_id, "fingerprint": fingerprint, "status": None}
+            )
+        except (PyMongoError, AppError) as exc:
+            _log.warning("idempotency claim not released: %s", type(exc).__name__)

@@ -6,7 +6,7 @@ server reflection, so grpcurl and buf curl work without the .proto files. Health
 - `""` (the server as a whole): SERVING while it takes calls; NOT_SERVING from SIGTERM on
   (the drain, pos_commons.lifecycle), though every call is still served until the drain is
   over. cart's channels watch this one on every replica, so a replica that is about to stop
-  gets no new calls while another is SERVING (cart/masterdata/grpc_channels.py).
+  gets no new calls while another is SERVING (cart/masterdata/grpc_adapter.py).
 - each service's name: also NOT_SERVING while MongoDB has no writable server (a cached lookup
   still answers; an uncached one gets UNAVAILABLE with x-error-code DATABASE_UNAVAILABLE).
 

@@ -1,0 +1,5 @@
+import sys
+
+from pos_loadtest.report.write import main
+
+sys.exit(main())
