@@ -1,4 +1,5 @@
-"""Pure pieces of commons: money, identifiers, the TTL cache, settings, tokens."""
+"""Pure pieces of commons: money, identifiers, the TTL cache, settings, tokens, the MongoDB
+client's options."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pos_commons.auth import Role, TokenVerifier, bearer_token
 from pos_commons.cache import TtlCache
 from pos_commons.errors import ForbiddenError, UnauthenticatedError
 from pos_commons.money import Money, format_decimal, parse_decimal
+from pos_commons.mongo import Concerns, Mongo
 from pos_commons.settings import AppEnv, ServiceSettings
 from pos_commons.validation import is_code, is_tenant_id
 
@@ -174,3 +176,21 @@ def test_token_verifier() -> None:
     assert bearer_token("Bearer  x ") == "x"
     with pytest.raises(ValueError, match="both"):
         TokenVerifier("", "x")
+
+
+async def test_a_database_that_is_back_is_looked_for_every_two_seconds() -> None:
+    """Not pymongo's 10 s: requests are served again within about 2 s of the database's
+    return (docs/architecture.md; tests/cart/test_restarts.py waits for it). No connection
+    is made: the client connects on its first operation."""
+    mongo = Mongo(
+        "mongodb://127.0.0.1:9",
+        database_prefix="cart",
+        timeout_seconds=2,
+        operation_timeout_seconds=5,
+        max_idle_seconds=60,
+        concerns=Concerns(),
+    )
+    try:
+        assert mongo.client.options.heartbeat_frequency == 2.0
+    finally:
+        await mongo.client.close()
