@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import uuid
@@ -192,6 +193,22 @@ class Scan:
     @property
     def price(self) -> str | None:
         return None if self.line is None else str(self.line["unitPrice"])
+
+
+WITHIN = 10.0
+"""How long a catalog change may take to show at cart (it takes milliseconds; this only
+bounds a failure)."""
+
+
+async def served_from_the_cache(till: Till, code: str, within: float = WITHIN) -> Scan:
+    """Scans `code` until the cart answers it without asking master-data (the feed is live
+    and the item cached)."""
+    async with asyncio.timeout(within):
+        while True:
+            scan = await till.scan(code)
+            if scan.status == 200 and not scan.asked_master_data:
+                return scan
+            await asyncio.sleep(0.02)
 
 
 async def small_catalog(master_data_url: str, admin_token: str) -> DemoCatalog:

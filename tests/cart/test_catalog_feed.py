@@ -13,17 +13,16 @@ import pytest
 from pos_commons.transport import Transport
 from pos_devstack.stack import CartProcess, start_cart
 from tests.support import (
+    WITHIN,
     Scan,
     Stack,
     TerminalNumbers,
     Till,
     data,
     metric_value,
+    served_from_the_cache,
     small_catalog,
 )
-
-WITHIN = 10.0
-"""How long a change may take to show (it takes milliseconds; this only bounds a failure)."""
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +42,6 @@ def second_carts(stack: Stack) -> Iterator[dict[Transport, CartProcess]]:
     yield running
     for cart in running.values():
         cart.process.stop()
-
-
-async def served_from_the_cache(till: Till, code: str, within: float = WITHIN) -> Scan:
-    """Scans `code` until the cart answers it without asking master-data (the feed is live
-    and the item cached)."""
-    async with asyncio.timeout(within):
-        while True:
-            scan = await till.scan(code)
-            if scan.status == 200 and not scan.asked_master_data:
-                return scan
-            await asyncio.sleep(0.02)
 
 
 async def shows_everywhere(tills: list[Till], code: str, check: Callable[[Scan], bool]) -> None:

@@ -31,8 +31,7 @@ from pos_devstack.stack import (
     start_master_data,
     start_secantus,
 )
-from tests.cart.test_catalog_feed import served_from_the_cache
-from tests.support import Stack, TerminalNumbers, Till, data, small_catalog
+from tests.support import Stack, TerminalNumbers, Till, data, served_from_the_cache, small_catalog
 
 pytestmark = pytest.mark.drill
 

@@ -1,6 +1,7 @@
 """What cart reads from master-data is current, on both transports: a price change or a soft
-delete shows on the very next lookup, also while other lookups race with the write; and a
-change the cart's state refuses costs no master-data call at all."""
+delete shows on master-data's very next lookup, also while other lookups race with the write,
+and on cart's very next lookup once its catalog feed has applied it (the feed's lag, the only
+window the design allows); and a change the cart's state refuses costs no master-data call."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from grpc import aio
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.transport import Transport
 from pos_devstack.stack import CartProcess, MasterDataProcess
-from tests.support import Stack, TerminalNumbers, data, error_code, new_terminal
+from tests.support import (
+    Stack,
+    TerminalNumbers,
+    Till,
+    data,
+    error_code,
+    metric_value,
+    served_from_the_cache,
+)
 
 STORE, ITEM, OTHER = "S1", "I1", "I2"
 
@@ -44,25 +53,44 @@ async def catalog(admin: httpx.AsyncClient, tenant: str) -> str:
 
 
 @pytest.fixture
-async def terminals(
+async def tills(
     stack: Stack,
     carts: dict[Transport, CartProcess],
     catalog: str,
     terminal_numbers: TerminalNumbers,
-) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
-    clients = {}
+) -> AsyncIterator[dict[Transport, Till]]:
+    """A terminal with an open cart at each transport's cart."""
+    opened = {}
     for transport, cart in carts.items():
-        clients[transport] = await new_terminal(
+        opened[transport] = await Till.open(
             cart.url, stack.tokens.cart_admin, catalog, STORE, terminal_numbers.take()
         )
-    yield clients
-    for client in clients.values():
-        await client.aclose()
+    yield opened
+    for till in opened.values():
+        await till.close()
 
 
 async def _new_cart(client: httpx.AsyncClient) -> str:
     cart_id: str = data(await client.post("/carts"), 201)["cartId"]
     return cart_id
+
+
+async def _applied_by(cart: CartProcess, kind: str) -> float:
+    """Changes of `kind` the cart's catalog feed has applied so far."""
+    return await metric_value(cart.url, "catalog_feed_changes_applied_total", {"kind": kind})
+
+
+async def _applied(carts: dict[Transport, CartProcess], kind: str) -> dict[Transport, float]:
+    return {transport: await _applied_by(cart, kind) for transport, cart in carts.items()}
+
+
+async def _until_applied(cart: CartProcess, kind: str, before: float) -> None:
+    """Waits (10 s at most) until cart's feed has applied a change of `kind` after `before`."""
+    async with asyncio.timeout(10):
+        while True:
+            if await _applied_by(cart, kind) > before:
+                return
+            await asyncio.sleep(0.01)
 
 
 async def test_a_price_change_shows_on_the_very_next_lookup_despite_racing_readers(
@@ -71,11 +99,13 @@ async def test_a_price_change_shows_on_the_very_next_lookup_despite_racing_reade
     master_data: MasterDataProcess,
     stack: Stack,
     catalog: str,
-    terminals: dict[str, httpx.AsyncClient],
+    carts: dict[Transport, CartProcess],
+    tills: dict[Transport, Till],
 ) -> None:
     base = f"/api/v1/tenants/{catalog}"
     detail = f"{base}/stores/{STORE}/itemDetails/{ITEM}"
-    carts = {transport: await _new_cart(client) for transport, client in terminals.items()}
+    for till in tills.values():  # its feed live, the item kept: changes apply in place
+        assert (await served_from_the_cache(till, ITEM)).price == "1.00"
     channel = aio.insecure_channel(master_data.grpc_target)
     items = item_service_pb2_grpc.ItemServiceStub(channel)
     metadata = (("authorization", f"Bearer {stack.tokens.service}"),)
@@ -98,6 +128,7 @@ async def test_a_price_change_shows_on_the_very_next_lookup_despite_racing_reade
     try:
         for step in range(1, 21):
             price = f"{Decimal('1.00') + Decimal(step) / 100}"
+            applied = await _applied(carts, "storePrice")
             changed = await admin.patch(
                 f"{base}/stores/{STORE}/prices/{ITEM}", json={"price": price}
             )
@@ -105,12 +136,11 @@ async def test_a_price_change_shows_on_the_very_next_lookup_despite_racing_reade
             assert data(await reader.get(detail))["effectivePrice"] == price
             answer = await items.GetItemDetail(request, metadata=metadata)
             assert answer.item.effective_price == price
-            for transport, client in terminals.items():
-                added = await client.post(
-                    f"/carts/{carts[transport]}/lineItems", json=[{"itemCode": ITEM}]
-                )
-                line = data(added)["lines"][-1]
-                assert line["unitPrice"] == price, f"{transport} sold at an old price"
+            for transport, till in tills.items():
+                await _until_applied(carts[transport], "storePrice", applied[transport])
+                scan = await till.scan(ITEM)
+                assert scan.price == price, f"{transport} sold at an old price: {scan}"
+                assert not scan.asked_master_data, f"{transport}: {scan}"
             await asyncio.sleep(0.05)
     finally:
         stop.set()
@@ -120,18 +150,21 @@ async def test_a_price_change_shows_on_the_very_next_lookup_despite_racing_reade
 
 
 async def test_a_soft_delete_stops_the_sale_on_the_very_next_lookup(
-    admin: httpx.AsyncClient, catalog: str, terminals: dict[str, httpx.AsyncClient]
+    admin: httpx.AsyncClient,
+    catalog: str,
+    carts: dict[Transport, CartProcess],
+    tills: dict[Transport, Till],
 ) -> None:
-    carts = {transport: await _new_cart(client) for transport, client in terminals.items()}
-    for transport, client in terminals.items():  # both transports have it cached now
-        data(await client.post(f"/carts/{carts[transport]}/lineItems", json=[{"itemCode": OTHER}]))
+    for till in tills.values():  # both transports have it cached now
+        await served_from_the_cache(till, OTHER)
+    applied = await _applied(carts, "item")
     deleted = await admin.delete(f"/api/v1/tenants/{catalog}/items/{OTHER}")
     assert deleted.status_code == 204
-    for transport, client in terminals.items():
-        refused = await client.post(
-            f"/carts/{carts[transport]}/lineItems", json=[{"itemCode": OTHER}]
-        )
-        assert error_code(refused, 422) == "ITEM_NOT_SELLABLE", transport
+    for transport, till in tills.items():
+        await _until_applied(carts[transport], "item", applied[transport])
+        refused = await till.scan(OTHER)
+        assert (refused.status, refused.code) == (422, "ITEM_NOT_SELLABLE"), transport
+        assert not refused.asked_master_data, transport
 
 
 async def _master_data_calls(client: httpx.AsyncClient) -> float:
@@ -147,9 +180,9 @@ async def _master_data_calls(client: httpx.AsyncClient) -> float:
 
 @pytest.mark.parametrize("transport", Transport)
 async def test_a_refused_change_makes_no_master_data_call(
-    anonymous: httpx.AsyncClient, terminals: dict[str, httpx.AsyncClient], transport: Transport
+    anonymous: httpx.AsyncClient, tills: dict[Transport, Till], transport: Transport
 ) -> None:
-    client = terminals[transport]
+    client = tills[transport].client
     cart = await _new_cart(client)
     data(await client.post(f"/carts/{cart}/cancel"))
     before = await _master_data_calls(anonymous)
