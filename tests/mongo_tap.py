@@ -2,8 +2,9 @@
 
 The services under test connect to it (`uri`, a direct connection, so the driver does not
 discover the server behind it and go around) instead of to the database. Every OP_MSG a
-client sends is decoded (its command document) and kept in `sent`, then forwarded unchanged;
-the replies come back untouched. While `stall` is set, every command other than the
+client sends is decoded (its command document, and the document sequences drivers send
+beside it: an insert's `documents`, an update's `updates`) and kept in `sent`, then forwarded
+unchanged; the replies come back untouched. While `stall` is set, every command other than the
 driver's monitoring (hello, ping) is held back until it is cleared: a database that still
 answers ping but whose work hangs, as a stalled disk or a held lock makes it.
 """
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import bson
@@ -26,26 +27,42 @@ _MONITORING = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions"}
 
 @dataclass(frozen=True)
 class Sent:
-    """One command a client sent: its name, database and whole document."""
+    """One command a client sent: its name, database and whole document, and the document
+    sequences that came with it, by their identifier (`documents` of an insert...)."""
 
     name: str
     database: str
     document: dict[str, Any]
+    sequences: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def in_transaction(self) -> bool:
         return "txnNumber" in self.document and self.document.get("autocommit") is False
 
 
+_CHECKSUM_PRESENT = 1
+
+
 def _command_of(message: bytes) -> Sent | None:
-    """The command of an OP_MSG (the section of kind 0), None for anything else."""
+    """The command of an OP_MSG (the section of kind 0) and its document sequences (sections
+    of kind 1), None for anything else."""
     _, _, _, op_code = _HEADER.unpack_from(message)
     if op_code != _OP_MSG or message[20] != 0:
         return None
     (length,) = struct.unpack_from("<i", message, 21)
     document: dict[str, Any] = bson.decode(message[21 : 21 + length])
+    (flags,) = struct.unpack_from("<I", message, 16)
+    end = len(message) - (4 if flags & _CHECKSUM_PRESENT else 0)
+    sequences: dict[str, list[dict[str, Any]]] = {}
+    offset = 21 + length
+    while offset < end and message[offset] == 1:
+        (size,) = struct.unpack_from("<i", message, offset + 1)
+        name_end = message.index(b"\0", offset + 5)
+        identifier = message[offset + 5 : name_end].decode()
+        sequences[identifier] = bson.decode_all(message[name_end + 1 : offset + 1 + size])
+        offset += 1 + size
     name = next(iter(document))
-    return Sent(name, str(document.get("$db", "")), document)
+    return Sent(name, str(document.get("$db", "")), document, sequences)
 
 
 class MongoTap:

@@ -192,9 +192,12 @@ def start_cart(
     extra_env: Mapping[str, str] | None = None,
     name: str = "cart",
     import_paths: Sequence[Path] = (),
+    module: str = "cart",
 ) -> CartProcess:
     """cart, waiting until it answers. `import_paths` go first on its PYTHONPATH: cart and the
-    code it imports from there (another checkout's), the installed packages after them."""
+    code it imports from there (another checkout's), the installed packages after them.
+    `module` is what runs (`python -m`): cart, or a stand-in that reads the same settings (the
+    floor bench's bare cart, pos_loadtest.benches.floor.bare_cart)."""
     http_port = http_port or free_port()
     env = {
         "MONGODB_URI": mongodb_uri,
@@ -214,7 +217,7 @@ def start_cart(
         env["PYTHONPATH"] = pythonpath_first(import_paths)
     process = ManagedProcess(
         name,
-        python_module("cart"),
+        python_module(module),
         env,
         log_path=log_dir / f"{name}.log" if log_dir else None,
     ).start()
