@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from pos_loadtest.comparison.profile import explain
-from pos_loadtest.comparison.profile_stacks import describe, parse_collapsed, top_frames
+from pos_loadtest.comparison.profile_stacks import (
+    describe,
+    package_of,
+    parse_collapsed,
+    self_samples_by_package,
+    top_frames,
+)
 
 COLLAPSED = """
 process 42:"python -m cart";main (app.py:1);handle (app.py:10);parse (c.py:5) 6
@@ -44,3 +50,16 @@ def test_a_ptrace_refusal_is_explained() -> None:
     assert "SYS_PTRACE" in advice
     assert advice.endswith("Permission denied (os error 13)")
     assert explain("Error: no such process").startswith("py-spy failed:")
+
+
+def test_frames_are_grouped_by_package_and_the_project_s_one_level_deeper() -> None:
+    assert package_of("solve_dependencies (fastapi/dependencies/utils.py:570)") == "fastapi"
+    assert package_of("uuid4 (uuid.py:721)") == "uuid"
+    assert package_of("price (cart/domain/pricing.py:159)") == "cart/domain"
+    assert package_of("decimal_to_bson (pos_commons/mongo.py:80)") == "pos_commons/mongo"
+    assert package_of("price (pos_loadtest/benches/floor/sale.py:130)") == "pos_loadtest/benches"
+    assert package_of("<module> (<string>:1)") == "<string>"
+    assert package_of("no file") == "no file"
+    groups = self_samples_by_package(parse_collapsed(COLLAPSED))
+    # The innermost frame's package takes a stack's samples; every sample is in one group.
+    assert groups == {"c": 8, "app": 2}

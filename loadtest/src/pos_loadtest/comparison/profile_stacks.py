@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _PROCESS_MARKER = re.compile(r'^process \d+:".*"$')
+_FRAME_FILE = re.compile(r"\(([^()]*?)(?::\d+)?\)$")
+PROJECT_PACKAGES = frozenset({"cart", "master_data", "pos_commons", "pos_loadtest"})
+"""The project's own packages: their frames are grouped one level deeper (cart/domain,
+pos_commons/observability...)."""
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,27 @@ def describe(top: TopFrames) -> str:
         lines += ["", f"top {len(ranking)} frames {title}:"]
         lines += [f"{f.share:7.1%} {f.samples:8d}  {f.frame}" for f in ranking]
     return "\n".join(lines)
+
+
+def package_of(frame: str) -> str:
+    """The group a frame's code belongs to, from its file as py-spy names it (relative to the
+    import path: `solve_dependencies (fastapi/dependencies/utils.py:570)`): the top package
+    or module (`fastapi`, `asyncio`, `uuid`), and for the project's own packages the next
+    level too (`cart/domain`, `pos_commons/mongo`). A frame without a file is its own group."""
+    found = _FRAME_FILE.search(frame)
+    if found is None:
+        return frame
+    parts = found[1].removesuffix(".py").split("/")
+    depth = 2 if parts[0] in PROJECT_PACKAGES else 1
+    return "/".join(parts[:depth])
+
+
+def self_samples_by_package(stacks: Iterable[Stack]) -> Counter[str]:
+    """Self samples (those of each stack's innermost frame of code) summed by `package_of`:
+    the time spent in each package's own code, the groups adding up to every sample."""
+    groups: Counter[str] = Counter()
+    for stack in stacks:
+        code = [frame for frame in stack.frames if not _PROCESS_MARKER.match(frame)]
+        if code:
+            groups[package_of(code[-1])] += stack.samples
+    return groups
