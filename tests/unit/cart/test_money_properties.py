@@ -1,6 +1,7 @@
 """Properties of money over random carts (hypothesis): every amount on the wire has exactly
-its places, the totals are the sums of their parts, and paying the balance due exactly
-always completes the sale, whatever the prices, quantities, discounts and tax rules."""
+its places, the totals are the sums of their parts, every priced cart passes the models'
+checks, and paying the balance due exactly always completes the sale, whatever the prices,
+quantities, discounts and tax rules."""
 
 from __future__ import annotations
 
@@ -162,6 +163,13 @@ def _check_sums(cart: Cart) -> None:
     assert totals.balance_due == totals.total_amount - paid
 
 
+def _check_valid(cart: Cart) -> None:
+    # Pricing builds its totals and tax lines without re-validating computed values: what it
+    # builds must still pass every check of the models, as stored and as read back.
+    assert Cart.model_validate(cart.model_dump()) == cart
+    assert Cart.model_validate_json(cart.model_dump_json()) == cart
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -173,6 +181,7 @@ def test_every_amount_has_its_places_and_the_sums_hold(case: tuple[Cart, Pricing
     cart, policy = case
     _check_shapes(to_wire(cart), policy, cart)
     _check_sums(cart)
+    _check_valid(cart)
 
 
 @settings(
@@ -195,3 +204,4 @@ def test_paying_the_balance_exactly_always_completes_the_sale(
     assert wire["state"] == "Completed"
     _check_shapes(wire, policy, billed)
     _check_sums(billed)
+    _check_valid(billed)

@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from fractions import Fraction
+from functools import cache
 
 from cart.domain.model import (
     ZERO,
@@ -73,6 +74,7 @@ def _check_within_limit(*amounts: Decimal) -> None:
         )
 
 
+@cache
 def unit(digits: int) -> Decimal:
     """The smallest amount at `digits` decimal places: 2 -> 0.01."""
     return Decimal(1).scaleb(-digits)
@@ -133,6 +135,7 @@ def at_least_places(value: Decimal, digits: int) -> Decimal:
     return value
 
 
+@cache
 def zero(money_digits: int) -> Decimal:
     """0 at the money precision ("0.00"), the start of every sum, so amounts read alike."""
     return ZERO.quantize(unit(money_digits))
@@ -205,7 +208,7 @@ def price(cart: Cart, money_digits: int) -> Cart:
     paid = sum((p.amount - p.change for p in cart.payments), nothing)
     # The total adds external taxes to the net; the payments may pass it.
     _check_within_limit(total, sum((p.amount for p in cart.payments), nothing))
-    totals = Totals(
+    totals = Totals.model_construct(
         line_count=len(active),
         item_count=sum(line.quantity for line in active),
         gross_amount=gross,
@@ -239,7 +242,7 @@ def _taxes(lines: Sequence[LineItem], money_digits: int) -> list[TaxSummary]:
     for line in lines:
         taxable[line.tax_rule] = taxable.get(line.tax_rule, nothing) + line.net_amount
     return [
-        TaxSummary(
+        TaxSummary.model_construct(
             tax_code=rule.tax_code,
             name=rule.name,
             tax_type=rule.tax_type,
