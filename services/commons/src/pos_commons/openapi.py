@@ -1,5 +1,5 @@
 """What the OpenAPI documents of both services declare beyond FastAPI's defaults: the error
-answers each operation can give, in the one error envelope, and how callers authenticate.
+answers each operation can give, in the one error envelope, and the bearer-token scheme.
 
 Routes list the statuses they can answer (`error_responses(404, 409, ...)`); the envelope
 schema and a description naming the codes come from here, so both services word them alike.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from pos_commons.envelope import ErrorEnvelope
 
@@ -20,14 +20,6 @@ BEARER = HTTPBearer(
     description=("ADMIN_TOKEN (everything) or SERVICE_TOKEN (reads); for /metrics, METRICS_TOKEN."),
 )
 """`Authorization: Bearer <token>`: the admin and service tokens (checked by TokenVerifier)."""
-
-TERMINAL_KEY = APIKeyHeader(
-    name="X-API-Key",
-    auto_error=False,
-    scheme_name="terminalKey",
-    description="A terminal's API key (POST /api/v1/terminals issues one).",
-)
-"""A terminal's API key on cart's terminal routes."""
 
 ERROR_ANSWERS: dict[int, str] = {
     400: "The body is not valid JSON (MALFORMED_JSON).",

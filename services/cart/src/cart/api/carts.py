@@ -67,10 +67,8 @@ MASTER_DATA_ANSWERS = error_responses(502, 503, 504, s503=MASTER_DATA_DOWN, s504
     response_model=CartEnvelope,
     summary="Start a cart",
 )
-async def create_cart(
-    terminal: CurrentTerminal, resources: Resources, changes: Changes
-) -> Response:
-    return await changes.answer(lambda key: resources.carts.create(terminal, key), status=201)
+async def create_cart(changes: Changes) -> Response:
+    return await changes.start()
 
 
 @router.get(

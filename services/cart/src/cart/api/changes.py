@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from cart.api.deps import CurrentTerminal, Resources
+from cart.api.deps import CurrentTerminal, resources_of
 from cart.api.public import CartPublic, encoded_cart
 from cart.domain.model import Cart
 from cart.resources import CartResources
@@ -72,6 +72,12 @@ class CartChanges:
         self._resources = resources
         self.key = key
 
+    async def start(self) -> Response:
+        """A new cart of the terminal, answered 201; idempotent when a key came."""
+        carts = self._resources.carts
+        terminal = self._terminal
+        return await self.answer(lambda key: carts.create(terminal, key), status=201)
+
     async def run(
         self, cart_id: str, command: Command | CloseCommand, *, body: BaseModel | None = None
     ) -> Response:
@@ -106,7 +112,6 @@ class CartChanges:
 async def cart_changes(
     request: Request,
     terminal: CurrentTerminal,
-    resources: Resources,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -123,7 +128,7 @@ async def cart_changes(
         ),
     ] = None,
 ) -> CartChanges:
-    return CartChanges(request, terminal, resources, _key(idempotency_key))
+    return CartChanges(request, terminal, resources_of(request), _key(idempotency_key))
 
 
 Changes = Annotated[CartChanges, Depends(cart_changes)]
