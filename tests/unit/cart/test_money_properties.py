@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ from cart.domain.operations import (
 )
 from cart.domain.operations import new_cart as empty_cart
 from cart.domain.pricing import tax_digits, tax_order
-from pos_commons.envelope import to_wire
+from pos_commons.envelope import to_wire, wire_json
 from pos_commons.errors import AppError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -168,6 +169,8 @@ def _check_valid(cart: Cart) -> None:
     # builds must still pass every check of the models, as stored and as read back.
     assert Cart.model_validate(cart.model_dump()) == cart
     assert Cart.model_validate_json(cart.model_dump_json()) == cart
+    # Answers are encoded by pydantic at once: the same bytes as the JSON value encoded.
+    assert wire_json(cart) == orjson.dumps(to_wire(cart))
 
 
 @settings(

@@ -65,10 +65,16 @@ def to_wire(model: BaseModel) -> Any:
     return model.model_dump(mode="json", by_alias=True)
 
 
+def wire_json(model: BaseModel) -> bytes:
+    """`to_wire(model)` encoded, byte for byte, by pydantic's serializer at once (no Python
+    dict and strings in between)."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
+
+
 def _encode_other(value: Any) -> Any:
     # orjson calls this only for types it does not know, so plain data costs nothing extra.
     if isinstance(value, BaseModel):
-        return to_wire(value)
+        return orjson.Fragment(wire_json(value))
     if isinstance(value, Decimal):
         return format_decimal(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")

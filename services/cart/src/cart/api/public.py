@@ -18,14 +18,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict
 
 from cart.domain.model import Cart, Discount, LineItem, Payment, TaxSummary, Totals
 from cart.domain.states import CartState
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionType
-from pos_commons.envelope import ApiModel, to_wire
+from pos_commons.envelope import ApiModel, wire_json
 
 
 class PublicModel(ApiModel):
@@ -67,7 +66,7 @@ class CartPublic(PublicModel):
 
 def encoded_cart(cart: Cart) -> bytes:
     """The public cart as JSON, as an answer's `data`: encoded once (kept to be replayed)."""
-    return orjson.dumps(to_wire(CartPublic.of(cart)))
+    return wire_json(CartPublic.of(cart))
 
 
 class TransactionPublic(PublicModel):
