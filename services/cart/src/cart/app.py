@@ -64,6 +64,5 @@ def create_app(settings: CartSettings | None = None, tracing: Tracing | None = N
         lifespan=lifespan,
     )
     app.state.token_verifier = verifier
-    for router in (carts.router, terminals.router, system.router):
-        app.include_router(router)
+    app.add_routers(carts.router, terminals.router, system.router)
     return app

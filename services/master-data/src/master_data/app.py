@@ -91,13 +91,12 @@ def create_app(
     )
     app.state.token_verifier = verifier
     item_details.document(app)
-    for router in (
+    app.add_routers(
         system.router,
         tenants.router,
         *catalog_routes.ROUTERS,
         store_prices.router,
         bulk.router,
         catalog_feed.router,
-    ):
-        app.include_router(router)
+    )
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from starlette.responses import Response
 
 from cart.api.changes import Changes
@@ -21,10 +21,11 @@ from cart.domain.operations import ItemRequest
 from cart.services import commands
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import ERROR_ANSWERS, error_responses
+from pos_commons.service_app import ServiceRouter
 
 MAX_RECEIPT_NO = 2**31 - 1
 
-router = APIRouter(
+router = ServiceRouter(
     prefix="/api/v1",
     tags=["cart"],
     # What every terminal route can answer: its key, its parameters and Idempotency-Key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from starlette.responses import Response
 
 from cart.api.deps import Resources
@@ -13,8 +13,9 @@ from pos_commons.envelope import JsonResponse, error_response, ok
 from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
-router = APIRouter(tags=["system"])
+router = ServiceRouter(tags=["system"])
 
 HEALTH_PROBE_SECONDS = 0.5
 """How long /health waits for master-data's answer (it reports it, never fails on it)."""

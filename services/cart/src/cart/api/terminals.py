@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 
 from cart.api.deps import Resources
 from cart.api.public import IssuedTerminal, TerminalPublic
@@ -12,9 +12,10 @@ from cart.api.schemas import TerminalCreate
 from pos_commons.auth import require_admin
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 from pos_commons.validation import TENANT_ID_REGEX
 
-router = APIRouter(
+router = ServiceRouter(
     prefix="/api/v1/terminals",
     tags=["terminal"],
     dependencies=[Depends(require_admin)],

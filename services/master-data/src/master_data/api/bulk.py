@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import Field, ValidationError
 
@@ -33,6 +33,7 @@ from pos_commons.errors import UnprocessableError
 from pos_commons.http_errors import validation_fields, validation_summary
 from pos_commons.models import CamelModel
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
 MAX_BULK_ROWS = 1_000
 """Rows one import call takes: a batch answers in well under a second, and its body stays
@@ -93,7 +94,7 @@ class BulkResult(CamelModel):
     rows: list[RowResult]
 
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}/bulk", tags=["bulk"])
+router = ServiceRouter(prefix="/api/v1/tenants/{tenant_id}/bulk", tags=["bulk"])
 KindPath = Annotated[BulkKind, "the kind of record"]
 
 

@@ -19,7 +19,7 @@ import logging
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header
+from fastapi import Depends, Header
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic.alias_generators import to_camel
 from pymongo.errors import PyMongoError
@@ -33,11 +33,12 @@ from master_data.services.catalog_feed import Subscription
 from pos_commons.auth import require_reader
 from pos_commons.envelope import to_wire
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 from pos_commons.validation import RESUME_TOKEN_REGEX
 
 _log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["catalog feed"])
+router = ServiceRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["catalog feed"])
 
 RETRY_MILLISECONDS = 1000
 """The reconnection delay an EventSource client is told (`retry:`)."""

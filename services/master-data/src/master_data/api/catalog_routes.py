@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from master_data.api.deps import CodePath, LimitQuery, PageQuery, Resources, TenantPath
 from master_data.api.records import READ_ANSWERS, WRITE_ANSWERS, record_router
@@ -22,6 +22,7 @@ from master_data.domain import Category, Item, PaymentMethod, Store, TaxRule
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import Envelope, JsonResponse, PageMeta, ok
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 from pos_commons.validation import CODE_REGEX
 
 stores = record_router(
@@ -119,4 +120,4 @@ async def delete_item(
         await resources.catalog.items.soft_delete(tenant_id, {"item_code": code})
 
 
-ROUTERS: list[APIRouter] = [stores, categories, tax_rules, payment_methods, items]
+ROUTERS: list[ServiceRouter] = [stores, categories, tax_rules, payment_methods, items]

@@ -8,7 +8,7 @@ annotations of the closures at definition time.
 from collections.abc import Callable
 from typing import Any, cast
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from master_data.api.deps import (
     CacheControlHeader,
@@ -26,6 +26,7 @@ from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import ApiModel, Envelope, JsonResponse, PageMeta, ok
 from pos_commons.grpc_trailers import wants_fresh
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
 ServiceOf = Callable[[MasterDataResources], RecordService[Any]]
 
@@ -45,10 +46,10 @@ def record_router(
     out_model: type[Record],
     with_list: bool = True,
     with_delete: bool = True,
-) -> APIRouter:
+) -> ServiceRouter:
     """The routes of one record type; a type with its own list or delete semantics (items)
     turns those off here and adds its own to the returned router."""
-    router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=[label])
+    router = ServiceRouter(prefix="/api/v1/tenants/{tenant_id}", tags=[label])
     collection = f"/{path}"
     member = f"/{path}/{{code}}"
     name = label.replace(" ", "_")  # operation ids: create_tax_rule, get_store, ...
@@ -136,7 +137,7 @@ def record_router(
 
 
 def _add_list(
-    router: APIRouter,
+    router: ServiceRouter,
     collection: str,
     label: str,
     name: str,

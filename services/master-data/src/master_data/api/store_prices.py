@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from master_data.api.deps import CodePath, LimitQuery, PageQuery, Resources, StorePath, TenantPath
 from master_data.api.records import READ_ANSWERS, WRITE_ANSWERS
@@ -11,10 +11,13 @@ from master_data.domain import StorePrice
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import Envelope, JsonResponse, PageMeta, ok
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
 MISSING_STORE = "TENANT_NOT_FOUND or STORE_NOT_FOUND"
 MISSING_PRICE = f"{MISSING_STORE} or STORE_PRICE_NOT_FOUND"
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}/stores/{store_code}", tags=["store price"])
+router = ServiceRouter(
+    prefix="/api/v1/tenants/{tenant_id}/stores/{store_code}", tags=["store price"]
+)
 
 
 @router.post(

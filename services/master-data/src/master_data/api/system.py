@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from starlette.responses import Response
 
 from master_data.api.deps import Resources
@@ -11,8 +11,9 @@ from pos_commons.envelope import JsonResponse, error_response, ok
 from pos_commons.exposure import require_metrics_access
 from pos_commons.metrics import metrics_response
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
-router = APIRouter(tags=["system"])
+router = ServiceRouter(tags=["system"])
 
 
 @router.get("/health", summary="Liveness: the process answers; how its catalog feed is")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from master_data.api.deps import Resources, TenantPath
 from master_data.api.schemas import TenantCreate
@@ -10,8 +10,9 @@ from master_data.domain import Tenant
 from pos_commons.auth import require_admin, require_reader
 from pos_commons.envelope import Envelope, JsonResponse, ok
 from pos_commons.openapi import error_responses
+from pos_commons.service_app import ServiceRouter
 
-router = APIRouter(prefix="/api/v1/tenants", tags=["tenant"])
+router = ServiceRouter(prefix="/api/v1/tenants", tags=["tenant"])
 
 
 @router.post(
