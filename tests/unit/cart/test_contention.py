@@ -177,3 +177,33 @@ async def test_with_no_waiters_allowed_a_busy_cart_is_refused_and_a_free_one_tak
     async with locks.hold("c"):
         pass
     assert len(locks) == 0
+
+
+async def test_a_cart_just_handed_to_a_waiter_puts_a_newcomer_in_line_with_its_budget() -> None:
+    # Released to a waiter that has yet to run, the lock is not held, but it is not free:
+    # a newcomer then waits in line, counted and bounded by its budget like any waiter.
+    locks = KeyedLocks(max_waiters=8)
+    order: list[str] = []
+    first, second = asyncio.Event(), asyncio.Event()
+
+    async def release_then_come_again() -> None:
+        async with locks.hold("c"):
+            order.append("first")
+            await first.wait()
+        # Released to the waiter, which has not run since: nothing yields before this.
+        deadlines.start(0.05)
+        async with locks.hold("c"):
+            order.append("newcomer")
+
+    holder = asyncio.create_task(release_then_come_again())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(_hold_until(locks, "c", second, order))
+    await asyncio.sleep(0)
+    first.set()
+    with pytest.raises(CartBusyError):
+        async with asyncio.timeout(1):  # the waiter keeps the cart until `second`
+            await holder
+    second.set()
+    await waiter
+    assert order == ["first", "c"]
+    assert len(locks) == 0

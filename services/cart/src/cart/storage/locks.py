@@ -41,26 +41,23 @@ class KeyedLocks:
     async def hold(self, key: str) -> AsyncIterator[None]:
         """Holds `key`'s lock; CartBusyError when `max_waiters` wait for it already, or when
         the budget ends before it is free."""
-        line = self._lines.setdefault(key, _Line())
-        if line.users and line.waiting >= self._max_waiters:
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = _Line()
+        elif line.waiting >= self._max_waiters:
             raise CartBusyError(
                 f"{line.waiting} changes of this cart are waiting already; try again.",
                 details={"cartId": key},
             )
         line.users += 1
         try:
-            line.waiting += 1
-            try:
-                async with asyncio.timeout(budget()):
-                    await line.lock.acquire()
-            except TimeoutError:
-                raise CartBusyError(
-                    "The cart was busy with other changes for as long as this request could "
-                    "wait; nothing was changed: try again.",
-                    details={"cartId": key},
-                ) from None
-            finally:
-                line.waiting -= 1
+            if line.lock.locked() or line.waiting:
+                # Held, or just released to a waiter that has yet to take it: in line.
+                await self._wait_for(line, key)
+            else:
+                # Free and nobody in line: taken at once, without a timer (the usual case:
+                # one terminal, one change of its cart at a time).
+                await line.lock.acquire()
             try:
                 yield
             finally:
@@ -69,6 +66,20 @@ class KeyedLocks:
             line.users -= 1
             if not line.users:
                 del self._lines[key]
+
+    async def _wait_for(self, line: _Line, key: str) -> None:
+        line.waiting += 1
+        try:
+            async with asyncio.timeout(budget()):
+                await line.lock.acquire()
+        except TimeoutError:
+            raise CartBusyError(
+                "The cart was busy with other changes for as long as this request could "
+                "wait; nothing was changed: try again.",
+                details={"cartId": key},
+            ) from None
+        finally:
+            line.waiting -= 1
 
     def __len__(self) -> int:
         return len(self._lines)
