@@ -15,6 +15,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cart.api.public import CartPublic, encoded_cart
 from cart.domain.model import Cart, DiscountType, RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import (
     ItemInfo,
@@ -171,6 +172,7 @@ def _check_valid(cart: Cart) -> None:
     assert Cart.model_validate_json(cart.model_dump_json()) == cart
     # Answers are encoded by pydantic at once: the same bytes as the JSON value encoded.
     assert wire_json(cart) == orjson.dumps(to_wire(cart))
+    assert encoded_cart(cart) == orjson.dumps(to_wire(CartPublic.of(cart)))
 
 
 @settings(

@@ -65,10 +65,10 @@ def to_wire(model: BaseModel) -> Any:
     return model.model_dump(mode="json", by_alias=True)
 
 
-def wire_json(model: BaseModel) -> bytes:
+def wire_json(model: BaseModel, exclude: set[str] | None = None) -> bytes:
     """`to_wire(model)` encoded, byte for byte, by pydantic's serializer at once (no Python
-    dict and strings in between)."""
-    return model.__pydantic_serializer__.to_json(model, by_alias=True)
+    dict and strings in between); `exclude`: fields left out."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude=exclude)
 
 
 def _encode_other(value: Any) -> Any:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from cart.api.changes import Changes
 from cart.api.deps import CartIdPath, CurrentTerminal, LineNoPath, Resources
-from cart.api.public import CartPublic, TransactionPublic
+from cart.api.public import CartPublic, TransactionPublic, encoded_cart
 from cart.api.schemas import (
     AddItems,
     DiscountRequest,
@@ -19,7 +19,7 @@ from cart.api.schemas import (
 )
 from cart.domain.operations import ItemRequest
 from cart.services import commands
-from pos_commons.envelope import Envelope, JsonResponse, ok
+from pos_commons.envelope import Envelope, JsonResponse, ok, ok_encoded
 from pos_commons.openapi import ERROR_ANSWERS, error_responses
 from pos_commons.service_app import ServiceRouter
 
@@ -80,8 +80,8 @@ async def create_cart(changes: Changes) -> Response:
 )
 async def get_cart(
     cart_id: CartIdPath, terminal: CurrentTerminal, resources: Resources
-) -> JsonResponse:
-    return ok(CartPublic.of(await resources.carts.get(terminal, cart_id)))
+) -> Response:
+    return ok_encoded(encoded_cart(await resources.carts.get(terminal, cart_id)))
 
 
 @router.post(

@@ -17,13 +17,13 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from cart.api.deps import CurrentTerminal, resources_of
-from cart.api.public import CartPublic, encoded_cart
+from cart.api.public import encoded_cart
 from cart.domain.model import Cart
 from cart.resources import CartResources
 from cart.services.commands import CloseCommand, Command
 from cart.services.idempotency import Answer, IdempotentRequest, fingerprint
 from cart.storage.terminals import Terminal
-from pos_commons.envelope import error_response, ok, ok_encoded
+from pos_commons.envelope import error_response, ok_encoded
 from pos_commons.errors import UnprocessableError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -94,7 +94,7 @@ class CartChanges:
         """`call(key)`'s cart, answered (as `CartPublic`) with `status`; idempotent when a
         key came."""
         if self.key is None:
-            return ok(CartPublic.of(await call(None)), status_code=status)
+            return ok_encoded(encoded_cart(await call(None)), status_code=status)
         sent: Any = None if body is None else body.model_dump(mode="json", by_alias=True)
         request = IdempotentRequest(
             self.key, fingerprint(self._request.method, self._request.url.path, sent)

@@ -8,8 +8,10 @@ Idempotency-Key replay answers the same shape (it replays the bytes of a public 
 
 A public model is taken from the stored one without validating again (`_shown`): the stored
 model was validated when it was read or made, and the fields taken are the same objects, so
-the conversion costs a few microseconds, not a second validation of the whole cart. The
-fields a public model has must be fields of its stored model with the same types
+the conversion costs a few microseconds, not a second validation of the whole cart. A cart,
+answered on every change, is not even converted: `encoded_cart` encodes the stored cart
+without the fields its public model leaves out. The fields a public model has must be
+fields of its stored model with the same types, in the same order
 (tests/unit/cart/test_public_models.py checks this).
 """
 
@@ -64,9 +66,15 @@ class CartPublic(PublicModel):
         return cls.model_construct(**_shown(cls, cart))
 
 
+_NOT_SHOWN = set(Cart.model_fields) - set(CartPublic.model_fields)
+
+
 def encoded_cart(cart: Cart) -> bytes:
-    """The public cart as JSON, as an answer's `data`: encoded once (kept to be replayed)."""
-    return wire_json(CartPublic.of(cart))
+    """`CartPublic.of(cart)` as JSON, an answer's `data` (kept to be replayed by a keyed
+    change): encoded from the cart itself, leaving out what the public model does not show,
+    which gives the same bytes, the fields being the same in the same order
+    (tests/unit/cart/test_public_models.py), without building the public model first."""
+    return wire_json(cart, exclude=_NOT_SHOWN)
 
 
 class TransactionPublic(PublicModel):
