@@ -141,27 +141,46 @@ def zero(money_digits: int) -> Decimal:
     return ZERO.quantize(unit(money_digits))
 
 
+def _same(a: Decimal, b: Decimal) -> bool:
+    """The same amount written the same way: 1.5 and 1.50 are equal, not the same."""
+    return a.compare_total(b).is_zero()
+
+
 def _price_line(line: LineItem, money_digits: int) -> LineItem:
     amount = round_to(line.unit_price * line.quantity, money_digits)
-    discounts = [
-        discount.model_copy(update={"amount": discount_amount(discount, amount, money_digits)})
-        for discount in line.discounts
-    ]
-    discounted = sum((d.amount for d in discounts), zero(money_digits))
+    discounts = [_priced_discount(discount, amount, money_digits) for discount in line.discounts]
+    nothing = zero(money_digits)
+    discounted = sum((d.amount for d in discounts), nothing)
     if discounted > amount:
         raise DiscountExceedsAmountError(
             f"Line {line.line_no}: discounts of {discounted} exceed its amount of {amount}.",
             details={"lineNo": line.line_no, "amount": amount, "discounts": discounted},
         )
+    net = amount - discounted
+    if (
+        _same(line.amount, amount)
+        and _same(line.discount_amount, discounted)
+        and _same(line.cart_discount_amount, nothing)
+        and _same(line.net_amount, net)
+        and all(new is old for new, old in zip(discounts, line.discounts, strict=True))
+    ):
+        return line  # priced as it is already: most lines, on most changes of a cart
     return line.model_copy(
         update={
             "amount": amount,
             "discounts": discounts,
             "discount_amount": discounted,
-            "cart_discount_amount": zero(money_digits),
-            "net_amount": amount - discounted,
+            "cart_discount_amount": nothing,
+            "net_amount": net,
         }
     )
+
+
+def _priced_discount(discount: Discount, base: Decimal, money_digits: int) -> Discount:
+    amount = discount_amount(discount, base, money_digits)
+    if _same(discount.amount, amount):
+        return discount
+    return discount.model_copy(update={"amount": amount})
 
 
 def is_cart_discount_eligible(line: LineItem) -> bool:
@@ -195,6 +214,8 @@ def price(cart: Cart, money_digits: int) -> Cart:
     shares = allocate(cart_discount_total, [lines[i].net_amount for i in eligible], money_digits)
     for index, share in zip(eligible, shares, strict=True):
         line = lines[index]
+        if not share:
+            continue  # _price_line left it without a cart discount
         lines[index] = line.model_copy(
             update={"cart_discount_amount": share, "net_amount": line.net_amount - share}
         )
