@@ -273,7 +273,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
     try:
         databases = TenantDatabases(mongo)
         store = CartStore(databases)
-        collection = (await databases.db(TENANT))[CARTS]
+        collection = await databases.collection(TENANT, CARTS)
         for worker in range(options.concurrency):
             cart = five_line_cart(f"{worker:032x}")
             await store.insert(cart)

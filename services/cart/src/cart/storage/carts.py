@@ -50,13 +50,20 @@ class TenantDatabases:
     def __init__(self, mongo: Mongo) -> None:
         self.mongo = mongo
         self._ready: set[str] = set()
+        self._collections: dict[tuple[str, str], Any] = {}
 
-    async def db(self, tenant_id: str) -> Any:
+    async def collection(self, tenant_id: str, name: str) -> Any:
+        """The tenant's collection `name`; 503 at once while the database is known to be
+        down. Kept once made: pymongo builds a new collection object (names checked, options
+        merged) on every `db[name]`, a few microseconds on every operation."""
         db = self.mongo.tenant_db(tenant_id)
         if tenant_id not in self._ready:
             await ensure_indexes(db, INDEXES)
             self._ready.add(tenant_id)
-        return db
+        collection = self._collections.get((tenant_id, name))
+        if collection is None or collection.database is not db:
+            collection = self._collections[(tenant_id, name)] = db[name]
+        return collection
 
 
 class CartStore:
@@ -68,14 +75,14 @@ class CartStore:
 
     async def insert(self, cart: Cart) -> None:
         """Raises DuplicateKeyError if a cart of this id exists (a retried creation)."""
-        db = await self._databases.db(cart.tenant_id)
-        await db[CARTS].insert_one(cart_document(cart))
+        carts = await self._databases.collection(cart.tenant_id, CARTS)
+        await carts.insert_one(cart_document(cart))
 
     async def get(self, tenant_id: str, store_code: str, terminal_no: int, cart_id: str) -> Cart:
         """The cart, if it belongs to this terminal and has not expired; else CART_NOT_FOUND
         (another terminal's cart is not found, not forbidden: its existence is not disclosed)."""
-        db = await self._databases.db(tenant_id)
-        document = await db[CARTS].find_one(
+        carts = await self._databases.collection(tenant_id, CARTS)
+        document = await carts.find_one(
             {"_id": cart_id, "store_code": store_code, "terminal_no": terminal_no}
         )
         if document is None or document["expires_at"] <= datetime.now(UTC):
@@ -89,8 +96,8 @@ class CartStore:
     ) -> bool:
         """Writes `cart` only if the stored version is still `expected_version` (inside the
         transaction of `session`, if given): whether it did."""
-        db = await self._databases.db(cart.tenant_id)
-        result = await db[CARTS].replace_one(
+        carts = await self._databases.collection(cart.tenant_id, CARTS)
+        result = await carts.replace_one(
             {"_id": cart.cart_id, "version": expected_version},
             cart_document(cart),
             session=session,

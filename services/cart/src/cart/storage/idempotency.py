@@ -57,8 +57,8 @@ class IdempotencyRecords:
         self._databases = databases
 
     async def find(self, tenant_id: str, record_id: str) -> StoredAnswer | None:
-        db = await self._databases.db(tenant_id)
-        document = await db[IDEMPOTENCY].find_one({"_id": record_id})
+        idempotency = await self._databases.collection(tenant_id, IDEMPOTENCY)
+        document = await idempotency.find_one({"_id": record_id})
         if document is None:
             return None
         data = document.get("data")
@@ -75,14 +75,14 @@ class IdempotencyRecords:
     ) -> StoredAnswer | None:
         """Claims the key for a request with `fingerprint`: None if this call claimed it, else
         the record already there (claimed by another call, or answered)."""
-        db = await self._databases.db(tenant_id)
+        idempotency = await self._databases.collection(tenant_id, IDEMPOTENCY)
         claimed = {
             "_id": record_id,
             **_answer_fields(StoredAnswer(fingerprint, None, None, None), expires_at),
         }
         for _ in range(_CLAIM_ATTEMPTS):
             try:
-                await db[IDEMPOTENCY].insert_one(claimed)
+                await idempotency.insert_one(claimed)
             except DuplicateKeyError:
                 kept = await self.find(tenant_id, record_id)
                 if kept is not None:
@@ -106,16 +106,16 @@ class IdempotencyRecords:
     async def _keep(
         self, tenant_id: str, record_id: str, answer: StoredAnswer, expires_at: datetime
     ) -> StoredAnswer:
-        db = await self._databases.db(tenant_id)
         fields = _answer_fields(answer, expires_at)
-        result = await db[IDEMPOTENCY].update_one(
+        idempotency = await self._databases.collection(tenant_id, IDEMPOTENCY)
+        result = await idempotency.update_one(
             {"_id": record_id, "fingerprint": answer.fingerprint, "status": None},
             {"$set": fields},
         )
         if result.matched_count:
             return answer
         with contextlib.suppress(DuplicateKeyError):  # the claim expired meanwhile
-            await db[IDEMPOTENCY].insert_one({"_id": record_id, **fields})
+            await idempotency.insert_one({"_id": record_id, **fields})
             return answer
         kept = await self.find(tenant_id, record_id)
         return kept if kept is not None and not kept.pending else answer
@@ -124,8 +124,8 @@ class IdempotencyRecords:
         """Gives up a claim whose call did nothing (a retry runs it again); a database
         failure is logged, not raised (the retry waits a moment for the claim instead)."""
         try:
-            db = await self._databases.db(tenant_id)
-            await db[IDEMPOTENCY].delete_one(
+            idempotency = await self._databases.collection(tenant_id, IDEMPOTENCY)
+            await idempotency.delete_one(
                 {"_id": record_id, "fingerprint": fingerprint, "status": None}
             )
         except (PyMongoError, AppError) as exc:

@@ -67,8 +67,8 @@ class TransactionStore:
     ) -> int:
         """The terminal's next receipt number; inside the bill's transaction, so a bill that
         does not happen does not use a number up."""
-        db = await self._databases.db(tenant_id)
-        counter = await db[COUNTERS].find_one_and_update(
+        counters = await self._databases.collection(tenant_id, COUNTERS)
+        counter = await counters.find_one_and_update(
             {"_id": f"{store_code}/{terminal_no}"},
             {"$inc": {"last_receipt_no": 1}},
             upsert=True,
@@ -78,20 +78,20 @@ class TransactionStore:
         return int(counter["last_receipt_no"])
 
     async def insert(self, record: TransactionRecord, session: AsyncClientSession) -> None:
-        db = await self._databases.db(record.tenant_id)
         document = {"_id": record.transaction_id, **record.model_dump(by_alias=False)}
-        await db[TRANSACTIONS].insert_one(document, session=session)
+        transactions = await self._databases.collection(record.tenant_id, TRANSACTIONS)
+        await transactions.insert_one(document, session=session)
 
     async def closed(self, tenant_id: str, cart_id: str) -> bool:
         """Whether the cart `cart_id` was billed or cancelled (its record outlives it)."""
-        db = await self._databases.db(tenant_id)
-        return await db[TRANSACTIONS].find_one({"cart_id": cart_id}, {"_id": 1}) is not None
+        transactions = await self._databases.collection(tenant_id, TRANSACTIONS)
+        return await transactions.find_one({"cart_id": cart_id}, {"_id": 1}) is not None
 
     async def get(
         self, tenant_id: str, store_code: str, terminal_no: int, receipt_no: int
     ) -> TransactionRecord:
-        db = await self._databases.db(tenant_id)
-        document = await db[TRANSACTIONS].find_one(
+        transactions = await self._databases.collection(tenant_id, TRANSACTIONS)
+        document = await transactions.find_one(
             {"store_code": store_code, "terminal_no": terminal_no, "receipt_no": receipt_no}
         )
         if document is None:
