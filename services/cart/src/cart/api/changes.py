@@ -12,11 +12,11 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Header, Request, Security
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from cart.api.deps import CurrentTerminal, resources_of
+from cart.api.deps import TERMINAL_KEY_SCHEME, TerminalKey, resources_of
 from cart.api.public import encoded_cart
 from cart.domain.model import Cart
 from cart.resources import CartResources
@@ -109,26 +109,34 @@ class CartChanges:
         return _response(answer)
 
 
-async def cart_changes(
-    request: Request,
-    terminal: CurrentTerminal,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            description=(
-                "Makes the change safe to retry: the same key from this terminal with the "
-                "same request answers the first answer again (with Idempotent-Replayed: true) "
-                "and changes nothing; the same key with another request is refused (422 "
-                "IDEMPOTENCY_KEY_REUSED). 1 to 255 printable ASCII characters, e.g. a UUID."
+class TerminalChanges(TerminalKey):
+    """What every route that changes a cart depends on (as `Changes`): the terminal key's
+    scheme itself, resolving to the terminal's `CartChanges` with the Idempotency-Key that
+    came. One dependency rather than one on top of the terminal's: FastAPI solves each level
+    of a route's dependencies again on every request."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                description=(
+                    "Makes the change safe to retry: the same key from this terminal with the "
+                    "same request answers the first answer again (with Idempotent-Replayed: "
+                    "true) and changes nothing; the same key with another request is refused "
+                    "(422 IDEMPOTENCY_KEY_REUSED). 1 to 255 printable ASCII characters, e.g. "
+                    "a UUID."
+                ),
+                examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
+                # Documented, not enforced here: _key() checks it and answers its own code.
+                json_schema_extra={"pattern": '^"?[!#-~]{1,255}"?$', "maxLength": 257},
             ),
-            examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
-            # Documented, not enforced here: _key() checks it and answers its own code.
-            json_schema_extra={"pattern": '^"?[!#-~]{1,255}"?$', "maxLength": 257},
-        ),
-    ] = None,
-) -> CartChanges:
-    return CartChanges(request, terminal, resources_of(request), _key(idempotency_key))
+        ] = None,
+    ) -> CartChanges:
+        terminal = await super().__call__(request)
+        return CartChanges(request, terminal, resources_of(request), _key(idempotency_key))
 
 
-Changes = Annotated[CartChanges, Depends(cart_changes)]
+Changes = Annotated[CartChanges, Security(TerminalChanges(**TERMINAL_KEY_SCHEME))]

@@ -1,14 +1,15 @@
 """What cart's routes read from the app: resources, the calling terminal, path parameters.
 
 FastAPI solves every dependency of a route again on each request, and the cost grows with
-their number (each one's cache key walks its sub-dependencies), so a route takes at most
-the terminal and one more: the terminal's key is a security scheme that resolves to the
-terminal itself, not a key string a second dependency then looks up.
+their number and depth (each one's cache key walks its sub-dependencies), so the terminal's
+key is a security scheme that resolves to the terminal itself, not a key string a second
+dependency then looks up; a change route's one dependency is that scheme again, resolving
+to the terminal's changes (cart/api/changes.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader
@@ -36,12 +37,14 @@ class TerminalKey(APIKeyHeader):
         return await resources_of(request).terminals.authenticate(api_key)
 
 
-TERMINAL_KEY = TerminalKey(
-    name="X-API-Key",
-    auto_error=False,  # authenticate() answers the project's own 401 codes
-    scheme_name="terminalKey",
-    description="A terminal's API key (POST /api/v1/terminals issues one).",
-)
+TERMINAL_KEY_SCHEME: dict[str, Any] = {
+    "name": "X-API-Key",
+    "auto_error": False,  # authenticate() answers the project's own 401 codes
+    "scheme_name": "terminalKey",
+    "description": "A terminal's API key (POST /api/v1/terminals issues one).",
+}
+"""How the terminal key is documented, by every scheme that reads it."""
+TERMINAL_KEY = TerminalKey(**TERMINAL_KEY_SCHEME)
 
 Resources = Annotated[CartResources, Depends(get_resources)]
 CurrentTerminal = Annotated[Terminal, Security(TERMINAL_KEY)]
