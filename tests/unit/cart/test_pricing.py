@@ -383,6 +383,45 @@ def test_price_is_idempotent() -> None:
     assert price(price(cart, 2), 2) == cart
 
 
+def test_repricing_follows_every_change_of_a_line_and_of_its_tax_rule() -> None:
+    # Pricing keeps the lines and tax lines that are priced as they are already: each
+    # part of them that can change must still come through, one at a time.
+    cart = cart_of((item("A", "10.00", EXT10), 1), (item("B", "5.00", EXT10), 2))
+
+    def taxes(cart: Cart) -> list[tuple[str, str, TaxType, str, str, str]]:
+        return [
+            (t.tax_code, t.name, t.tax_type, format_decimal(t.rate),
+             format_decimal(t.taxable_amount), format_decimal(t.tax_amount))
+            for t in price(cart, 2).taxes
+        ]  # fmt: skip
+
+    def every_line(cart: Cart, **rule: Any) -> Cart:
+        changed = EXT10.model_copy(update=rule)
+        for line_no in (1, 2):
+            cart = change_line(cart, line_no, tax_rule=changed)
+        return cart
+
+    assert taxes(cart) == [("T10", "external 10%", TaxType.EXTERNAL, "10", "20.00", "2.00")]
+    assert taxes(every_line(cart, name="VAT"))[0][1] == "VAT"
+    assert taxes(every_line(cart, tax_code="T11"))[0][0] == "T11"
+    assert taxes(every_line(cart, tax_type=TaxType.INTERNAL))[0][2:] == (
+        TaxType.INTERNAL, "10", "20.00", "1.82"
+    )  # fmt: skip
+    assert taxes(every_line(cart, rate=Decimal("10.0")))[0][3] == "10.0"
+    assert taxes(every_line(cart, rounding_digits=0))[0][5] == "2"
+    untaxed = price(every_line(cart, rate=Decimal(0)), 2)
+    assert taxes(untaxed)[0][2:] == (TaxType.EXTERNAL, "0", "20.00", "0.00")
+    assert taxes(every_line(untaxed, rate=Decimal(0), tax_type=TaxType.EXEMPT))[0][2:] == (
+        TaxType.EXEMPT, "0", "20.00", "0.00"
+    )  # fmt: skip
+    more = price(change_line(cart, 2, quantity=3), 2)
+    assert taxes(more)[0][4:] == ("25.00", "2.50")
+    assert (line(more, 2).amount, line(more, 2).net_amount) == (Decimal("15.00"),) * 2
+    # The same values written at another precision are rewritten at this one.
+    assert format_decimal(price(cart, 3).taxes[0].taxable_amount) == "20.000"
+    assert format_decimal(line(price(cart, 3), 1).amount) == "10.000"
+
+
 def test_zero_unit_price_line() -> None:
     cart = cart_of((item("FREE", "0.00", EXT10), 2), (item("A", "4.00", EXT10), 1))
     free = line(cart, 1)

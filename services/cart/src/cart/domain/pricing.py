@@ -221,7 +221,7 @@ def price(cart: Cart, money_digits: int) -> Cart:
         )
 
     active = [line for line in lines if not line.is_cancelled]
-    taxes = _taxes(active, money_digits)
+    taxes = _taxes(active, money_digits, cart.taxes)
     net = sum((line.net_amount for line in active), nothing)
     external = sum((t.tax_amount for t in taxes if t.tax_type is TaxType.EXTERNAL), nothing)
     internal = sum((t.tax_amount for t in taxes if t.tax_type is TaxType.INTERNAL), nothing)
@@ -255,24 +255,44 @@ def _cancelled(line: LineItem, nothing: Decimal) -> LineItem:
     )
 
 
-def _taxes(lines: Sequence[LineItem], money_digits: int) -> list[TaxSummary]:
+def _taxes(
+    lines: Sequence[LineItem], money_digits: int, before: Sequence[TaxSummary]
+) -> list[TaxSummary]:
     # Grouped by the whole rule, not only its code: if a rate changed between two scans,
     # each line keeps the rule it was sold under.
     nothing = zero(money_digits)
     taxable: dict[TaxRule, Decimal] = {}
     for line in lines:
         taxable[line.tax_rule] = taxable.get(line.tax_rule, nothing) + line.net_amount
+    ordered = sorted(taxable.items(), key=lambda kv: tax_order(kv[0]))
     return [
-        TaxSummary.model_construct(
-            tax_code=rule.tax_code,
-            name=rule.name,
-            tax_type=rule.tax_type,
-            rate=rule.rate,
-            taxable_amount=amount,
-            tax_amount=tax_amount(rule, amount, money_digits),
-        )
-        for rule, amount in sorted(taxable.items(), key=lambda kv: tax_order(kv[0]))
+        _tax_summary(rule, amount, money_digits, before[i] if i < len(before) else None)
+        for i, (rule, amount) in enumerate(ordered)
     ]
+
+
+def _tax_summary(
+    rule: TaxRule, taxable: Decimal, money_digits: int, before: TaxSummary | None
+) -> TaxSummary:
+    tax = tax_amount(rule, taxable, money_digits)
+    if (
+        before is not None
+        and before.tax_code == rule.tax_code
+        and before.name == rule.name
+        and before.tax_type is rule.tax_type
+        and _same(before.rate, rule.rate)
+        and _same(before.taxable_amount, taxable)
+        and _same(before.tax_amount, tax)
+    ):
+        return before  # the tax line as it was: most changes move one rule's line at most
+    return TaxSummary.model_construct(
+        tax_code=rule.tax_code,
+        name=rule.name,
+        tax_type=rule.tax_type,
+        rate=rule.rate,
+        taxable_amount=taxable,
+        tax_amount=tax,
+    )
 
 
 def tax_order(rule: TaxRule) -> tuple[str, Decimal, str, int, str, str]:
