@@ -7,6 +7,8 @@ import typing
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from pos_commons.auth import Role, TokenVerifier, bearer_token
@@ -34,6 +36,15 @@ def test_money_is_exact_and_refuses_floats() -> None:
     for bad_text in ("", "x", "NaN", "inf"):
         with pytest.raises(ValueError, match="decimal"):
             parse_decimal(bad_text)
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_a_decimal_is_written_plain_with_every_place(value: Decimal) -> None:
+    text = format_decimal(value)
+    assert "E" not in text
+    assert text == format(value, "f")
+    assert Decimal(text).as_tuple() == value.as_tuple()  # the same digits and exponent
 
 
 def test_identifiers() -> None:
