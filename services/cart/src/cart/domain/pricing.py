@@ -259,12 +259,19 @@ def _taxes(
     lines: Sequence[LineItem], money_digits: int, before: Sequence[TaxSummary]
 ) -> list[TaxSummary]:
     # Grouped by the whole rule, not only its code: if a rate changed between two scans,
-    # each line keeps the rule it was sold under.
+    # each line keeps the rule it was sold under. Keyed by its terms as a tuple, cheaper to
+    # hash and compare than the model.
     nothing = zero(money_digits)
-    taxable: dict[TaxRule, Decimal] = {}
+    groups: dict[tuple[str, Decimal, str, int, str, str], tuple[TaxRule, Decimal]] = {}
     for line in lines:
-        taxable[line.tax_rule] = taxable.get(line.tax_rule, nothing) + line.net_amount
-    ordered = sorted(taxable.items(), key=lambda kv: tax_order(kv[0]))
+        terms = tax_order(line.tax_rule)
+        group = groups.get(terms)
+        groups[terms] = (
+            (line.tax_rule, nothing + line.net_amount)
+            if group is None
+            else (group[0], group[1] + line.net_amount)
+        )
+    ordered = [groups[terms] for terms in sorted(groups)]
     return [
         _tax_summary(rule, amount, money_digits, before[i] if i < len(before) else None)
         for i, (rule, amount) in enumerate(ordered)
