@@ -114,7 +114,8 @@ def _check_quantity(quantity: int) -> None:
 
 
 def _advance(cart: Cart, action: Action) -> Cart:
-    return cart.model_copy(update={"state": next_state(cart.state, action)})
+    state = next_state(cart.state, action)
+    return cart if state is cart.state else cart.model_copy(update={"state": state})
 
 
 def _line(cart: Cart, line_no: int) -> LineItem:
