@@ -132,6 +132,9 @@ async def _asgi(app: Any, path: str) -> Call:
     return call
 
 
+_CART_PATH = "/api/v1/carts/" + "c" * 32
+
+
 def _service_app() -> ServiceApp:
     return ServiceApp(
         metrics=HttpMetrics(CollectorRegistry()),
@@ -158,12 +161,11 @@ async def routing() -> Piece:
     added, included = _service_app(), _service_app()
     added.add_routers(_cart_like_router())
     included.include_router(_cart_like_router())
-    path = "/api/v1/carts/" + "c" * 32 + "/change12"
     return Piece(
         "a change route among 16, served as the app's own (add_routers)",
-        await _asgi(added, path),
+        await _asgi(added, _CART_PATH + "/change12"),
         "through FastAPI's include_router",
-        await _asgi(included, path),
+        await _asgi(included, _CART_PATH + "/change12"),
     )
 
 
@@ -207,12 +209,11 @@ async def dependencies() -> Piece:
     async def with_two(cart_id: str, changes: _OnTop) -> Response:
         return Response(b"{}")
 
-    path = "/api/v1/carts/" + "c" * 32 + "/subtotal"
     return Piece(
         "a change route's one dependency: the key's scheme resolving to the changes",
-        await _asgi(one, path),
+        await _asgi(one, _CART_PATH + "/subtotal"),
         "a dependency on top of the terminal's",
-        await _asgi(nested, path),
+        await _asgi(nested, _CART_PATH + "/subtotal"),
     )
 
 
