@@ -22,7 +22,7 @@ ROOM = 4 * MIB
 async def test_a_terminal_filling_large_carts_grows_cart_by_its_bound_not_by_the_carts(
     stack: Stack, demo: DemoCatalog, terminal_numbers: TerminalNumbers, tmp_path: Path
 ) -> None:
-    # 20 carts of 300 lines: about 14 MiB of copies, which the count (2,000) would all keep.
+    # 20 carts of 300 lines: about 14 MiB of cached carts, which the count (2,000) would all keep.
     cart = start_cart(
         stack.mongodb_uri, stack.tokens, stack.master_data, transport=Transport.HTTP,
         log_dir=tmp_path, extra_env={"CART_CACHE_MAX_BYTES": str(ROOM)}, name="cart-growth",

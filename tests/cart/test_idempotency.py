@@ -43,7 +43,7 @@ IMPATIENT = httpx.Timeout(10, read=0.3)
 
 
 @dataclass
-class SlowWorld:
+class SlowStack:
     """cart (both transports) on a database of its own, and a master-data of its own: each
     can be frozen for a moment to make a call take longer than the terminal waits."""
 
@@ -54,9 +54,9 @@ class SlowWorld:
 
 
 @pytest.fixture(scope="module")
-def slow_world(
+def slow_stack(
     stack: Stack, demo: DemoCatalog, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SlowWorld]:
+) -> Iterator[SlowStack]:
     logs = tmp_path_factory.mktemp("idempotency")
     database, uri = start_secantus(":memory:", log_dir=logs)
     master = start_master_data(stack.mongodb_uri, stack.tokens, log_dir=logs)
@@ -68,7 +68,7 @@ def slow_world(
         )
         for transport in Transport
     }  # fmt: skip
-    yield SlowWorld(database, uri, master, carts)
+    yield SlowStack(database, uri, master, carts)
     for cart in carts.values():
         cart.process.stop()
     master.process.resume()
@@ -80,11 +80,11 @@ def slow_world(
 @pytest.fixture(params=Transport)
 async def terminal(
     request: pytest.FixtureRequest,
-    slow_world: SlowWorld,
+    slow_stack: SlowStack,
     stack: Stack,
     terminal_numbers: TerminalNumbers,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    cart = slow_world.carts[request.param]
+    cart = slow_stack.carts[request.param]
     # Connected to master-data before a test freezes it (a channel that never connected
     # fails fast instead of waiting: 503, not the slow answer these tests need).
     async with httpx.AsyncClient(timeout=10) as probe:
@@ -123,14 +123,14 @@ async def _impatient_then_retry(
 
 
 async def test_a_retried_add_pays_once_and_bills_once(
-    terminal: httpx.AsyncClient, slow_world: SlowWorld
+    terminal: httpx.AsyncClient, slow_stack: SlowStack
 ) -> None:
     cart_id = data(await terminal.post("/carts", headers=_key()), 201)["cartId"]
     cart = f"/carts/{cart_id}"
 
     added = await _impatient_then_retry(
         terminal, f"{cart}/lineItems", [{"itemCode": "ITEM0001", "quantity": 2}],
-        slow_world.master.process,
+        slow_stack.master.process,
     )  # fmt: skip
     assert [line["itemCode"] for line in data(added)["lines"]] == ["ITEM0001"]
     assert len(data(await terminal.get(cart))["lines"]) == 1
@@ -138,12 +138,12 @@ async def test_a_retried_add_pays_once_and_bills_once(
     total = Decimal(data(await terminal.post(f"{cart}/subtotal"))["totals"]["totalAmount"])
     paid = await _impatient_then_retry(
         terminal, f"{cart}/payments", {"paymentCode": "CASH", "amount": str(total)},
-        slow_world.master.process,
+        slow_stack.master.process,
     )  # fmt: skip
     assert len(data(paid)["payments"]) == 1
     assert data(paid)["totals"]["balanceDue"] == "0.00"
 
-    billed = await _impatient_then_retry(terminal, f"{cart}/bill", None, slow_world.cart_database)
+    billed = await _impatient_then_retry(terminal, f"{cart}/bill", None, slow_stack.cart_database)
     # The freeze may have outlasted the driver's heartbeat: then cart answers 503 until it
     # has seen the database again (a moment later); the next calls wait for that.
     await wait_for_status(
@@ -242,13 +242,13 @@ async def test_one_key_on_two_carts_at_once_makes_one_change(terminal: httpx.Asy
 
 
 async def test_a_key_whose_answer_was_never_kept_is_still_one_request(
-    terminal: httpx.AsyncClient, slow_world: SlowWorld
+    terminal: httpx.AsyncClient, slow_stack: SlowStack
 ) -> None:
     """A process that stops between a change and keeping its answer leaves the key claimed,
     with the request's fingerprint, and the key in the cart. Another request under the key is
     refused; the same request waits a moment for the answer, then answers the cart as it is
     and keeps that answer (it was answered without comparing, and kept nowhere)."""
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(slow_world.database_uri)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(slow_stack.database_uri)
     records = mongo["cart_demo"]["idempotency_records"]
     try:
         cart_id = data(await terminal.post("/carts"), 201)["cartId"]
@@ -278,13 +278,13 @@ async def test_a_key_whose_answer_was_never_kept_is_still_one_request(
 async def test_keys_belong_to_their_terminal(
     terminal: httpx.AsyncClient,
     stack: Stack,
-    slow_world: SlowWorld,
+    slow_stack: SlowStack,
     terminal_numbers: TerminalNumbers,
 ) -> None:
     key = _key()
     mine = data(await terminal.post("/carts", headers=key), 201)["cartId"]
     other_key = await register_terminal(
-        slow_world.carts[Transport.HTTP].url,
+        slow_stack.carts[Transport.HTTP].url,
         stack.tokens.cart_admin,
         "demo",
         "S001",
@@ -298,14 +298,14 @@ async def test_keys_belong_to_their_terminal(
 @pytest.mark.parametrize("with_keys", [True, False], ids=["own keys", "no keys"])
 async def test_twenty_bills_and_twenty_cancels_close_a_cart_once(
     stack: Stack,
-    slow_world: SlowWorld,
+    slow_stack: SlowStack,
     terminal_numbers: TerminalNumbers,
     with_keys: bool,
 ) -> None:
     """40 calls at once through both cart processes: one wins, one receipt number is used.
     With a key each (40 requests), every other call is refused (409); without keys, a bill
     after the winning bill is a retry and answers the same receipt."""
-    urls = [cart.url for cart in slow_world.carts.values()]
+    urls = [cart.url for cart in slow_stack.carts.values()]
     api_key = await register_terminal(
         urls[0], stack.tokens.cart_admin, "demo", "S001", terminal_numbers.take()
     )

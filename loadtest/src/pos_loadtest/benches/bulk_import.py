@@ -31,6 +31,7 @@ from master_data.domain import now_ms
 from master_data.storage.kinds import ITEMS, STORE_PRICES
 from pos_commons.mongo import CODEC_OPTIONS, Document, ensure_indexes
 from pos_devstack.stack import SYNC_ON_COMMIT, Tokens, start_master_data, start_secantus
+from pos_loadtest.probes.cpu import cpu_seconds
 
 STORE = "S001"
 
@@ -65,12 +66,6 @@ def write_catalog(folder: Path, items: int) -> tuple[Path, Path]:
         for n in range(items):
             writer.writerow([STORE, f"SKU{n:07d}", f"{n % 500}.{(n * 7) % 100:02d}"])
     return items_file, prices_file
-
-
-def cpu_seconds(pid: int) -> float:
-    """The user and system CPU time a running process has used (Linux: /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_since(pids: tuple[int, ...], before: list[float]) -> list[float]:

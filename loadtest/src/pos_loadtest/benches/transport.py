@@ -174,31 +174,31 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
             bare_url = f"http://{LOOPBACK}:{http_port}"
             bare_client = create_http_client(bare_url, settings)
             http_retrier = Retrier(Transport.HTTP, 5.0, RetryPolicy())
-            web_repo: HttpMasterDataRepository
-            web_repo_on_bare: HttpMasterDataRepository
+            http_repo: HttpMasterDataRepository
+            http_repo_on_bare: HttpMasterDataRepository
             if kind is HttpClientKind.AIOHTTP:  # cart's own repository, its own session
                 over = HttpSettings(max_connections=limit)
-                web_repo = HttpMasterDataRepository(
+                http_repo = HttpMasterDataRepository(
                     [master.url], tokens.service, http_retrier, over
                 )
-                web_repo_on_bare = HttpMasterDataRepository(
+                http_repo_on_bare = HttpMasterDataRepository(
                     [bare_url], tokens.service, http_retrier, over
                 )
             else:
                 auth = service_headers(tokens.service)
-                web_repo = BenchHttpRepository(
+                http_repo = BenchHttpRepository(
                     create_http_client(master.url, settings, auth), http_retrier
                 )
-                web_repo_on_bare = BenchHttpRepository(
+                http_repo_on_bare = BenchHttpRepository(
                     create_http_client(bare_url, settings), http_retrier
                 )
-            closers += [web_repo.close, web_repo_on_bare.close, bare_client.close]
+            closers += [http_repo.close, http_repo_on_bare.close, bare_client.close]
             bare_name = f"HTTP bare pair ({kind.value})"
             targets += [
-                Target(f"HTTP repository ({kind.value})", _repo_call(web_repo), real, bare_name),
+                Target(f"HTTP repository ({kind.value})", _repo_call(http_repo), real, bare_name),
                 Target(
                     f"  its client side only ({kind.value})",
-                    _repo_call(web_repo_on_bare),
+                    _repo_call(http_repo_on_bare),
                     http_bare.pid,
                     bare_name,
                 ),

@@ -52,7 +52,7 @@ class SmokeError(RuntimeError):
 
 
 @dataclass
-class Deployment:
+class ComposeStack:
     """One compose project: its environment, and how to run compose and docker on it."""
 
     environment: dict[str, str]
@@ -115,12 +115,12 @@ async def _until(what: str, check: Callable[[], Awaitable[bool]], within: float)
     raise SmokeError(f"not {what} within {within:.0f}s")
 
 
-async def _cart_ready(deployment: Deployment, transport: str) -> None:
+async def _cart_ready(stack: ComposeStack, transport: str) -> None:
     async def ready() -> bool:
         async with httpx.AsyncClient(timeout=3) as client:
-            if (await client.get(f"{deployment.cart_url}/ready")).status_code != 200:
+            if (await client.get(f"{stack.cart_url}/ready")).status_code != 200:
                 return False
-            health = (await client.get(f"{deployment.cart_url}/health")).json()["data"]
+            health = (await client.get(f"{stack.cart_url}/health")).json()["data"]
         return bool(health["transport"] == transport and health["masterData"] == "ok")
 
     await _until(f"ready over {transport}", ready, within=180)
@@ -156,29 +156,29 @@ async def _sale(cart_url: str, api_key: str) -> dict[str, str]:
         return {str(key): str(value) for key, value in billed["totals"].items()}
 
 
-async def _register_terminal(deployment: Deployment, tenant: str, number: int) -> str:
+async def _register_terminal(stack: ComposeStack, tenant: str, number: int) -> str:
     # cart's own admin token: master-data's (admin_token) is not mounted into cart.
-    headers = {"Authorization": f"Bearer {deployment.secret('cart_admin_token')}"}
+    headers = {"Authorization": f"Bearer {stack.secret('cart_admin_token')}"}
     body = {"tenantId": tenant, "storeCode": STORE, "terminalNo": number}
     async with httpx.AsyncClient(timeout=15, headers=headers) as client:
-        response = await client.post(f"{deployment.cart_url}/api/v1/terminals", json=body)
+        response = await client.post(f"{stack.cart_url}/api/v1/terminals", json=body)
     if response.status_code != 201:
         raise SmokeError(f"terminal registration: {response.status_code} {response.text}")
     return str(response.json()["data"]["apiKey"])
 
 
-async def _master_data_refuses_cart_tokens(deployment: Deployment, tenant: str) -> None:
+async def _master_data_refuses_cart_tokens(stack: ComposeStack, tenant: str) -> None:
     """What cart holds (its admin token, the service token) cannot write master-data's
     catalog: 401 INVALID_TOKEN and 403 ADMIN_REQUIRED."""
     body = {"categoryCode": "SMOKE", "name": "never written"}
-    url = f"{deployment.master_data_urls()[0]}/api/v1/tenants/{tenant}/categories"
+    url = f"{stack.master_data_urls()[0]}/api/v1/tenants/{tenant}/categories"
     expected = {
         "cart_admin_token": (401, "INVALID_TOKEN"),
         "service_token": (403, "ADMIN_REQUIRED"),
     }
     async with httpx.AsyncClient(timeout=15) as client:
         for secret, (status, code) in expected.items():
-            headers = {"Authorization": f"Bearer {deployment.secret(secret)}"}
+            headers = {"Authorization": f"Bearer {stack.secret(secret)}"}
             response = await client.post(url, json=body, headers=headers)
             answered = (response.status_code, response.json().get("error", {}).get("code"))
             if answered != (status, code):
@@ -187,11 +187,11 @@ async def _master_data_refuses_cart_tokens(deployment: Deployment, tenant: str) 
                 )
 
 
-async def _grpc_calls_per_replica(deployment: Deployment) -> list[float]:
-    headers = {"Authorization": f"Bearer {deployment.secret('metrics_token')}"}
+async def _grpc_calls_per_replica(stack: ComposeStack) -> list[float]:
+    headers = {"Authorization": f"Bearer {stack.secret('metrics_token')}"}
     counts = []
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
-        for url in deployment.master_data_urls():
+        for url in stack.master_data_urls():
             text = (await client.get(f"{url}/metrics")).text
             counts.append(
                 sum(
@@ -203,18 +203,18 @@ async def _grpc_calls_per_replica(deployment: Deployment) -> list[float]:
     return counts
 
 
-async def _spread(deployment: Deployment, api_key: str, lookups: int) -> list[float]:
+async def _spread(stack: ComposeStack, api_key: str, lookups: int) -> list[float]:
     """Three replicas: every one of them serves cart's gRPC lookups."""
-    deployment.compose("up", "-d", "--scale", "master-data=3")
-    for container in deployment.container_ids("master-data"):
+    stack.compose("up", "-d", "--scale", "master-data=3")
+    for container in stack.container_ids("master-data"):
         await _container_healthy(container)
     # A fresh channel resolves all three at once (else: within grpc.max_connection_age_ms).
-    deployment.compose("restart", "cart")
-    await _cart_ready(deployment, "grpc")
-    before = await _grpc_calls_per_replica(deployment)
+    stack.compose("restart", "cart")
+    await _cart_ready(stack, "grpc")
+    before = await _grpc_calls_per_replica(stack)
     for _ in range(lookups):
-        await _sale(deployment.cart_url, api_key)
-    after = await _grpc_calls_per_replica(deployment)
+        await _sale(stack.cart_url, api_key)
+    after = await _grpc_calls_per_replica(stack)
     served = [b - a for a, b in zip(before, after, strict=True)]
     if len(served) != 3 or min(served) <= 0:
         raise SmokeError(f"gRPC calls per replica: {served} (each should serve some)")
@@ -222,13 +222,13 @@ async def _spread(deployment: Deployment, api_key: str, lookups: int) -> list[fl
 
 
 async def _restart_under_load(
-    deployment: Deployment, catalog: DemoCatalog, keys: Sequence[str], load_seconds: float
+    stack: ComposeStack, catalog: DemoCatalog, keys: Sequence[str], load_seconds: float
 ) -> DrillResult:
     result = DrillResult(Transport.GRPC, restarts=1)
     load = SalesLoad(catalog.sellable_codes[:100], result)
-    async with load.selling(deployment.cart_url, keys):
+    async with load.selling(stack.cart_url, keys):
         await asyncio.sleep(load_seconds / 2)
-        victim = deployment.container_ids("master-data")[0]
+        victim = stack.container_ids("master-data")[0]
         await asyncio.to_thread(_docker, "restart", "-t", "30", victim, timeout=90)
         await _container_healthy(victim)
         await asyncio.sleep(load_seconds / 2)
@@ -238,7 +238,7 @@ async def _restart_under_load(
 async def smoke(options: argparse.Namespace, work: Path) -> list[str]:
     """Every step; returns what it saw, line by line."""
     report: list[str] = []
-    deployment = Deployment(
+    stack = ComposeStack(
         {
             "COMPOSE_PROJECT_NAME": f"pos-smoke-{os.getpid()}",
             "POS_IMAGE_TAG": "smoke",
@@ -250,46 +250,44 @@ async def smoke(options: argparse.Namespace, work: Path) -> list[str]:
         },
         work / "secrets",
     )
-    deployment.compose("init-secrets")
+    stack.compose("init-secrets")
     try:
-        deployment.compose("build", timeout=1800)
+        stack.compose("build", timeout=1800)
         report.append("built pos-master-data:smoke and pos-cart:smoke")
-        deployment.up()
-        await _cart_ready(deployment, "http")
-        catalog = await load_demo_catalog(
-            deployment.master_data_urls()[0], deployment.secret("admin_token")
-        )
-        await _master_data_refuses_cart_tokens(deployment, catalog.tenant_id)
+        stack.up()
+        await _cart_ready(stack, "http")
+        catalog = await load_demo_catalog(stack.master_data_urls()[0], stack.secret("admin_token"))
+        await _master_data_refuses_cart_tokens(stack, catalog.tenant_id)
         report.append("master-data's admin API refuses cart's admin and service tokens")
         keys = [
-            await _register_terminal(deployment, catalog.tenant_id, n)
+            await _register_terminal(stack, catalog.tenant_id, n)
             for n in range(1, options.terminals + 2)
         ]
-        http_totals = await _sale(deployment.cart_url, keys[0])
+        http_totals = await _sale(stack.cart_url, keys[0])
         report.append(f"sale over http: total {http_totals['totalAmount']}")
 
-        deployment.up(USE_GRPC="true")
-        await _cart_ready(deployment, "grpc")
-        grpc_totals = await _sale(deployment.cart_url, keys[0])
+        stack.up(USE_GRPC="true")
+        await _cart_ready(stack, "grpc")
+        grpc_totals = await _sale(stack.cart_url, keys[0])
         report.append(f"sale over grpc: total {grpc_totals['totalAmount']}")
         if grpc_totals != http_totals:
             raise SmokeError(f"the transports disagree: {http_totals} != {grpc_totals}")
 
-        served = await _spread(deployment, keys[0], options.spread_sales)
+        served = await _spread(stack, keys[0], options.spread_sales)
         report.append(f"3 replicas, gRPC lookups served each: {served}")
 
-        drill = await _restart_under_load(deployment, catalog, keys[1:], options.load_seconds)
+        drill = await _restart_under_load(stack, catalog, keys[1:], options.load_seconds)
         report.append(drill.summary())
         if drill.failed or not drill.sales:
             raise SmokeError(f"restart under load: {drill.summary()}")
         return report
     finally:
         if options.keep:
-            project = deployment.environment["COMPOSE_PROJECT_NAME"]
+            project = stack.environment["COMPOSE_PROJECT_NAME"]
             report.append(f"kept up: COMPOSE_PROJECT_NAME={project}")
         else:
             with suppress(SmokeError, subprocess.TimeoutExpired):
-                deployment.compose("down", "-v", "--remove-orphans", timeout=300)
+                stack.compose("down", "-v", "--remove-orphans", timeout=300)
 
 
 def _options(argv: Sequence[str] | None) -> argparse.Namespace:

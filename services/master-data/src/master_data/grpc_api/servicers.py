@@ -57,8 +57,8 @@ def _check_ids(tenant_id: str, **codes: str) -> None:
 class GrpcCallMetrics:
     """Calls answered, by method and gRPC status (`grpc_server_handled_total`, /metrics).
 
-    Counted by the servicers rather than a server interceptor, which costs 10-15 % of a
-    cached lookup (docs/performance.md).
+    Counted by the servicers rather than a server interceptor, which costs a measurable
+    share of a cached lookup (docs/performance.md has the figure).
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
