@@ -78,8 +78,10 @@ def _collections(spec: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def _used_in_source(service: str) -> set[str]:
-    """Every collection its sources subscript a database with (`db[NAME]`,
-    `system_db()[NAME]`, `tenant_db(...)[NAME]`), each NAME resolved in its module."""
+    """Every collection its sources name: a database subscripted with a constant
+    (`db[NAME]`, `system_db()[NAME]`, `tenant_db(...)[NAME]`) or a tenant's collection asked
+    for (`databases.collection(tenant_id, NAME)`, cart's storage), each NAME resolved in its
+    module."""
     package = PACKAGES[service]
     assert package.__file__ is not None
     root = Path(package.__file__).parent
@@ -87,7 +89,8 @@ def _used_in_source(service: str) -> set[str]:
     for path in root.rglob("*.py"):
         text = path.read_text()
         assert "get_collection(" not in text, f"{path}: name collections as db[NAME]"
-        names = re.findall(r"(?:\bdb|_db\([^()]*\))\[([A-Za-z_][A-Za-z0-9_]*)\]", text)
+        names = re.findall(r"(?:\bdb|_db\([^()]*\))\[([A-Z_][A-Z0-9_]*)\]", text)
+        names += re.findall(r"\.collection\([^(),]+,\s*([A-Z_][A-Z0-9_]*)\)", text)
         if not names:
             continue
         module = importlib.import_module(
