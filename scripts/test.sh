@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every check: lint, format, types, then all tests against real
 # processes (SecantusDB, master-data's HTTP and gRPC servers, cart on both transports).
-# Extra arguments go to pytest, e.g. scripts/test.sh -k parity -x
+# Extra arguments go to pytest, e.g. scripts/test.sh -k parity -x. With options only (or
+# none), pytest runs in two phases: all but tests/loadtest on PYTEST_WORKERS (2) workers, then
+# tests/loadtest alone; with a path or an option's value, once, as asked.
 #
 # scripts/test.sh --fast: ruff and the pure tests only (tests/unit: no process, no network),
 # the loop to run while editing; under a minute. Extra arguments after it go to pytest too.
@@ -43,4 +45,15 @@ fi
 
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy" && .venv/bin/mypy
-echo "== pytest" && exec .venv/bin/pytest "$@"
+for argument in "$@"; do
+    if [[ "$argument" != -* ]]; then
+        # Paths or values given: run exactly what was asked, in one process.
+        echo "== pytest" && exec .venv/bin/pytest "$@"
+    fi
+done
+# Two phases: everything but tests/loadtest on PYTEST_WORKERS workers (pytest-xdist, a
+# session stack of processes each: the process tests mostly wait on them), then tests/loadtest
+# alone, whose benches and drills measure throughput and would be skewed by a neighbour.
+echo "== pytest (${PYTEST_WORKERS:-2} workers)"
+.venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --ignore=tests/loadtest "$@"
+echo "== pytest tests/loadtest (alone)" && exec .venv/bin/pytest tests/loadtest "$@"
