@@ -23,6 +23,7 @@ from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.observability import ObservabilityMiddleware
 from pos_commons.openapi import operation_id
+from pos_commons.route_plan import PlannedRoute
 from pos_commons.tracing import Tracing
 
 
@@ -85,9 +86,11 @@ class BodySizeLimit:
 
 class ServiceRouter(APIRouter):
     """A router of a service's routes: named as the whole app names them (operation_id), so
-    that `ServiceApp.add_routers` can serve them as they are."""
+    that `ServiceApp.add_routers` can serve them as they are, each solved by its plan
+    (pos_commons.route_plan)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", PlannedRoute)
         super().__init__(generate_unique_id_function=operation_id, **kwargs)
 
 
