@@ -6,7 +6,9 @@ tested against the real master-data (tests/cart/test_catalog_feed.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -63,103 +65,97 @@ async def _settled(script: ScriptedFeed) -> None:
     await asyncio.sleep(0.05)
 
 
-def _feeds(
-    script: ScriptedFeed, cache: ItemCache, clock: list[float], **settings: float
-) -> CatalogFeeds:
+@dataclass
+class Following:
+    """Feeds following a scripted master-data into an item cache, on a clock the test sets."""
+
+    script: ScriptedFeed
+    cache: ItemCache
+    clock: list[float]
+    feeds: CatalogFeeds
+
+    async def live(self) -> None:
+        """Tenant T followed and caught up (a heartbeat heard)."""
+        self.feeds.serving(T)
+        await self.script.steps.put(Heartbeat("h1"))
+        await _settled(self.script)
+
+
+@asynccontextmanager
+async def _following(**settings: float) -> AsyncIterator[Following]:
     defaults = {"backoff_initial_seconds": 0.001, "backoff_max_seconds": 0.001}
-    return CatalogFeeds(
+    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
+    feeds = CatalogFeeds(
         script.watch, cache, FeedSettings(**{**defaults, **settings}),  # type: ignore[arg-type]
         Transport.HTTP, CollectorRegistry(), clock=lambda: clock[0],
     )  # fmt: skip
+    try:
+        yield Following(script, cache, clock, feeds)
+    finally:
+        await feeds.close()
 
 
 async def test_the_cache_answers_once_caught_up_and_for_the_bound_after_a_break() -> None:
-    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock, offline_seconds=60)
-    try:
-        assert not feeds.serving(T)  # starts following; nothing heard yet
-        await _settled(script)
-        assert not feeds.serving(T)
-        assert not feeds.live(T)
-        await script.steps.put(Heartbeat("h1"))
-        await _settled(script)
-        assert feeds.serving(T)
-        assert feeds.live(T)
-        await script.steps.put(ServiceUnavailableError("master-data went away"))
-        await _settled(script)
-        assert not feeds.live(T)
-        clock[0] = 59.0
-        assert feeds.serving(T)
-        clock[0] = 61.0
-        assert not feeds.serving(T)  # past the bound: lookups go to master-data
-        await script.steps.put(Heartbeat("h2"))
-        await _settled(script)
-        assert feeds.serving(T)
-        assert feeds.live(T)
-    finally:
-        await feeds.close()
+    async with _following(offline_seconds=60) as f:
+        assert not f.feeds.serving(T)  # starts following; nothing heard yet
+        await _settled(f.script)
+        assert not f.feeds.serving(T)
+        assert not f.feeds.live(T)
+        await f.script.steps.put(Heartbeat("h1"))
+        await _settled(f.script)
+        assert f.feeds.serving(T)
+        assert f.feeds.live(T)
+        await f.script.steps.put(ServiceUnavailableError("master-data went away"))
+        await _settled(f.script)
+        assert not f.feeds.live(T)
+        f.clock[0] = 59.0
+        assert f.feeds.serving(T)
+        f.clock[0] = 61.0
+        assert not f.feeds.serving(T)  # past the bound: lookups go to master-data
+        await f.script.steps.put(Heartbeat("h2"))
+        await _settled(f.script)
+        assert f.feeds.serving(T)
+        assert f.feeds.live(T)
 
 
 async def test_changes_are_applied_and_a_reconnection_resumes_from_the_last_token() -> None:
-    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock)
-    try:
-        feeds.serving(T)
-        await script.steps.put(Heartbeat("h1"))
-        await _settled(script)
-        cache.put_items(T, S1, [info("A")], cache.generation(T))
-        await script.steps.put(_price("c1", "3.00"))
-        await script.steps.put(None)  # master-data ends the stream (it drains)
-        await script.steps.put(_price("c2", "4.00"))
-        await script.steps.put(Heartbeat("h2"))
-        await _settled(script)
-        assert script.tokens == [None, "c1"]
-        found, _ = cache.items(T, S1, ["A"])
+    async with _following() as f:
+        await f.live()
+        f.cache.put_items(T, S1, [info("A")], f.cache.generation(T))
+        await f.script.steps.put(_price("c1", "3.00"))
+        await f.script.steps.put(None)  # master-data ends the stream (it drains)
+        await f.script.steps.put(_price("c2", "4.00"))
+        await f.script.steps.put(Heartbeat("h2"))
+        await _settled(f.script)
+        assert f.script.tokens == [None, "c1"]
+        found, _ = f.cache.items(T, S1, ["A"])
         assert found["A"].effective_price == Decimal("4.00")
-        assert feeds.summary()["changesApplied"] == 2
-    finally:
-        await feeds.close()
+        assert f.feeds.summary()["changesApplied"] == 2
 
 
 async def test_start_over_drops_the_tenant() -> None:
-    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock)
-    try:
-        feeds.serving(T)
-        await script.steps.put(Heartbeat("h1"))
-        await _settled(script)
-        cache.put_items(T, S1, [info("A")], cache.generation(T))
-        await script.steps.put(StartOver("s1", "history gone"))
-        await script.steps.put(Heartbeat("h2"))
-        await _settled(script)
-        assert cache.items(T, S1, ["A"]) == ({}, ["A"])
-        assert feeds.live(T)
-        assert feeds.summary()["startOvers"] == 1
-    finally:
-        await feeds.close()
+    async with _following() as f:
+        await f.live()
+        f.cache.put_items(T, S1, [info("A")], f.cache.generation(T))
+        await f.script.steps.put(StartOver("s1", "history gone"))
+        await f.script.steps.put(Heartbeat("h2"))
+        await _settled(f.script)
+        assert f.cache.items(T, S1, ["A"]) == ({}, ["A"])
+        assert f.feeds.live(T)
+        assert f.feeds.summary()["startOvers"] == 1
 
 
 async def test_a_silent_stream_is_broken_and_opened_again() -> None:
-    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock, idle_seconds=0.5)
-    try:
-        feeds.serving(T)
-        await script.steps.put(Heartbeat("h1"))
-        await _settled(script)
-        assert feeds.live(T)
+    async with _following(idle_seconds=0.5) as f:
+        await f.live()
+        assert f.feeds.live(T)
         await asyncio.sleep(1.0)  # twice the idle time, nothing heard
-        assert feeds.feeds()[0].state is not FeedState.LIVE
-        assert script.tokens[:2] == [None, "h1"]
-    finally:
-        await feeds.close()
+        assert f.feeds.feeds()[0].state is not FeedState.LIVE
+        assert f.script.tokens[:2] == [None, "h1"]
 
 
 async def test_tenants_beyond_the_bound_are_not_followed() -> None:
-    script, cache, clock = ScriptedFeed(), ItemCache(10), [0.0]
-    feeds = _feeds(script, cache, clock, max_tenants=1)
-    try:
-        feeds.serving("a")
-        assert not feeds.serving("b")
-        assert [feed.tenant_id for feed in feeds.feeds()] == ["a"]
-    finally:
-        await feeds.close()
+    async with _following(max_tenants=1) as f:
+        f.feeds.serving("a")
+        assert not f.feeds.serving("b")
+        assert [feed.tenant_id for feed in f.feeds.feeds()] == ["a"]

@@ -175,12 +175,15 @@ def _check_valid(cart: Cart) -> None:
     assert encoded_cart(cart) == orjson.dumps(to_wire(CartPublic.of(cart)))
 
 
-@settings(
+REPEATABLE = settings(
     max_examples=200,
     deadline=None,
     derandomize=True,  # the same 200 carts on every run: CI is repeatable
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+@REPEATABLE
 @given(carts())
 def test_every_amount_has_its_places_and_the_sums_hold(case: tuple[Cart, PricingPolicy]) -> None:
     cart, policy = case
@@ -189,12 +192,7 @@ def test_every_amount_has_its_places_and_the_sums_hold(case: tuple[Cart, Pricing
     _check_valid(cart)
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,  # the same 200 carts on every run: CI is repeatable
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@REPEATABLE
 @given(carts())
 def test_paying_the_balance_exactly_always_completes_the_sale(
     case: tuple[Cart, PricingPolicy],
