@@ -10,7 +10,7 @@ from pos_loadtest.benches.floor.pieces import measure, summary
 
 async def test_every_piece_is_timed_and_compared_with_its_baseline() -> None:
     rows = await measure(rounds=2, calls=20)
-    assert len(rows) == 7
+    assert len(rows) == 8
     for row in rows:
         assert row.us > 0, row
         if row.baseline_name:

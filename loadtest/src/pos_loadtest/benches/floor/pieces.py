@@ -9,8 +9,9 @@ Each round times every piece and its baseline once (the order alternating by rou
 of each over the rounds and the ratio piece/baseline paired by round with its 95 % interval
 (report/stats.py). A piece without a baseline (pricing) is timed alone. The baselines are
 what the code did before, rebuilt here from public APIs (FastAPI's include_router, a
-dependency on top of the terminal's, a CartPublic built and encoded through orjson, a lock
-taken under asyncio.timeout, format(value, "f")). No threshold: a bench.
+dependency on top of the terminal's, FastAPI's own handler for a route, a CartPublic built
+and encoded through orjson, a lock taken under asyncio.timeout, format(value, "f")). No
+threshold: a bench.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request, Security
+from fastapi import Body, Depends, FastAPI, Header, Path, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 from starlette.types import Message
 
@@ -44,6 +47,7 @@ from pos_commons.exposure import Exposure
 from pos_commons.lifecycle import Lifecycle
 from pos_commons.metrics import HttpMetrics
 from pos_commons.money import format_decimal
+from pos_commons.route_plan import PlannedRoute
 from pos_commons.service_app import ServiceApp, ServiceRouter
 from pos_loadtest.report.format import fmt
 from pos_loadtest.report.stats import Ratio, paired_ratio
@@ -104,9 +108,15 @@ def sale_cart(lines: int) -> tuple[Cart, dict[str, ItemInfo]]:
 # -- routes through FastAPI ------------------------------------------------------------------
 
 
-async def _asgi(app: Any, path: str) -> Call:
-    """One POST of `path` through `app`, as uvicorn calls it (no network)."""
-    headers = [(b"host", b"cart"), (b"content-length", b"0"), (b"x-api-key", b"pos_key")]
+async def _asgi(app: Any, path: str, body: bytes = b"") -> Call:
+    """One POST of `path` (with a JSON `body`) through `app`, as uvicorn calls it (no
+    network)."""
+    headers = [
+        (b"host", b"cart"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-api-key", b"pos_key"),
+    ]
     scope = {
         "type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
@@ -114,7 +124,7 @@ async def _asgi(app: Any, path: str) -> Call:
     }  # fmt: skip
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     statuses: list[int] = []
 
@@ -147,7 +157,8 @@ def _service_app() -> ServiceApp:
 
 
 def _cart_like_router() -> ServiceRouter:
-    router = ServiceRouter(prefix="/api/v1")
+    # FastAPI's handler for both ways of serving: the piece times the routing alone.
+    router = ServiceRouter(prefix="/api/v1", route_class=APIRoute)
     for n in range(16):
 
         async def change(cart_id: str) -> Response:
@@ -214,6 +225,38 @@ async def dependencies() -> Piece:
         await _asgi(one, _CART_PATH + "/subtotal"),
         "a dependency on top of the terminal's",
         await _asgi(nested, _CART_PATH + "/subtotal"),
+    )
+
+
+class _Item(BaseModel):
+    item_code: str = Field(alias="itemCode", min_length=1, max_length=20)
+    quantity: int = Field(default=1, ge=1, le=9999)
+
+
+def _scan_router(route_class: type[APIRoute]) -> ServiceRouter:
+    router = ServiceRouter(prefix="/api/v1", route_class=route_class)
+
+    @router.post("/carts/{cart_id}/lineItems")
+    async def add_line_items(
+        changes: _Changes,
+        cart_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        items: Annotated[list[_Item], Body(min_length=1, max_length=100)],
+    ) -> Response:
+        return Response(b"{}")
+
+    return router
+
+
+async def plan() -> Piece:
+    planned, generic = _service_app(), _service_app()
+    planned.add_routers(_scan_router(PlannedRoute))
+    generic.add_routers(_scan_router(APIRoute))
+    body = b'[{"itemCode": "ITEM0001", "quantity": 2}]'
+    return Piece(
+        "a scan's parameters and body solved by its route's plan (PlannedRoute)",
+        await _asgi(planned, _CART_PATH + "/lineItems", body),
+        "by FastAPI's handler",
+        await _asgi(generic, _CART_PATH + "/lineItems", body),
     )
 
 
@@ -287,6 +330,7 @@ async def measure(rounds: int, calls: int) -> list[Row]:
     pieces = [
         await routing(),
         await dependencies(),
+        await plan(),
         answer(cart),
         locks(),
         amounts(),
