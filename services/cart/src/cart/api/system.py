@@ -48,7 +48,7 @@ async def health(resources: Resources) -> JsonResponse:
             "maxEntries": cache.max_entries,
             "hits": stats.hits,
             "misses": stats.misses,
-            "hitRatio": round(stats.hit_ratio, 4),
+            "hitRatio": round(stats.hit_rate, 4),
             "evictions": stats.evictions,
         }
     return ok(body)

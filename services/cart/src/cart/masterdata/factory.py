@@ -7,7 +7,7 @@ measurement) are here too: each wraps either transport alike."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -15,12 +15,11 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.failures import MasterDataError, Retrier, RetryPolicy
-from cart.masterdata.feed.changes import FeedMessage
 from cart.masterdata.feed.feeds import CatalogFeeds, FeedSettings
 from cart.masterdata.feed.item_cache import ItemCache
 from cart.masterdata.grpc_adapter import GrpcMasterDataRepository, MasterDataChannel
 from cart.masterdata.http_adapter import HttpMasterDataRepository, HttpSettings
-from cart.masterdata.repository import ItemLookup, MasterDataRepository
+from cart.masterdata.repository import ForwardingRepository, ItemLookup, MasterDataRepository
 from cart.masterdata.tracing import TracedCalls, TracedLookups, traced_watch
 from cart.settings import CartSettings
 from pos_commons.instrumentation import grpc_client_interceptors
@@ -113,7 +112,7 @@ def create_master_data(
     return MasterData(cached, cache, feeds)
 
 
-class CachedRepository:
+class CachedRepository(ForwardingRepository):
     """USE_ITEM_CACHE (on by default): items and payment methods are answered from the item
     cache, which master-data's catalog feed keeps current (item_cache.py, feeds.py).
 
@@ -124,10 +123,9 @@ class CachedRepository:
     """
 
     def __init__(self, inner: MasterDataRepository, cache: ItemCache, feeds: CatalogFeeds):
-        self._inner = inner
+        super().__init__(inner)
         self.cache = cache
         self.feeds = feeds
-        self.transport = inner.transport
 
     async def get_items(
         self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
@@ -161,15 +159,9 @@ class CachedRepository:
             self.cache.put_payment_method(tenant_id, method, generation)
         return method
 
-    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
-        return self._inner.watch_catalog(tenant_id, token)
-
-    async def ready(self) -> bool:
-        return await self._inner.ready()
-
     async def close(self) -> None:
         await self.feeds.close()
-        await self._inner.close()
+        await super().close()
 
 
 def _outcome(error: Exception | None) -> str:
@@ -179,13 +171,12 @@ def _outcome(error: Exception | None) -> str:
     return error.kind.value if isinstance(error, MasterDataError) else "error"
 
 
-class MeasuredRepository:
+class MeasuredRepository(ForwardingRepository):
     """Records every call's latency per transport, operation and outcome (Prometheus), and adds
     it to the request's Server-Timing as ``masterdata;dur=...;desc="<transport>"``."""
 
     def __init__(self, inner: MasterDataRepository, registry: CollectorRegistry) -> None:
-        self._inner = inner
-        self.transport = inner.transport
+        super().__init__(inner)
         self._seconds = Histogram(
             "masterdata_call_duration_seconds",
             "cart's calls to master-data, by transport, operation and outcome.",
@@ -194,7 +185,7 @@ class MeasuredRepository:
             buckets=LATENCY_BUCKETS,
         )
 
-    async def _measure(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def around(self, operation: str, tenant_id: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
         error: Exception | None = None
         try:
@@ -206,27 +197,3 @@ class MeasuredRepository:
             elapsed = time.perf_counter() - started
             self._seconds.labels(self.transport, operation, _outcome(error)).observe(elapsed)
             record_timing("masterdata", elapsed, self.transport)
-
-    async def get_items(
-        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
-    ) -> ItemLookup:
-        return await self._measure(
-            "get_items", lambda: self._inner.get_items(tenant_id, store_code, codes, fresh=fresh)
-        )
-
-    async def get_payment_method(
-        self, tenant_id: str, payment_code: str, *, fresh: bool = False
-    ) -> PaymentMethodInfo:
-        return await self._measure(
-            "get_payment_method",
-            lambda: self._inner.get_payment_method(tenant_id, payment_code, fresh=fresh),
-        )
-
-    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
-        return self._inner.watch_catalog(tenant_id, token)
-
-    async def ready(self) -> bool:
-        return await self._inner.ready()
-
-    async def close(self) -> None:
-        await self._inner.close()

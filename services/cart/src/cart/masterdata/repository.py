@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cart.domain.model import RoundingMethod, TaxRule, TaxType
 from cart.domain.operations import ItemInfo, PaymentMethodInfo
 from cart.masterdata.feed.changes import FeedMessage
 from pos_commons.limits import MAX_ITEMS_PER_LOOKUP
 from pos_commons.transport import Transport
+
+T = TypeVar("T")
 
 
 def tax_rule(
@@ -119,3 +121,44 @@ class MasterDataRepository(Protocol):
     async def close(self) -> None:
         """Closes the channel or clients the repository was built with."""
         ...
+
+
+class ForwardingRepository:
+    """A repository in front of another (the item cache, the measurements, the spans): every
+    call goes on to `inner`, each lookup through `around`, which such a layer overrides. What
+    the interface grows is forwarded here once."""
+
+    def __init__(self, inner: MasterDataRepository) -> None:
+        self._inner = inner
+        self.transport = inner.transport
+
+    async def around(self, operation: str, tenant_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, the lookup `operation` of `tenant_id` made by `inner`."""
+        return await call()
+
+    async def get_items(
+        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
+    ) -> ItemLookup:
+        return await self.around(
+            "get_items",
+            tenant_id,
+            lambda: self._inner.get_items(tenant_id, store_code, codes, fresh=fresh),
+        )
+
+    async def get_payment_method(
+        self, tenant_id: str, payment_code: str, *, fresh: bool = False
+    ) -> PaymentMethodInfo:
+        return await self.around(
+            "get_payment_method",
+            tenant_id,
+            lambda: self._inner.get_payment_method(tenant_id, payment_code, fresh=fresh),
+        )
+
+    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
+        return self._inner.watch_catalog(tenant_id, token)
+
+    async def ready(self) -> bool:
+        return await self._inner.ready()
+
+    async def close(self) -> None:
+        await self._inner.close()

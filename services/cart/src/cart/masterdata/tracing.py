@@ -19,15 +19,14 @@ continues it. By hand, what no instrumentation sees:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
 import aiohttp
 from opentelemetry import context, trace
 
-from cart.domain.operations import PaymentMethodInfo
 from cart.masterdata.feed.changes import CatalogChange, FeedMessage
-from cart.masterdata.repository import ItemLookup, MasterDataRepository
+from cart.masterdata.repository import ForwardingRepository, MasterDataRepository
 from pos_commons.tracing import Tracing
 from pos_commons.transport import Transport
 
@@ -50,51 +49,23 @@ def aiohttp_trace_configs(tracing: Tracing | None) -> list[aiohttp.TraceConfig]:
     return [create_trace_config(tracer_provider=tracing.provider)]
 
 
-class _TracedRepository:
+class _TracedRepository(ForwardingRepository):
     """A span `<name> <operation>` around each lookup of `inner`."""
 
     name = ""
 
     def __init__(self, inner: MasterDataRepository, tracing: Tracing) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._tracer = tracing.tracer(__name__)
-        self.transport = inner.transport
 
     def _attributes(self) -> dict[str, str]:
         return {}
 
-    async def _traced(self, operation: str, tenant_id: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def around(self, operation: str, tenant_id: str, call: Callable[[], Awaitable[T]]) -> T:
         with self._tracer.start_as_current_span(
             f"{self.name} {operation}", attributes={**self._attributes(), TENANT: tenant_id}
         ):
             return await call()
-
-    async def get_items(
-        self, tenant_id: str, store_code: str, codes: Sequence[str], *, fresh: bool = False
-    ) -> ItemLookup:
-        return await self._traced(
-            "get_items",
-            tenant_id,
-            lambda: self._inner.get_items(tenant_id, store_code, codes, fresh=fresh),
-        )
-
-    async def get_payment_method(
-        self, tenant_id: str, payment_code: str, *, fresh: bool = False
-    ) -> PaymentMethodInfo:
-        return await self._traced(
-            "get_payment_method",
-            tenant_id,
-            lambda: self._inner.get_payment_method(tenant_id, payment_code, fresh=fresh),
-        )
-
-    def watch_catalog(self, tenant_id: str, token: str | None) -> AsyncGenerator[FeedMessage, None]:
-        return self._inner.watch_catalog(tenant_id, token)
-
-    async def ready(self) -> bool:
-        return await self._inner.ready()
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 class TracedCalls(_TracedRepository):

@@ -19,7 +19,6 @@ import dataclasses
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,25 +30,12 @@ from cart.masterdata.feed.changes import (
     ItemRecord,
     StorePriceRecord,
 )
+from pos_commons.cache import CacheStats
 
 ItemKey = tuple[str, str, str]
 """(tenant, store, item code)"""
 PaymentKey = tuple[str, str]
 """(tenant, payment code)"""
-
-
-@dataclass
-class ItemCacheStats:
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    stale_puts: int = 0
-    """Lookup answers not kept: a change of the tenant was applied while they were in flight."""
-
-    @property
-    def hit_ratio(self) -> float:
-        lookups = self.hits + self.misses
-        return self.hits / lookups if lookups else 0.0
 
 
 def _size(value: object) -> int:
@@ -65,7 +51,9 @@ def _size(value: object) -> int:
 class ItemCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self.stats = ItemCacheStats()
+        self.stats = CacheStats()
+        """`stale_puts`: lookup answers not kept, a change of the tenant was applied while they
+        were in flight; no invalidations (a tenant's start over drops its entries)."""
         self._items: OrderedDict[ItemKey, ItemInfo] = OrderedDict()
         self._payments: OrderedDict[PaymentKey, PaymentMethodInfo] = OrderedDict()
         self._stores_of: dict[tuple[str, str], set[str]] = {}
@@ -266,20 +254,29 @@ class ItemCache:
             if condition(key, info):
                 self._drop_item(key)
 
-    def _set_item(self, key: ItemKey, info: ItemInfo) -> None:
-        old = self._items.get(key)
+    def _put(self, entries: OrderedDict[Any, Any], key: Any, value: object) -> None:
+        """`value` kept under `key`, the newest of `entries`; the bytes counted."""
+        old = entries.get(key)
         if old is not None:
             self._bytes -= _size(old)
-        self._items[key] = info
-        self._items.move_to_end(key)
-        self._bytes += _size(info)
+        entries[key] = value
+        entries.move_to_end(key)
+        self._bytes += _size(value)
+
+    def _pop(self, entries: OrderedDict[Any, Any], key: Any) -> Any:
+        """What `entries` kept under `key`, no longer kept (None if nothing was)."""
+        value = entries.pop(key, None)
+        if value is not None:
+            self._bytes -= _size(value)
+        return value
+
+    def _set_item(self, key: ItemKey, info: ItemInfo) -> None:
+        self._put(self._items, key, info)
         self._stores_of.setdefault((key[0], key[2]), set()).add(key[1])
 
     def _drop_item(self, key: ItemKey) -> None:
-        info = self._items.pop(key, None)
-        if info is None:
+        if self._pop(self._items, key) is None:
             return
-        self._bytes -= _size(info)
         stores = self._stores_of.get((key[0], key[2]))
         if stores is not None:
             stores.discard(key[1])
@@ -287,17 +284,10 @@ class ItemCache:
                 del self._stores_of[(key[0], key[2])]
 
     def _set_payment(self, key: PaymentKey, method: PaymentMethodInfo) -> None:
-        old = self._payments.get(key)
-        if old is not None:
-            self._bytes -= _size(old)
-        self._payments[key] = method
-        self._payments.move_to_end(key)
-        self._bytes += _size(method)
+        self._put(self._payments, key, method)
 
     def _drop_payment(self, key: PaymentKey) -> None:
-        method = self._payments.pop(key, None)
-        if method is not None:
-            self._bytes -= _size(method)
+        self._pop(self._payments, key)
 
     def _bound(self, entries: OrderedDict[Any, Any], drop: Callable[[Any], None]) -> None:
         while len(entries) > self.max_entries:
