@@ -9,7 +9,8 @@ import pytest
 
 from pos_commons.tracing import tracing_requested
 from pos_loadtest.benches.otlp_sink import OtlpSink
-from pos_loadtest.benches.tracing import Window, report, settings
+from pos_loadtest.benches.tracing import report, settings
+from pos_loadtest.stacks.durable import Window
 
 
 def test_settings_compare_off_with_one_and_all_calls_sampled() -> None:

@@ -20,43 +20,18 @@ import json
 import sys
 import tempfile
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.stack import SYNC_ON_COMMIT, Tokens
 from pos_loadtest.benches.closed_loop import median, paired_ratio
-from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
-from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
-from pos_loadtest.stacks.durable import DurableStack, durable_stack
+from pos_loadtest.stacks.durable import DurableStack, Window, durable_stack, measure_window
 
 SETTINGS = {"default": (), "sync-on-commit": (SYNC_ON_COMMIT,)}
 
 
-@dataclass
-class Window:
-    requests: int
-    failed: int
-    seconds: float
-    cpu_ms: dict[str, float]
-    """CPU-ms per request, by process (database, cart)."""
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
 async def measure(stack: DurableStack, seconds: float) -> Window:
-    load = SalesLoad(stack.codes, DrillResult(Transport.HTTP, 0))
-    probe = CpuProbe({"database": stack.database.pid, "cart": stack.cart.process.pid})
-    probe.open({})
-    async with load.selling(stack.cart.url, stack.keys):
-        await asyncio.sleep(seconds)
-    probe.close()
-    answered = load.result.calls - load.result.failed
-    return Window(
-        answered, load.result.failed, load.result.seconds, per_request_ms(probe.used, answered)
-    )
+    return await measure_window(stack, seconds, Transport.HTTP, ("database", "cart"))
 
 
 async def run(options: argparse.Namespace, work: Path) -> dict[str, list[Window]]:

@@ -25,17 +25,14 @@ import json
 import sys
 import tempfile
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.stack import Tokens
 from pos_loadtest.benches.closed_loop import median, paired_ratio
 from pos_loadtest.benches.otlp_sink import OtlpSink
-from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
-from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
 from pos_loadtest.stacks import older_ref
-from pos_loadtest.stacks.durable import DurableStack, durable_stack
+from pos_loadtest.stacks.durable import DurableStack, Window, durable_stack, measure_window
 
 PROCESSES = ("cart", "master-data", "database")
 REFERENCE = "off"
@@ -56,40 +53,12 @@ def settings(endpoint: str) -> dict[str, dict[str, str]]:
     }
 
 
-@dataclass
-class Window:
-    requests: int
-    failed: int
-    seconds: float
-    cpu_ms: dict[str, float]
-    """CPU-ms per request, by process."""
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def services_ms(self) -> float:
-        return self.cpu_ms["cart"] + self.cpu_ms["master-data"]
+def services_ms(window: Window) -> float:
+    return window.cpu_ms["cart"] + window.cpu_ms["master-data"]
 
 
 async def measure(stack: DurableStack, seconds: float, transport: Transport) -> Window:
-    load = SalesLoad(stack.codes, DrillResult(transport, 0))
-    probe = CpuProbe(
-        {
-            "cart": stack.cart.process.pid,
-            "master-data": stack.master.process.pid,
-            "database": stack.database.pid,
-        }
-    )
-    probe.open({})
-    async with load.selling(stack.cart.url, stack.keys):
-        await asyncio.sleep(seconds)
-    probe.close()
-    answered = load.result.calls - load.result.failed
-    return Window(
-        answered, load.result.failed, load.result.seconds, per_request_ms(probe.used, answered)
-    )
+    return await measure_window(stack, seconds, transport, PROCESSES)
 
 
 async def run(options: argparse.Namespace, work: Path, sink: OtlpSink) -> dict[str, list[Window]]:
@@ -125,7 +94,7 @@ def _row(windows: list[Window]) -> str:
     )
     return (
         f"{median([w.rps for w in windows]):6.1f} req/s, CPU-ms per request: services "
-        f"{median([w.services_ms for w in windows]):5.2f} ({cpu}); "
+        f"{median([services_ms(w) for w in windows]):5.2f} ({cpu}); "
         f"{sum(w.failed for w in windows)} failed"
     )
 
@@ -145,7 +114,7 @@ def report(
 
     def ratio(mine: list[Window], figure: str) -> tuple[float, str]:
         def value(window: Window) -> float:
-            return window.services_ms if figure == "services" else window.cpu_ms[figure]
+            return services_ms(window) if figure == "services" else window.cpu_ms[figure]
 
         return paired_ratio([value(w) for w in mine], [value(w) for w in reference])
 
@@ -171,7 +140,7 @@ def report(
         "medians": {
             name: {
                 "rps": median([w.rps for w in measured]),
-                "servicesCpuMsPerRequest": median([w.services_ms for w in measured]),
+                "servicesCpuMsPerRequest": median([services_ms(w) for w in measured]),
                 **{
                     f"{process}CpuMsPerRequest": median([w.cpu_ms[process] for w in measured])
                     for process in PROCESSES

@@ -37,6 +37,19 @@ class LoadSettings:
     arrival_rate: float = 0.0
     """Sales started per second, whatever cart's speed (an open loop); 0: closed loop."""
 
+    @classmethod
+    def of(cls, options: Any, think_time: float | None = None) -> LoadSettings:
+        """The closed-loop load a command's options describe (--users, --seconds, --warmup,
+        --items-per-cart, --cancel-share, and --think-time unless `think_time` is given)."""
+        return cls(
+            users=options.users,
+            seconds=options.seconds,
+            warmup_seconds=options.warmup,
+            items_per_cart=options.items_per_cart,
+            cancel_share=options.cancel_share,
+            think_time=options.think_time if think_time is None else think_time,
+        )
+
 
 @dataclass(frozen=True)
 class EndpointStats:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import closing
@@ -37,6 +35,7 @@ from pos_loadtest.comparison.modes import parse_mode
 from pos_loadtest.comparison.profile_stacks import TopFrames, parse_collapsed, top_frames
 from pos_loadtest.comparison.profile_stacks import describe as describe_top
 from pos_loadtest.probes.database_operations import database_client
+from pos_loadtest.run_logs import exit_status, run_logs
 from pos_loadtest.stacks.comparison import running_stack
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
@@ -156,14 +155,8 @@ def run(options: argparse.Namespace) -> Path:
     started = datetime.now(UTC)
     folder: Path = options.out or REPORTS_DIR / f"profile-{started.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
-    # The processes' logs: deleted after a good run, kept and named after a failed one.
-    work = Path(tempfile.mkdtemp(prefix="profile-"))
-    try:
-        top, recording = _record(options, folder, work, started)
-    except BaseException:
-        print(f"logs of this run are in {work}", file=sys.stderr)
-        raise
-    shutil.rmtree(work, ignore_errors=True)
+    with run_logs("profile-") as logs:
+        top, recording = _record(options, folder, logs.folder, started)
     print(describe_top(top))
     print(f"\nflame graph: {recording.flamegraph}\nstacks:      {recording.collapsed}")
     return folder
@@ -172,14 +165,7 @@ def run(options: argparse.Namespace) -> Path:
 def _record(
     options: argparse.Namespace, folder: Path, work: Path, started: datetime
 ) -> tuple[TopFrames, PySpyRecording]:
-    load = LoadSettings(
-        users=options.users,
-        seconds=options.seconds,
-        warmup_seconds=options.warmup,
-        items_per_cart=options.items_per_cart,
-        cancel_share=options.cancel_share,
-        think_time=options.think_time,
-    )
+    load = LoadSettings.of(options)
     with (
         running_stack(work, terminals=options.users, catalog_size=options.catalog_size) as stack,
         closing(database_client(stack.uri)) as database,
@@ -213,15 +199,7 @@ def _record(
 
 def main(argv: list[str] | None = None) -> int:
     options = _options(argv)
-    try:
-        run(options)
-    except ProfilerError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; every process started was stopped", file=sys.stderr)
-        return 130
-    return 0
+    return exit_status(lambda: run(options), ProfilerError)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, replace
@@ -78,6 +76,7 @@ from pos_loadtest.report.propagation_sections import (
 )
 from pos_loadtest.report.propagation_sections import failures as propagation_failures
 from pos_loadtest.report.write import write_report
+from pos_loadtest.run_logs import INTERRUPTED, run_logs
 from pos_loadtest.stacks import older_ref
 from pos_loadtest.stacks.comparison import STORE, ComparisonStack, running_stack
 
@@ -166,17 +165,6 @@ def _with_baseline(modes: list[Mode], ref: str | None) -> list[Mode]:
     if ref is None:
         return modes
     return [variant for mode in modes for variant in (mode, mode.at_ref(ref))]
-
-
-def _closed_loop_load(options: argparse.Namespace) -> LoadSettings:
-    return LoadSettings(
-        users=options.users,
-        seconds=options.seconds,
-        warmup_seconds=options.warmup,
-        items_per_cart=options.items_per_cart,
-        cancel_share=options.cancel_share,
-        think_time=options.think_time,
-    )
 
 
 def _settings(options: argparse.Namespace, item_count: int) -> dict[str, Any]:
@@ -327,7 +315,7 @@ def _phases(
         print("propagation: no mode of the current code with the fed item cache: skipped")
     steps = len(modes) * runs_per_mode + len(propagating)
     session = _Session(options, stack, database, modes, comparison, _Progress(steps))
-    closed = _closed_loop_load(options)
+    closed = LoadSettings.of(options)
     _closed_loop(session, closed)
     if shares:
         _open_loop(session, closed, shares)
@@ -341,17 +329,17 @@ def run(options: argparse.Namespace) -> Path:
     started = datetime.now(UTC)
     folder: Path = options.out or REPORTS_DIR / started.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
-    # Logs and locust's raw files: deleted after a good run (results.json keeps the figures),
-    # kept and named after a failed one.
-    work = Path(tempfile.mkdtemp(prefix="compare-"))
     modes = _with_baseline(options.mode_list, options.baseline_ref)
     terminals = max(
         options.users,
         0 if options.no_open_loop else options.open_loop_users,
         0 if options.no_propagation else terminals_needed(options.users),
     )
-    try:
+    # Logs and locust's raw files: kept after a good run only when propagation failed
+    # (results.json keeps the figures).
+    with run_logs("compare-") as logs:
         with ExitStack() as exits:
+            work = logs.folder
             stack = exits.enter_context(
                 running_stack(work, terminals=terminals, catalog_size=options.catalog_size)
             )
@@ -373,14 +361,8 @@ def run(options: argparse.Namespace) -> Path:
         comparison.settings["starting state"] = _starting_state(comparison)
         summary = write_report(comparison, folder)
         print(f"\nreport: {summary}\n        {folder / 'report.html'}", flush=True)
-        if propagation_failures(comparison):
-            print(f"logs of this run are in {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-        return summary
-    except BaseException:
-        print(f"logs of this run are in {work}", file=sys.stderr)
-        raise
+        logs.keep = bool(propagation_failures(comparison))
+    return summary
 
 
 def _section(markdown: str, heading: str) -> str:
@@ -403,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(options)
     except KeyboardInterrupt:
-        print("interrupted; every process started was stopped", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     print(f"took {time.monotonic() - began:.0f}s")
     print(terminal_summary(summary.read_text()))

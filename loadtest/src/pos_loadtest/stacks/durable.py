@@ -31,6 +31,8 @@ from pos_devstack.stack import (
     start_secantus,
     terminal_key,
 )
+from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
+from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
 from pos_loadtest.stacks import older_ref
 
 STORE = "S001"
@@ -134,3 +136,40 @@ async def durable_stack(
         for process in reversed(processes):
             with contextlib.suppress(Exception):
                 process.stop()
+
+
+@dataclass
+class Window:
+    """One window of sales against a stack: what was answered, and each process's CPU."""
+
+    requests: int
+    failed: int
+    seconds: float
+    cpu_ms: dict[str, float]
+    """CPU-ms per request, by process."""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+async def measure_window(
+    stack: DurableStack, seconds: float, transport: Transport, processes: Sequence[str]
+) -> Window:
+    """`seconds` of sales by every terminal of `stack`, with the CPU of `processes` (among
+    cart, master-data and database)."""
+    pids = {
+        "cart": stack.cart.process.pid,
+        "master-data": stack.master.process.pid,
+        "database": stack.database.pid,
+    }
+    load = SalesLoad(stack.codes, DrillResult(transport, 0))
+    probe = CpuProbe({name: pids[name] for name in processes})
+    probe.open({})
+    async with load.selling(stack.cart.url, stack.keys):
+        await asyncio.sleep(seconds)
+    probe.close()
+    answered = load.result.calls - load.result.failed
+    return Window(
+        answered, load.result.failed, load.result.seconds, per_request_ms(probe.used, answered)
+    )

@@ -36,10 +36,8 @@ import asyncio
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -77,6 +75,7 @@ from pos_loadtest.comparison.scenario import is_cart_call
 from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
 from pos_loadtest.probes.database_operations import OpcounterProbe, database_client
 from pos_loadtest.report.stats import Ratio, Summary, paired_ratio, summarise
+from pos_loadtest.run_logs import exit_status, run_logs
 from pos_loadtest.stacks.comparison import issue_keys
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
@@ -482,14 +481,7 @@ def run(options: argparse.Namespace) -> Path:
     started = datetime.now(UTC)
     folder: Path = options.out or REPORTS_DIR / f"floor-{started.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
-    load = LoadSettings(
-        users=options.users,
-        seconds=options.seconds,
-        warmup_seconds=options.warmup,
-        items_per_cart=options.items_per_cart,
-        cancel_share=options.cancel_share,
-        think_time=0.0,
-    )
+    load = LoadSettings.of(options, think_time=0.0)
     settings: dict[str, Any] = {
         "command": " ".join(["pos-bench-floor", *sys.argv[1:]]),
         "startedAt": started.isoformat(timespec="seconds"),
@@ -504,24 +496,19 @@ def run(options: argparse.Namespace) -> Path:
         "catalogSize": options.catalog_size,
         "loadAverage": {"before": _load_average()},
     }
-    # The processes' logs: deleted after a good run, kept and named after a failed one.
-    work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
-    try:
-        with running_setup(work, options.transports, options.users, options.catalog_size) as setup:
-            names = [contender.name for contender in setup.contenders]
-            runs: list[RunResult] = []
-            for round_no in range(1, options.rounds + 1):
-                for contender in rotated(setup.contenders, round_no):
-                    label = f"{contender.name}-{round_no}"
-                    runs.append(measure(setup, contender, load, round_no, label))
-                    print(_progress(runs[-1]), flush=True)
-            profiled = (
-                profile_runs(setup, load, folder, options.rounds + 1) if options.profile else []
-            )
-    except BaseException:
-        print(f"logs of this run are in {work}", file=sys.stderr)
-        raise
-    shutil.rmtree(work, ignore_errors=True)
+    sizes = (options.users, options.catalog_size)
+    with (
+        run_logs("bench-floor-") as logs,
+        running_setup(logs.folder, options.transports, *sizes) as setup,
+    ):
+        names = [contender.name for contender in setup.contenders]
+        runs: list[RunResult] = []
+        for round_no in range(1, options.rounds + 1):
+            for contender in rotated(setup.contenders, round_no):
+                label = f"{contender.name}-{round_no}"
+                runs.append(measure(setup, contender, load, round_no, label))
+                print(_progress(runs[-1]), flush=True)
+        profiled = profile_runs(setup, load, folder, options.rounds + 1) if options.profile else []
     settings["loadAverage"]["after"] = _load_average()
     profile = profile_markdown(profiled, options.top, options.packages) if profiled else ""
     summary = markdown(settings, runs, names, profile)
@@ -560,15 +547,7 @@ def _progress(run: RunResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     options = _options(argv)
-    try:
-        run(options)
-    except ProfilerError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; every process started was stopped", file=sys.stderr)
-        return 130
-    return 0
+    return exit_status(lambda: run(options), ProfilerError)
 
 
 if __name__ == "__main__":
