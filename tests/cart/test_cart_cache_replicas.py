@@ -51,6 +51,18 @@ async def _terminal(
             await client.aclose()
 
 
+@pytest.fixture
+async def clients(
+    stack: Stack,
+    carts: dict[Transport, CartProcess],
+    demo: DemoCatalog,
+    terminal_numbers: TerminalNumbers,
+) -> AsyncIterator[dict[Transport, httpx.AsyncClient]]:
+    """A new terminal's client to each cart process."""
+    async with _terminal(stack, carts, demo, terminal_numbers) as made:
+        yield made
+
+
 async def _new_cart(client: httpx.AsyncClient, codes: list[str]) -> str:
     cart_id: str = data(await client.post("/carts"), 201)["cartId"]
     for code in codes:
@@ -64,122 +76,115 @@ async def _add(client: httpx.AsyncClient, cart_id: str, code: str) -> Any:
 
 @pytest.mark.parametrize("transport", list(Transport))
 async def test_changes_start_from_the_cached_cart_without_a_read(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     transport: Transport,
 ) -> None:
     url = carts[transport].url
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        client = clients[transport]
-        codes = demo.sellable_codes[:3]
-        cart_id = await _new_cart(client, codes[:1])
-        finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
-        hits = await metric_value(url, "cart_cache_lookups_total", {"result": "hit"})
+    client = clients[transport]
+    codes = demo.sellable_codes[:3]
+    cart_id = await _new_cart(client, codes[:1])
+    finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
+    hits = await metric_value(url, "cart_cache_lookups_total", {"result": "hit"})
 
-        await _add(client, cart_id, codes[1])
-        await _add(client, cart_id, codes[2])
-        data(await client.patch(f"/carts/{cart_id}/lineItems/1/quantity",
-                                json={"quantity": 2}))  # fmt: skip
-        paying = data(await client.post(f"/carts/{cart_id}/subtotal"))
+    await _add(client, cart_id, codes[1])
+    await _add(client, cart_id, codes[2])
+    data(await client.patch(f"/carts/{cart_id}/lineItems/1/quantity",
+                            json={"quantity": 2}))  # fmt: skip
+    paying = data(await client.post(f"/carts/{cart_id}/subtotal"))
 
-        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
-        assert await metric_value(url, "cart_cache_lookups_total", {"result": "hit"}) == hits + 4
-        assert paying["state"] == "Paying"
-        assert [line["quantity"] for line in paying["lines"]] == [2, 1, 1]
-        # A read is answered from the database, never from the cart cache.
-        assert data(await client.get(f"/carts/{cart_id}")) == paying
-        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds + 1
+    assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
+    assert await metric_value(url, "cart_cache_lookups_total", {"result": "hit"}) == hits + 4
+    assert paying["state"] == "Paying"
+    assert [line["quantity"] for line in paying["lines"]] == [2, 1, 1]
+    # A read is answered from the database, never from the cart cache.
+    assert data(await client.get(f"/carts/{cart_id}")) == paying
+    assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds + 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_stale_cached_cart_loses_no_change_and_the_cart_stops_being_kept(
+    clients: dict[Transport, httpx.AsyncClient],
     stack: Stack,
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
     url = carts[mine].url
     codes = demo.sellable_codes[10:15]
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        cart_id = await _new_cart(clients[mine], codes[:1])
-        stale = await metric_value(url, "cart_cache_stale_total")
+    cart_id = await _new_cart(clients[mine], codes[:1])
+    stale = await metric_value(url, "cart_cache_stale_total")
 
-        await _add(clients[other], cart_id, codes[1])
-        after = await _add(clients[mine], cart_id, codes[2])  # from a cached cart without line 2
+    await _add(clients[other], cart_id, codes[1])
+    after = await _add(clients[mine], cart_id, codes[2])  # from a cached cart without line 2
 
-        assert [line["itemCode"] for line in after["lines"]] == codes[:3]
-        assert await stored_version(stack.mongodb_uri, demo.tenant_id, cart_id) == 4
-        assert await metric_value(url, "cart_cache_stale_total") == stale + 1
+    assert [line["itemCode"] for line in after["lines"]] == codes[:3]
+    assert await stored_version(stack.mongodb_uri, demo.tenant_id, cart_id) == 4
+    assert await metric_value(url, "cart_cache_stale_total") == stale + 1
 
-        # Shared now: the next changes read first, and no cached cart goes stale again.
-        await _add(clients[other], cart_id, codes[3])
-        final = await _add(clients[mine], cart_id, codes[4])
-        assert [line["itemCode"] for line in final["lines"]] == codes
-        assert await metric_value(url, "cart_cache_stale_total") == stale + 1
+    # Shared now: the next changes read first, and no cached cart goes stale again.
+    await _add(clients[other], cart_id, codes[3])
+    final = await _add(clients[mine], cart_id, codes[4])
+    assert [line["itemCode"] for line in final["lines"]] == codes
+    assert await metric_value(url, "cart_cache_stale_total") == stale + 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_cached_cart_that_allows_a_change_the_stored_cart_refuses_is_refused(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
     codes = demo.sellable_codes[20:22]
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        cart_id = await _new_cart(clients[mine], codes[:1])
-        data(await clients[other].post(f"/carts/{cart_id}/cancel"))
+    cart_id = await _new_cart(clients[mine], codes[:1])
+    data(await clients[other].post(f"/carts/{cart_id}/cancel"))
 
-        response = await clients[mine].post(
-            f"/carts/{cart_id}/lineItems", json=[{"itemCode": codes[1]}]
-        )
-        assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_CANCELLED"
-        stored = data(await clients[mine].get(f"/carts/{cart_id}"))
-        assert stored["state"] == "Cancelled"
-        assert len(stored["lines"]) == 1
+    response = await clients[mine].post(
+        f"/carts/{cart_id}/lineItems", json=[{"itemCode": codes[1]}]
+    )
+    assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_CANCELLED"
+    stored = data(await clients[mine].get(f"/carts/{cart_id}"))
+    assert stored["state"] == "Cancelled"
+    assert len(stored["lines"]) == 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_refusal_made_from_a_stale_cached_cart_is_decided_again_on_the_stored_cart(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
     """My cached carts take items (one cart) and payments (another); the other replica billed both
     meanwhile. An unknown item or payment method (refused by master-data, not by the cached cart)
     answers the stored cart's state, 409, not master-data's 404, and a key keeps that 409."""
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        entering = await _new_cart(clients[mine], demo.sellable_codes[24:25])
-        paying = await _new_cart(clients[mine], demo.sellable_codes[25:26])
-        data(await clients[mine].post(f"/carts/{paying}/subtotal"))
-        for cart_id in (entering, paying):
-            await _pay_and_bill(clients[other], cart_id)
+    entering = await _new_cart(clients[mine], demo.sellable_codes[24:25])
+    paying = await _new_cart(clients[mine], demo.sellable_codes[25:26])
+    data(await clients[mine].post(f"/carts/{paying}/subtotal"))
+    for cart_id in (entering, paying):
+        await _pay_and_bill(clients[other], cart_id)
 
-        calls = {
-            entering: ("lineItems", [{"itemCode": "NO-SUCH-ITEM"}], "ADD_ITEMS"),
-            paying: (
-                "payments",
-                {"paymentCode": "NO-SUCH-METHOD", "amount": "1.00"},
-                "ADD_PAYMENT",
-            ),
-        }
-        for cart_id, (path, body, action) in calls.items():
-            headers = {"Idempotency-Key": f"stale-{cart_id}"}
-            for _ in range(2):
-                response = await clients[mine].post(
-                    f"/carts/{cart_id}/{path}", json=body, headers=headers
-                )
-                assert error_code(response, 409) == f"{action}_NOT_ALLOWED_IN_COMPLETED"
-            assert response.headers["idempotent-replayed"] == "true"
+    calls = {
+        entering: ("lineItems", [{"itemCode": "NO-SUCH-ITEM"}], "ADD_ITEMS"),
+        paying: (
+            "payments",
+            {"paymentCode": "NO-SUCH-METHOD", "amount": "1.00"},
+            "ADD_PAYMENT",
+        ),
+    }
+    for cart_id, (path, body, action) in calls.items():
+        headers = {"Idempotency-Key": f"stale-{cart_id}"}
+        for _ in range(2):
+            response = await clients[mine].post(
+                f"/carts/{cart_id}/{path}", json=body, headers=headers
+            )
+            assert error_code(response, 409) == f"{action}_NOT_ALLOWED_IN_COMPLETED"
+        assert response.headers["idempotent-replayed"] == "true"
 
 
 async def _pay_and_bill(client: httpx.AsyncClient, cart_id: str) -> None:
@@ -193,50 +198,42 @@ async def _pay_and_bill(client: httpx.AsyncClient, cart_id: str) -> None:
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_cached_cart_that_refuses_a_change_the_stored_cart_allows_does_not_refuse(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
     codes = demo.sellable_codes[30:33]
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        cart_id = await _new_cart(clients[mine], codes[:1])
-        # My cached cart: Paying.
-        data(await clients[mine].post(f"/carts/{cart_id}/subtotal"))
-        data(await clients[other].post(f"/carts/{cart_id}/resume-item-entry"))
+    cart_id = await _new_cart(clients[mine], codes[:1])
+    # My cached cart: Paying.
+    data(await clients[mine].post(f"/carts/{cart_id}/subtotal"))
+    data(await clients[other].post(f"/carts/{cart_id}/resume-item-entry"))
 
-        # The state my cached cart would refuse in...
-        after = await _add(clients[mine], cart_id, codes[1])
-        assert after["state"] == "EnteringItem"
-        # ...and a line my cached cart does not have.
-        await _add(clients[other], cart_id, codes[2])
-        changed = data(
-            await clients[mine].patch(
-                f"/carts/{cart_id}/lineItems/3/quantity", json={"quantity": 4}
-            )
-        )
-        assert [line["quantity"] for line in changed["lines"]] == [1, 1, 4]
+    # The state my cached cart would refuse in...
+    after = await _add(clients[mine], cart_id, codes[1])
+    assert after["state"] == "EnteringItem"
+    # ...and a line my cached cart does not have.
+    await _add(clients[other], cart_id, codes[2])
+    changed = data(
+        await clients[mine].patch(f"/carts/{cart_id}/lineItems/3/quantity", json={"quantity": 4})
+    )
+    assert [line["quantity"] for line in changed["lines"]] == [1, 1, 4]
 
 
 @pytest.mark.parametrize("transport", list(Transport))
 async def test_a_change_the_cached_cart_refuses_is_refused_before_master_data_is_asked(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     transport: Transport,
 ) -> None:
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        client = clients[transport]
-        cart_id = await _new_cart(client, demo.sellable_codes[40:41])
-        data(await client.post(f"/carts/{cart_id}/subtotal"))
-        response = await client.post(
-            f"/carts/{cart_id}/lineItems", json=[{"itemCode": "NO-SUCH-ITEM"}]
-        )
-        # The state answers first (409), not the unknown item (404).
-        assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_PAYING"
+    client = clients[transport]
+    cart_id = await _new_cart(client, demo.sellable_codes[40:41])
+    data(await client.post(f"/carts/{cart_id}/subtotal"))
+    response = await client.post(f"/carts/{cart_id}/lineItems", json=[{"itemCode": "NO-SUCH-ITEM"}])
+    # The state answers first (409), not the unknown item (404).
+    assert error_code(response, 409) == "ADD_ITEMS_NOT_ALLOWED_IN_PAYING"
 
 
 @pytest.mark.parametrize("transport", list(Transport))
@@ -272,91 +269,83 @@ async def _pay(client: httpx.AsyncClient, cart_id: str, amount: str) -> Any:
 
 @pytest.mark.parametrize("transport", list(Transport))
 async def test_a_bill_starts_from_the_cached_cart_without_a_read(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     transport: Transport,
 ) -> None:
     url = carts[transport].url
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        client = clients[transport]
-        cart_id, totals = await _paying(client, demo.sellable_codes[60:62])
-        await _pay(client, cart_id, totals["balanceDue"])
-        finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
+    client = clients[transport]
+    cart_id, totals = await _paying(client, demo.sellable_codes[60:62])
+    await _pay(client, cart_id, totals["balanceDue"])
+    finds = await metric_value(url, "mongodb_commands_total", {"command": "find"})
 
-        billed = data(await client.post(f"/carts/{cart_id}/bill"))
+    billed = data(await client.post(f"/carts/{cart_id}/bill"))
 
-        assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
-        assert billed["state"] == "Completed"
-        record = data(await client.get(f"/transactions/{billed['receiptNo']}"))
-        assert record["cartId"] == cart_id
-        # Closed carts are not kept: a retried bill reads the stored cart and answers it.
-        assert data(await client.post(f"/carts/{cart_id}/bill")) == billed
+    assert await metric_value(url, "mongodb_commands_total", {"command": "find"}) == finds
+    assert billed["state"] == "Completed"
+    record = data(await client.get(f"/transactions/{billed['receiptNo']}"))
+    assert record["cartId"] == cart_id
+    # Closed carts are not kept: a retried bill reads the stored cart and answers it.
+    assert data(await client.post(f"/carts/{cart_id}/bill")) == billed
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_from_a_stale_cached_cart_bills_the_stored_cart_and_skips_no_receipt_number(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
     codes = demo.sellable_codes[70:72]
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        first, totals = await _paying(clients[mine], codes[:1])
-        await _pay(clients[mine], first, totals["balanceDue"])
-        first_receipt = data(await clients[mine].post(f"/carts/{first}/bill"))["receiptNo"]
+    first, totals = await _paying(clients[mine], codes[:1])
+    await _pay(clients[mine], first, totals["balanceDue"])
+    first_receipt = data(await clients[mine].post(f"/carts/{first}/bill"))["receiptNo"]
 
-        cart_id, totals = await _paying(clients[mine], codes)
-        await _pay(clients[mine], cart_id, "1.00")
-        await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart lacks this one
-        billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
+    cart_id, totals = await _paying(clients[mine], codes)
+    await _pay(clients[mine], cart_id, "1.00")
+    await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart lacks this one
+    billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
 
-        assert [payment["amount"] for payment in billed["payments"]] == [
-            "1.00",
-            totals["balanceDue"],
-        ]
-        # The attempt from the stale cached cart was rolled back with its receipt number.
-        assert billed["receiptNo"] == first_receipt + 1
+    assert [payment["amount"] for payment in billed["payments"]] == [
+        "1.00",
+        totals["balanceDue"],
+    ]
+    # The attempt from the stale cached cart was rolled back with its receipt number.
+    assert billed["receiptNo"] == first_receipt + 1
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_the_cached_cart_allows_and_the_stored_cart_refuses_is_refused(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        cart_id, totals = await _paying(clients[mine], demo.sellable_codes[80:81])
-        await _pay(clients[mine], cart_id, totals["balanceDue"])
-        data(await clients[other].post(f"/carts/{cart_id}/cancel"))
+    cart_id, totals = await _paying(clients[mine], demo.sellable_codes[80:81])
+    await _pay(clients[mine], cart_id, totals["balanceDue"])
+    data(await clients[other].post(f"/carts/{cart_id}/cancel"))
 
-        response = await clients[mine].post(f"/carts/{cart_id}/bill")
+    response = await clients[mine].post(f"/carts/{cart_id}/bill")
 
-        assert error_code(response, 409) == "BILL_NOT_ALLOWED_IN_CANCELLED"
-        assert data(await clients[mine].get(f"/carts/{cart_id}"))["state"] == "Cancelled"
+    assert error_code(response, 409) == "BILL_NOT_ALLOWED_IN_CANCELLED"
+    assert data(await clients[mine].get(f"/carts/{cart_id}"))["state"] == "Cancelled"
 
 
 @pytest.mark.parametrize(("mine", "other"), DIRECTIONS)
 async def test_a_bill_the_cached_cart_refuses_and_the_stored_cart_allows_is_billed(
-    stack: Stack,
+    clients: dict[Transport, httpx.AsyncClient],
     carts: dict[Transport, CartProcess],
     demo: DemoCatalog,
-    terminal_numbers: TerminalNumbers,
     mine: Transport,
     other: Transport,
 ) -> None:
-    async with _terminal(stack, carts, demo, terminal_numbers) as clients:
-        cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])
-        await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart: nothing paid
+    cart_id, totals = await _paying(clients[mine], demo.sellable_codes[90:91])
+    await _pay(clients[other], cart_id, totals["balanceDue"])  # my cached cart: nothing paid
 
-        billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
+    billed = data(await clients[mine].post(f"/carts/{cart_id}/bill"))
 
-        assert billed["state"] == "Completed"
-        assert billed["totals"]["balanceDue"] == "0.00"
+    assert billed["state"] == "Completed"
+    assert billed["totals"]["balanceDue"] == "0.00"
