@@ -55,8 +55,13 @@ async def test_the_drill_kills_audits_and_reports_what_was_taken_out(tmp_path: P
 
     assert len(report.rounds) == 1
     assert report.database_args == ["--sync-on-commit"]
-    # The database was really gone for a while: cart refused changes meanwhile.
-    assert any("503 DATABASE_UNAVAILABLE" in what for what in report.failures), report.failures
+    # The database was really gone for a while. cart refused changes meanwhile (503: its
+    # database, or master-data's, the same here), or, an outage this short, rode it out: the
+    # calls in flight wait for the database within their budget, and the terminals had none
+    # but those (seen once: no call refused at all).
+    assert report.rounds[0].ready_seconds >= 0.2
+    refusals = (": 503 DATABASE_UNAVAILABLE", ": 503 MASTER_DATA_DATABASE_UNAVAILABLE")
+    assert all(what.endswith(refusals) for what in report.failures), report.failures
     kinds = Counter(ack.kind for ack in report.acks)
     assert {"create", "add", "subtotal", "pay", "bill"} <= set(kinds), kinds
     keyed = [ack.key is not None for ack in report.acks]
