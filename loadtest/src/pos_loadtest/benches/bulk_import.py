@@ -30,10 +30,9 @@ from pymongo import AsyncMongoClient
 from master_data.domain import now_ms
 from master_data.storage.kinds import ITEMS, STORE_PRICES
 from pos_commons.mongo import CODEC_OPTIONS, Document, ensure_indexes
+from pos_devstack.seed import DEMO_STORE
 from pos_devstack.stack import SYNC_ON_COMMIT, Tokens, start_master_data, start_secantus
 from pos_loadtest.probes.cpu import cpu_seconds
-
-STORE = "S001"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def write_catalog(folder: Path, items: int) -> tuple[Path, Path]:
         writer = csv.writer(out)
         writer.writerow(["storeCode", "itemCode", "price"])
         for n in range(items):
-            writer.writerow([STORE, f"SKU{n:07d}", f"{n % 500}.{(n * 7) % 100:02d}"])
+            writer.writerow([DEMO_STORE, f"SKU{n:07d}", f"{n % 500}.{(n * 7) % 100:02d}"])
     return items_file, prices_file
 
 
@@ -124,7 +123,7 @@ def _item_document(n: int) -> Document:
 
 
 def _price_document(n: int) -> Document:
-    return {"store_code": STORE, "item_code": f"SKU{n:07d}",
+    return {"store_code": DEMO_STORE, "item_code": f"SKU{n:07d}",
             "price": Decimal(f"{n % 500}.{(n * 7) % 100:02d}")}  # fmt: skip
 
 
@@ -141,7 +140,7 @@ def run(items: int) -> list[Step]:
             # every module it imports again (2 s of CPU here), which an operator does not see.
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             posctl(env, "tenant", "create", "bench", "--name", "Bench")
-            posctl(env, "store", "add", "-t", "bench", STORE, "--name", "Bench store")
+            posctl(env, "store", "add", "-t", "bench", DEMO_STORE, "--name", "Bench store")
             categories = work / "categories.csv"
             categories.write_text("categoryCode,name\nGENERAL,General\n", encoding="utf-8")
             posctl(env, "catalog", "import", "categories", str(categories), "-t", "bench")

@@ -40,7 +40,7 @@ from cart.masterdata.repository import MasterDataRepository
 from pos_commons.grpc_stubs.pos.masterdata.v1 import item_service_pb2, item_service_pb2_grpc
 from pos_commons.transport import Transport
 from pos_devstack.processes import LOOPBACK, ManagedProcess
-from pos_devstack.seed import load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from pos_loadtest.benches.bare_servers import start_bare_server
 from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, paired_ratio
@@ -54,7 +54,7 @@ from pos_loadtest.benches.transport_clients import (
 from pos_loadtest.probes.cpu import cpu_seconds
 from pos_loadtest.probes.process import command_line
 
-TENANT, STORE, ITEM = "demo", "S001", "ITEM0007"
+TENANT, ITEM = "demo", "ITEM0007"
 GOAL_CONCURRENCY = 8
 GOAL_RATIO = 0.8
 
@@ -96,7 +96,7 @@ async def _capture(master_url: str, grpc_target: str, token: str, work: Path) ->
     try:
         response = await client.request(
             "GET",
-            f"/api/v1/tenants/{TENANT}/stores/{STORE}/itemDetails",
+            f"/api/v1/tenants/{TENANT}/stores/{DEMO_STORE}/itemDetails",
             params={"codes": ITEM},
             headers=service_headers(token),
         )
@@ -106,7 +106,7 @@ async def _capture(master_url: str, grpc_target: str, token: str, work: Path) ->
     async with aio.insecure_channel(grpc_target) as channel:
         stub = item_service_pb2_grpc.ItemServiceStub(channel)
         request = item_service_pb2.BatchGetItemDetailsRequest(
-            tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
+            tenant_id=TENANT, store_code=DEMO_STORE, item_codes=[ITEM]
         )
         message = await stub.BatchGetItemDetails(
             request, metadata=(("authorization", f"Bearer {token}"),)
@@ -152,7 +152,7 @@ async def _run(options: argparse.Namespace, work: Path) -> int:
         closers += [grpc_repo.close, grpc_repo_on_bare.close]
         bare_stub = item_service_pb2_grpc.ItemServiceStub(bare_grpc.checked)
         bare_request = item_service_pb2.BatchGetItemDetailsRequest(
-            tenant_id=TENANT, store_code=STORE, item_codes=[ITEM]
+            tenant_id=TENANT, store_code=DEMO_STORE, item_codes=[ITEM]
         )
 
         async def grpc_bare() -> object:
@@ -237,7 +237,7 @@ def _start_and_track(
 
 def _repo_call(repository: MasterDataRepository) -> Callable[[], Awaitable[object]]:
     async def call() -> object:
-        return _check((await repository.get_items(TENANT, STORE, [ITEM])).found)
+        return _check((await repository.get_items(TENANT, DEMO_STORE, [ITEM])).found)
 
     return call
 

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import DemoCatalog
+from pos_devstack.seed import DEMO_STORE, DemoCatalog
 from pos_devstack.stack import CartProcess, terminal_key
 from pos_loadtest.comparison.locust_run import (
     LoadSettings,
@@ -46,7 +46,7 @@ from pos_loadtest.comparison.locust_run import (
 from pos_loadtest.comparison.modes import Mode
 from pos_loadtest.comparison.results import FeedLag, PriceChange, PropagationRun
 from pos_loadtest.probes.prometheus import Exposition, Histogram, read
-from pos_loadtest.stacks.comparison import STORE, ComparisonStack
+from pos_loadtest.stacks.comparison import ComparisonStack
 
 PROCESSES = 2
 INTERVAL_SECONDS = 0.5
@@ -319,7 +319,7 @@ def measure_propagation(stack: ComparisonStack, plan: PropagationPlan) -> Propag
     catalog = stack.catalog
     if catalog is None:
         raise PropagationError("the stack does not say which catalog it loaded")
-    item = probe_item(catalog, stack.item_count, STORE)
+    item = probe_item(catalog, stack.item_count, DEMO_STORE)
     if item is None:
         raise PropagationError("no item left beyond those the load scans (--catalog-size)")
     label = f"propagation-{plan.mode.name}"
@@ -331,7 +331,7 @@ def measure_propagation(stack: ComparisonStack, plan: PropagationPlan) -> Propag
             for number in range(1, plan.processes + 1)
         ]
         probe_keys = [
-            terminal_key(cart.url, stack.tokens.cart_admin, stack.tenant_id, STORE, number)
+            terminal_key(cart.url, stack.tokens.cart_admin, stack.tenant_id, DEMO_STORE, number)
             for number, cart in enumerate(carts, start=first_probe_terminal)
         ]
         load = _load_of(plan)

@@ -52,6 +52,7 @@ from typing import Any
 from pymongo import MongoClient
 
 from pos_devstack.paths import REPO_ROOT
+from pos_devstack.seed import DEMO_STORE
 from pos_loadtest.comparison.environment import describe_environment
 from pos_loadtest.comparison.fresh_state import reset_cart_data
 from pos_loadtest.comparison.locust_run import LoadSettings
@@ -78,7 +79,7 @@ from pos_loadtest.report.propagation_sections import failures as propagation_fai
 from pos_loadtest.report.write import write_report
 from pos_loadtest.run_logs import INTERRUPTED, run_logs
 from pos_loadtest.stacks import older_ref
-from pos_loadtest.stacks.comparison import STORE, ComparisonStack, running_stack
+from pos_loadtest.stacks.comparison import ComparisonStack, running_stack
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
 
@@ -177,7 +178,7 @@ def _settings(options: argparse.Namespace, item_count: int) -> dict[str, Any]:
         "catalog subset": item_count,
         "cancel share": options.cancel_share,
         "think time": options.think_time,
-        "store": STORE,
+        "store": DEMO_STORE,
     }
     if options.baseline_ref:
         settings["baseline ref"] = (

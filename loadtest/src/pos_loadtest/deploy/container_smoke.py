@@ -37,11 +37,10 @@ import httpx
 from pos_commons.transport import Transport
 from pos_devstack.paths import REPO_ROOT
 from pos_devstack.processes import free_port
-from pos_devstack.seed import DemoCatalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, DemoCatalog, load_demo_catalog
 from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
 
 COMPOSE = REPO_ROOT / "scripts" / "compose.sh"
-STORE = "S001"
 SALE = ({"itemCode": "ITEM0001", "quantity": 2}, {"itemCode": "ITEM0007"}, {"itemCode": "ITEM0010"})
 # master-data's count of item lookups answered over gRPC (one per sale: a batch of its items).
 ITEM_LOOKUPS = ("grpc_server_handled_total{", 'method="BatchGetItemDetails"')
@@ -159,7 +158,7 @@ async def _sale(cart_url: str, api_key: str) -> dict[str, str]:
 async def _register_terminal(stack: ComposeStack, tenant: str, number: int) -> str:
     # cart's own admin token: master-data's (admin_token) is not mounted into cart.
     headers = {"Authorization": f"Bearer {stack.secret('cart_admin_token')}"}
-    body = {"tenantId": tenant, "storeCode": STORE, "terminalNo": number}
+    body = {"tenantId": tenant, "storeCode": DEMO_STORE, "terminalNo": number}
     async with httpx.AsyncClient(timeout=15, headers=headers) as client:
         response = await client.post(f"{stack.cart_url}/api/v1/terminals", json=body)
     if response.status_code != 201:

@@ -48,11 +48,12 @@ import httpx
 from cart.api.changes import IDEMPOTENCY_HEADER
 from cart.storage.carts import CARTS, COUNTERS, IDEMPOTENCY, TRANSACTIONS
 from pos_commons.transport import Transport
+from pos_devstack.seed import DEMO_STORE
 from pos_devstack.stack import SYNC_ON_COMMIT, Tokens
 from pos_loadtest.comparison.fresh_state import cart_tenant_databases
 from pos_loadtest.drills.sales_load import ITEMS_PER_SALE, DrillResult, SalesLoad, route
 from pos_loadtest.probes.database_operations import database_client
-from pos_loadtest.stacks.durable import STORE, DurableStack, durable_stack
+from pos_loadtest.stacks.durable import DurableStack, durable_stack
 
 STATE_RANK = {"Idle": 0, "EnteringItem": 1, "Paying": 2, "Completed": 3, "Cancelled": 3}
 """How far on a cart is: a later change never takes it back (the drill resumes no entry)."""
@@ -167,14 +168,14 @@ def missing_from(ack: Ack, stored: Stored) -> list[str]:
         record = stored.transactions.get(ack.cart_id)
         if record is None or record["receipt_no"] != ack.receipt_no:
             missing.append("transaction record")
-        if stored.counters.get(f"{STORE}/{ack.terminal_no}", 0) < ack.receipt_no:
+        if stored.counters.get(f"{DEMO_STORE}/{ack.terminal_no}", 0) < ack.receipt_no:
             missing.append("receipt counter")
     return missing
 
 
 def _record_id(ack: Ack) -> str:
     # cart/services/idempotency.py keys its records so.
-    return f"{STORE}/{ack.terminal_no}/{ack.key}"
+    return f"{DEMO_STORE}/{ack.terminal_no}/{ack.key}"
 
 
 def _batches(values: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -38,7 +38,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import demo_catalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -50,7 +50,6 @@ from pos_devstack.stack import (
 )
 from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
 
-STORE = "S001"
 FIRST_TERMINAL_NO = 9501
 LOOKUP_ROUTES = ("/itemDetails", "/paymentMethods/{code}")
 LOOKUP_METHODS = ("GetItemDetail", "BatchGetItemDetails", "GetPaymentMethod")
@@ -182,7 +181,12 @@ async def run_drill(
             for _ in range(terminals + 1):  # the last one probes
                 keys[transport].append(
                     await asyncio.to_thread(
-                        terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
+                        terminal_key,
+                        cart.url,
+                        tokens.cart_admin,
+                        catalog.tenant_id,
+                        DEMO_STORE,
+                        number,
                     )
                 )
                 number += 1

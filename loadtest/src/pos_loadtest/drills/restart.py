@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import wait_for_status
-from pos_devstack.seed import DemoCatalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, DemoCatalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -41,7 +41,6 @@ from pos_devstack.stack import (
 )
 from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
 
-STORE = "S001"
 FIRST_TERMINAL_NO = 9001
 
 
@@ -97,7 +96,7 @@ async def run_drill(
         )
         keys = [
             await asyncio.to_thread(
-                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
+                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, DEMO_STORE, number
             )
             for number in range(FIRST_TERMINAL_NO, FIRST_TERMINAL_NO + terminals)
         ]

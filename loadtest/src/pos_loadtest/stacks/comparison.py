@@ -20,7 +20,7 @@ import httpx
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess
-from pos_devstack.seed import DemoCatalog, demo_catalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, DemoCatalog, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -30,8 +30,6 @@ from pos_devstack.stack import (
     start_secantus,
 )
 from pos_loadtest.comparison.modes import Mode
-
-STORE = "S001"
 
 
 @dataclass
@@ -83,7 +81,7 @@ def issue_keys(cart_url: str, cart_admin_token: str, tenant_id: str, terminals: 
     headers = {"Authorization": f"Bearer {cart_admin_token}"}
     with httpx.Client(base_url=cart_url, headers=headers, timeout=30) as client:
         for terminal_no in range(1, terminals + 1):
-            body = {"tenantId": tenant_id, "storeCode": STORE, "terminalNo": terminal_no}
+            body = {"tenantId": tenant_id, "storeCode": DEMO_STORE, "terminalNo": terminal_no}
             response = client.post("/api/v1/terminals", json=body)
             if response.status_code == 409:
                 terminal_id = response.json()["error"]["details"]["terminalId"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.processes import ManagedProcess, free_port, wait_for_status
-from pos_devstack.seed import demo_catalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     CartProcess,
     MasterDataProcess,
@@ -35,7 +35,6 @@ from pos_loadtest.drills.sales_load import DrillResult, SalesLoad
 from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
 from pos_loadtest.stacks import older_ref
 
-STORE = "S001"
 MASTER_DATA_FOLDERS = ("services/master-data/src", "services/commons/src")
 """What master-data imports from another checkout (`code`): itself and the commons."""
 
@@ -121,7 +120,7 @@ async def durable_stack(
         numbers = list(range(first_terminal_no, first_terminal_no + terminals))
         keys = [
             await asyncio.to_thread(
-                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, STORE, number
+                terminal_key, cart.url, tokens.cart_admin, catalog.tenant_id, DEMO_STORE, number
             )
             for number in numbers
         ]

@@ -20,7 +20,7 @@ from types import FrameType
 from pos_commons.transport import Transport
 from pos_devstack.paths import DATA_DIR
 from pos_devstack.processes import ManagedProcess, port_open
-from pos_devstack.seed import load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, load_demo_catalog
 from pos_devstack.stack import (
     SYNC_ON_COMMIT,
     TOKEN_NAMES,
@@ -32,7 +32,6 @@ from pos_devstack.stack import (
     terminal_key,
 )
 
-DEMO_STORE = "S001"
 DEMO_TERMINAL = 1
 DEMO_KEY_FILE = DATA_DIR / "demo-terminal.key"
 

@@ -27,6 +27,8 @@ from master_data.api.bulk import BulkKind
 
 DEMO_TENANT = "demo"
 STORES = ("S001", "S002", "S003")
+DEMO_STORE = STORES[0]
+"""The store of the demo terminal, and of every terminal the load tools and drills register."""
 CATEGORIES = {
     "FRUIT": "Fruit",
     "VEG": "Vegetables",
