@@ -22,17 +22,17 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
+
+from pos_devstack.processes import LoopbackHttpServer, QuietHandler, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMONS_SRC = ROOT / "services/commons/src/pos_commons"
@@ -370,24 +370,18 @@ class _Health:
 def health_server() -> Iterator[tuple[int, _Health]]:
     state = _Health()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             state.paths.append(self.path)
             self.send_response(state.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = LoopbackHttpServer(Handler)
     try:
-        yield server.server_address[1], state
+        yield server.port, state
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def _run_healthcheck(argv: list[str], environment: dict[str, str]) -> int:
@@ -416,9 +410,7 @@ def test_healthcheck_asks_get_health_on_the_service_port(
 
 def test_healthcheck_fails_when_nothing_listens(service: Service) -> None:
     argv = _healthcheck_command(service)
-    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as probe:
-        free_port = probe.server_address[1]
-    assert _run_healthcheck(argv, {service.port_variable: str(free_port)}) != 0
+    assert _run_healthcheck(argv, {service.port_variable: str(free_port())}) != 0
 
 
 # --- what the image installs ---------------------------------------------------------------------

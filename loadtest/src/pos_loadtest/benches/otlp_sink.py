@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from pos_devstack.processes import LOOPBACK
+from pos_devstack.processes import LoopbackHttpServer, QuietHandler
 
 
 @dataclass
@@ -17,18 +15,18 @@ class OtlpSink:
     exports: int = 0
     bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackHttpServer | None = None
 
     @property
     def endpoint(self) -> str:
         """OTEL_EXPORTER_OTLP_ENDPOINT of the services."""
         assert self._server is not None
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> OtlpSink:
         sink = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 size = len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
                 with sink._lock:
@@ -39,14 +37,9 @@ class OtlpSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackHttpServer(Handler)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, load_demo_catalog
 from pos_devstack.stack import (
     Tokens,
     start_cart,
@@ -109,7 +109,7 @@ async def _main(options: argparse.Namespace) -> list[Growth]:
                 )  # fmt: skip
                 try:
                     key = terminal_key(
-                        cart.url, tokens.cart_admin, catalog.tenant_id, "S001", 900 + n
+                        cart.url, tokens.cart_admin, catalog.tenant_id, DEMO_STORE, 900 + n
                     )
                     result = await grow(
                         cart.url, cart.process.pid, key, catalog.sellable_codes,
