@@ -8,16 +8,11 @@ import math
 import statistics
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-
 from pos_loadtest.comparison.modes import Mode, current_mode_name, setting_of
 from pos_loadtest.comparison.results import Comparison
 from pos_loadtest.comparison.scenario import HEADLINE_ENDPOINT
 from pos_loadtest.report import cost
+from pos_loadtest.report.charts import plt, save
 from pos_loadtest.report.format import NOT_MEASURED, Section, fmt, fmt_summary
 from pos_loadtest.report.stats import summarise
 
@@ -210,6 +205,4 @@ def chart(comparison: Comparison, path: Path) -> None:
     ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)

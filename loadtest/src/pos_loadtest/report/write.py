@@ -19,16 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-
 from pos_loadtest.comparison.modes import setting_of
 from pos_loadtest.comparison.results import Comparison, RunResult, keys_of, load_comparison
 from pos_loadtest.comparison.scenario import ENDPOINT_ORDER, HEADLINE_ENDPOINT, MASTER_DATA_KIND
 from pos_loadtest.report import cost, cost_sections, propagation_sections, terminal_sections
+from pos_loadtest.report.charts import plt, save
 from pos_loadtest.report.format import (
     Section,
     fmt,
@@ -224,25 +219,18 @@ def _charts(comparison: Comparison, folder: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     grouped(ax, cart_keys, "rps", "Requests/s per endpoint (median of rounds, bars: min-max)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "throughput.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "throughput.png")
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, figure in zip(axes, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
-        grouped(ax, cart_keys, figure, f"{_FIGURE_LABELS[figure]} latency, ms")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "latency.png", dpi=110)
-    plt.close(fig)
+    def percentiles(keys: list[tuple[str, str]], title: str, name: str) -> None:
+        """p50, p95 and p99 side by side; `title` says of what ({} for the percentile)."""
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+        for ax, figure in zip(axes, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
+            grouped(ax, keys, figure, title.format(_FIGURE_LABELS[figure]))
+        axes[0].legend(fontsize=8)
+        save(fig, folder / name)
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, figure in zip(axes, ("p50_ms", "p95_ms", "p99_ms"), strict=True):
-        grouped(ax, md_keys, figure, f"master-data call {_FIGURE_LABELS[figure]}, ms (cart's view)")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "masterdata.png", dpi=110)
-    plt.close(fig)
+    percentiles(cart_keys, "{} latency, ms", "latency.png")
+    percentiles(md_keys, "master-data call {}, ms (cart's view)", "masterdata.png")
 
     picked = [
         row
@@ -263,9 +251,7 @@ def _charts(comparison: Comparison, folder: Path) -> None:
     ax.set_yticks(range(len(picked)))
     ax.set_yticklabels([f"{row.mode}: {row.figure}" for row in picked], fontsize=8)
     ax.set_title("Ratio to each mode's baseline with 95 % CI (1 = same)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(folder / "ratios.png", dpi=110)
-    plt.close(fig)
+    save(fig, folder / "ratios.png")
 
     cost_sections.chart(comparison, folder / cost_sections.CHART)
 
