@@ -18,13 +18,12 @@ FOUND_NOTHING = (200, b'{"success": true, "data": {"items": [], "notFoundItemCod
 
 
 async def test_session_headers_go_with_every_request() -> None:
-    async with scripted_http([OK]) as server:
-        session = open_session(HttpSettings(), {"x-fixed": "1"})
-        try:
-            status, body = await fetch(session, f"{server.url}/a", {"x-extra": "2"})
-            await fetch(session, f"{server.url}/b")
-        finally:
-            await session.close()
+    async with (
+        scripted_http([OK]) as server,
+        open_session(HttpSettings(), {"x-fixed": "1"}) as session,
+    ):
+        status, body = await fetch(session, f"{server.url}/a", {"x-extra": "2"})
+        await fetch(session, f"{server.url}/b")
     assert (status, body) == OK
     assert [request.split(" ")[1] for request in server.seen] == ["/a", "/b"]
     assert server.headers[0]["x-fixed"] == "1"
@@ -33,25 +32,18 @@ async def test_session_headers_go_with_every_request() -> None:
 
 
 async def test_nobody_listening_is_unavailable() -> None:
-    session = open_session(HttpSettings(), {})
-    try:
+    async with open_session(HttpSettings(), {}) as session:
         with pytest.raises(MasterDataError) as raised:
             await fetch(session, f"http://{LOOPBACK}:{free_port()}/x")
-    finally:
-        await session.close()
     assert raised.value.kind is Failure.UNAVAILABLE
 
 
 async def test_a_connection_closed_without_an_answer_is_unavailable() -> None:
     """What a server going away does to a pooled connection: retrying it is safe."""
-    async with scripted_http([OK, RESET]) as server:
-        session = open_session(HttpSettings(), {})
-        try:
-            assert (await fetch(session, f"{server.url}/x"))[0] == 200
-            with pytest.raises(MasterDataError) as raised:
-                await fetch(session, f"{server.url}/x")
-        finally:
-            await session.close()
+    async with scripted_http([OK, RESET]) as server, open_session(HttpSettings(), {}) as session:
+        assert (await fetch(session, f"{server.url}/x"))[0] == 200
+        with pytest.raises(MasterDataError) as raised:
+            await fetch(session, f"{server.url}/x")
     assert raised.value.kind is Failure.UNAVAILABLE
     assert raised.value.retried
 
@@ -59,13 +51,10 @@ async def test_a_connection_closed_without_an_answer_is_unavailable() -> None:
 async def test_a_stalled_server_is_too_slow_not_an_outage() -> None:
     async with scripted_http([STALL]) as server:
         settings = HttpSettings(connect_timeout_seconds=0.5, read_timeout_seconds=0.5)
-        session = open_session(settings, {})
         started = time.monotonic()
-        try:
+        async with open_session(settings, {}) as session:
             with pytest.raises(MasterDataError) as raised:
                 await fetch(session, f"{server.url}/x")
-        finally:
-            await session.close()
     assert raised.value.kind is Failure.TOO_SLOW
     assert 0.4 < time.monotonic() - started < 2
 

@@ -79,7 +79,7 @@ def spread(values: Sequence[float]) -> str:
     return f"{min(values):.2f}..{max(values):.2f}" if values else "-"
 
 
-def paired_ratio(mine: Sequence[float], base: Sequence[float]) -> tuple[float, str]:
+def median_ratio(mine: Sequence[float], base: Sequence[float]) -> tuple[float, str]:
     """The median over rounds of mine/base, paired by round, and its spread."""
     ratios = [m / b for m, b in zip(mine, base, strict=True) if b]
     return median(ratios), spread(ratios)

@@ -47,7 +47,7 @@ from pos_commons.mongo import CODEC_OPTIONS, Concerns, Document, Mongo
 from pos_commons.tax import RoundingMethod, TaxType
 from pos_devstack.processes import LOOPBACK, free_port
 from pos_devstack.stack import start_secantus
-from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, paired_ratio
+from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, median_ratio
 from pos_loadtest.probes.cpu import cpu_seconds
 from pos_loadtest.probes.process import command_line
 
@@ -330,10 +330,10 @@ def _report(
         )
         if target.floor:
             wire_runs = results[by_name[target.floor]]
-            rps, rps_spread = paired_ratio(
+            rps, rps_spread = median_ratio(
                 [m.sample.rps for m in runs], [w.sample.rps for w in wire_runs]
             )
-            cpu, cpu_spread = paired_ratio(
+            cpu, cpu_spread = median_ratio(
                 [w.client_cpu_us for w in wire_runs], [m.client_cpu_us for m in runs]
             )
             line += f"  {rps:.2f} ({rps_spread}); {cpu:.2f} ({cpu_spread})"

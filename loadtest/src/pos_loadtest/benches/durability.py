@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.stack import SYNC_ON_COMMIT, Tokens
-from pos_loadtest.benches.closed_loop import median, paired_ratio
+from pos_loadtest.benches.closed_loop import median, median_ratio
 from pos_loadtest.stacks.durable import DurableStack, Window, durable_stack, measure_window
 
 SETTINGS = {"default": (), "sync-on-commit": (SYNC_ON_COMMIT,)}
@@ -72,9 +72,9 @@ def report(options: argparse.Namespace, windows: dict[str, list[Window]]) -> dic
         print(f"  {name:15} {_row(measured)}")
     base, synced = windows["default"], windows["sync-on-commit"]
     ratios = {
-        "rps": paired_ratio([w.rps for w in synced], [w.rps for w in base]),
+        "rps": median_ratio([w.rps for w in synced], [w.rps for w in base]),
         **{
-            f"{process}CpuMs": paired_ratio(
+            f"{process}CpuMs": median_ratio(
                 [w.cpu_ms[process] for w in synced], [w.cpu_ms[process] for w in base]
             )
             for process in ("database", "cart")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pos_commons.transport import Transport
 from pos_devstack.stack import Tokens
-from pos_loadtest.benches.closed_loop import median, paired_ratio
+from pos_loadtest.benches.closed_loop import median, median_ratio
 from pos_loadtest.benches.otlp_sink import OtlpSink
 from pos_loadtest.stacks import older_ref
 from pos_loadtest.stacks.durable import DurableStack, Window, durable_stack, measure_window
@@ -116,7 +116,7 @@ def report(
         def value(window: Window) -> float:
             return services_ms(window) if figure == "services" else window.cpu_ms[figure]
 
-        return paired_ratio([value(w) for w in mine], [value(w) for w in reference])
+        return median_ratio([value(w) for w in mine], [value(w) for w in reference])
 
     ratios = {
         name: {figure: ratio(measured, figure) for figure in ("services", "cart", "master-data")}

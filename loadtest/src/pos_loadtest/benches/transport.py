@@ -43,7 +43,7 @@ from pos_devstack.processes import LOOPBACK, ManagedProcess
 from pos_devstack.seed import DEMO_STORE, load_demo_catalog
 from pos_devstack.stack import Tokens, start_master_data, start_secantus
 from pos_loadtest.benches.bare_servers import start_bare_server
-from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, paired_ratio
+from pos_loadtest.benches.closed_loop import Sample, closed_loop, median, median_ratio
 from pos_loadtest.benches.transport_clients import (
     BenchHttpRepository,
     HttpClient,
@@ -282,11 +282,11 @@ def _report(
             )
             if target.floor:
                 bare = measured[target.floor]
-                rps, rps_spread = paired_ratio(
+                rps, rps_spread = median_ratio(
                     [m.sample.rps for m in runs], [b.sample.rps for b in bare]
                 )
                 # CPU: the bare pair's cost over ours, so that 1 is "as cheap as bare" here too.
-                cpu, cpu_spread = paired_ratio([b.cpu_us for b in bare], [m.cpu_us for m in runs])
+                cpu, cpu_spread = median_ratio([b.cpu_us for b in bare], [m.cpu_us for m in runs])
                 line += f"  {rps:.2f} ({rps_spread}); {cpu:.2f} ({cpu_spread})"
                 if concurrency == GOAL_CONCURRENCY and not target.name.startswith(" "):
                     verdicts.append((target.name, rps, cpu))
