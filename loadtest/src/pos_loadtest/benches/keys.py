@@ -25,18 +25,18 @@ from pathlib import Path
 import httpx
 
 from pos_commons.transport import Transport
-from pos_devstack.seed import demo_catalog, load_demo_catalog
+from pos_devstack.seed import DEMO_STORE, demo_catalog, load_demo_catalog
 from pos_devstack.stack import (
     SYNC_ON_COMMIT,
     CartProcess,
     Tokens,
     start_cart,
-    start_master_data,
     start_secantus,
     terminal_key,
 )
 from pos_loadtest.probes.cpu import cpu_seconds
 from pos_loadtest.stacks import older_ref
+from pos_loadtest.stacks.catalog import catalog_service
 
 CALLS_PER_SALE = 7
 
@@ -75,10 +75,7 @@ def run(ref: str, rounds: int, sales: int) -> list[Contender]:
     with tempfile.TemporaryDirectory(prefix="bench-keys-") as folder, ExitStack() as stack:
         work = Path(folder)
         code = stack.enter_context(older_ref.checkout(ref, work))
-        master_db, master_uri = start_secantus(":memory:", log_dir=work)
-        stack.callback(master_db.stop)
-        master = start_master_data(master_uri, tokens, log_dir=work)
-        stack.callback(master.process.stop)
+        master = stack.enter_context(catalog_service(work, tokens)).master
         catalog = demo_catalog()
         asyncio.run(load_demo_catalog(master.url, tokens.admin, catalog))
         contenders = []
@@ -89,7 +86,7 @@ def run(ref: str, rounds: int, sales: int) -> list[Contender]:
             cart = start_cart(uri, tokens, master, transport=Transport.HTTP, log_dir=work,
                               name=f"cart-{name}", import_paths=paths)  # fmt: skip
             stack.callback(cart.process.stop)
-            key = terminal_key(cart.url, tokens.cart_admin, catalog.tenant_id, "S001", 1)
+            key = terminal_key(cart.url, tokens.cart_admin, catalog.tenant_id, DEMO_STORE, 1)
             contenders.append(Contender(name, cart, database.pid, key, []))
         codes = catalog.sellable_codes
         for contender in contenders:  # warm-up: connections, caches, the item cache

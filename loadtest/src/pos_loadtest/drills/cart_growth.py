@@ -27,12 +27,11 @@ from pos_devstack.seed import DEMO_STORE, load_demo_catalog
 from pos_devstack.stack import (
     Tokens,
     start_cart,
-    start_master_data,
-    start_secantus,
     terminal_key,
 )
 from pos_loadtest.probes.process import resident_bytes
 from pos_loadtest.probes.prometheus import Exposition
+from pos_loadtest.stacks.catalog import catalog_service
 
 MIB = 1024 * 1024
 ITEMS_PER_CALL = 100  # cart's MAX_ITEMS_PER_REQUEST
@@ -97,10 +96,9 @@ async def _main(options: argparse.Namespace) -> list[Growth]:
     tokens = Tokens.generate()
     with tempfile.TemporaryDirectory(prefix="growth-drill-") as folder:
         work = Path(folder)
-        database, uri = start_secantus(":memory:", log_dir=work)
-        master = start_master_data(uri, tokens, log_dir=work)
         results = []
-        try:
+        with catalog_service(work, tokens) as service:
+            uri, master = service.uri, service.master
             catalog = await load_demo_catalog(master.url, tokens.admin)
             for n, max_bytes in enumerate((options.max_bytes, UNBOUNDED)):
                 cart = start_cart(
@@ -119,9 +117,6 @@ async def _main(options: argparse.Namespace) -> list[Growth]:
                     cart.process.stop()
                 print(result.summary(), flush=True)
                 results.append(result)
-        finally:
-            master.process.stop()
-            database.stop()
         return results
 
 

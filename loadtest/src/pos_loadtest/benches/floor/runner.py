@@ -56,7 +56,6 @@ from pos_devstack.stack import (
     MasterDataProcess,
     Tokens,
     start_cart,
-    start_master_data,
     start_secantus,
 )
 from pos_loadtest.benches.floor.bare_cart import start_bare_cart
@@ -76,6 +75,7 @@ from pos_loadtest.probes.cpu import CpuProbe, per_request_ms
 from pos_loadtest.probes.database_operations import OpcounterProbe, database_client
 from pos_loadtest.report.stats import Ratio, Summary, paired_ratio, summarise
 from pos_loadtest.run_logs import exit_status, run_logs
+from pos_loadtest.stacks.catalog import catalog_service
 from pos_loadtest.stacks.comparison import issue_keys
 
 REPORTS_DIR = REPO_ROOT / "loadtest" / "reports"
@@ -144,10 +144,7 @@ def running_setup(
     """Everything started once for the session, stopped when the block ends, however."""
     tokens = Tokens.generate()
     with ExitStack() as started:
-        catalog_db, catalog_uri = start_secantus(":memory:", log_dir=work)
-        started.callback(catalog_db.stop)
-        master = start_master_data(catalog_uri, tokens, log_dir=work)
-        started.callback(master.process.stop)
+        master = started.enter_context(catalog_service(work, tokens)).master
         # Enough items that `catalog_size` of them are sellable (every 25th is deleted).
         catalog = demo_catalog(catalog_size + catalog_size // 20 + 2)
         asyncio.run(load_demo_catalog(master.url, tokens.admin, catalog))
