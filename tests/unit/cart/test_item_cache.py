@@ -7,8 +7,8 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from cart.domain.model import RoundingMethod, TaxRule, TaxType
-from cart.domain.operations import ItemInfo, PaymentMethodInfo
+from cart.domain.model import TaxRule, TaxType
+from cart.domain.operations import ItemInfo
 from cart.masterdata.feed.changes import (
     CatalogChange,
     ChangeKind,
@@ -18,25 +18,18 @@ from cart.masterdata.feed.changes import (
     StoreRecord,
 )
 from cart.masterdata.feed.item_cache import ItemCache
+from tests.unit.cart.catalog import item, payment_method, tax_rule
 
 T, S1, S2 = "t1", "S001", "S002"
 D7, D12 = Decimal(7), Decimal(12)
-STD = TaxRule(
-    tax_code="STD", name="Standard", tax_type=TaxType.EXTERNAL, rate=Decimal(10),
-    rounding_digits=2, rounding_method=RoundingMethod.HALF_UP,
-)  # fmt: skip
+STD = tax_rule("STD", TaxType.EXTERNAL, 10, name="Standard")
 RED = STD.model_copy(update={"tax_code": "RED", "rate": Decimal(8)})
-CASH = PaymentMethodInfo("CASH", "Cash", can_give_change=True, can_exceed_balance=True,
-                         is_active=True)  # fmt: skip
+CASH = payment_method("CASH", "Cash", change=True, exceed=True)
 
 
 def info(code: str, unit: str = "10.00", store: str | None = None, rule: TaxRule = STD) -> ItemInfo:
-    return ItemInfo(
-        item_code=code, description=f"Item {code}", short_description=code, category_code="C",
-        effective_price=Decimal(store or unit), is_discount_restricted=False, is_deleted=False,
-        tax_rule=rule, unit_price=Decimal(unit),
-        store_price=None if store is None else Decimal(store),
-    )  # fmt: skip
+    """The item as the cache builds it from `record(code, unit)` (and the store's price)."""
+    return item(code, unit, store_price=store, tax_rule=rule)
 
 
 def record(code: str, unit: str = "10.00", **changes: object) -> ItemRecord:
@@ -53,8 +46,8 @@ def change(kind: ChangeKind, key: dict[str, str], value: ChangeValue | None) -> 
 
 def warmed(*entries: tuple[str, ItemInfo]) -> ItemCache:
     cache = ItemCache(100)
-    for store, item in entries:
-        cache.put_items(T, store, [item], cache.generation(T))
+    for store, entry in entries:
+        cache.put_items(T, store, [entry], cache.generation(T))
     cache.put_payment_method(T, CASH, cache.generation(T))
     return cache
 

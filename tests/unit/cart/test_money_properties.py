@@ -20,7 +20,6 @@ from cart.domain.model import Cart, DiscountType, RoundingMethod, TaxRule, TaxTy
 from cart.domain.operations import (
     ItemInfo,
     ItemRequest,
-    PaymentMethodInfo,
     PricingPolicy,
     add_cart_discount,
     add_items,
@@ -33,10 +32,10 @@ from cart.domain.operations import new_cart as empty_cart
 from cart.domain.pricing import tax_digits, tax_order
 from pos_commons.envelope import to_wire, wire_json
 from pos_commons.errors import AppError
+from tests.unit.cart.catalog import item, payment_method
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-CARD = PaymentMethodInfo("CARD", "Card", can_give_change=False, can_exceed_balance=False,
-                         is_active=True)  # fmt: skip
+CARD = payment_method("CARD", "Card", change=False, exceed=False)
 
 
 def _decimal(places: int, low: int, high: int) -> st.SearchStrategy[Decimal]:
@@ -60,18 +59,8 @@ def tax_rules(draw: st.DrawFn) -> TaxRule:
 def items(draw: st.DrawFn, code: str) -> ItemInfo:
     places = draw(st.integers(0, 3))
     price = draw(_decimal(places, 0, 5_000 * 10**places))
-    return ItemInfo(
-        item_code=code,
-        description=code,
-        short_description=code,
-        category_code="C",
-        effective_price=price,
-        is_discount_restricted=draw(st.booleans()),
-        is_deleted=False,
-        tax_rule=draw(tax_rules()),
-        unit_price=price,
-        store_price=None,
-    )
+    restricted = draw(st.booleans())
+    return item(code, price, tax_rule=draw(tax_rules()), description=code, restricted=restricted)
 
 
 @st.composite

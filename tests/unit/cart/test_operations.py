@@ -6,7 +6,7 @@ Expected amounts are worked out by hand in the comments next to them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,11 +18,10 @@ from cart.domain.idempotency_keys import (
     check_not_applied,
     with_key,
 )
-from cart.domain.model import Cart, DiscountType, LineItem, RoundingMethod, TaxRule, TaxType
+from cart.domain.model import Cart, DiscountType, LineItem, TaxRule, TaxType
 from cart.domain.operations import (
     ItemInfo,
     ItemRequest,
-    PaymentMethodInfo,
     PricingPolicy,
     add_cart_discount,
     add_items,
@@ -43,30 +42,16 @@ from cart.domain.pricing import DiscountExceedsAmountError
 from cart.domain.states import ActionNotAllowedError, CartState
 from pos_commons.errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from pos_commons.money import format_decimal
+from tests.unit.cart import catalog
+from tests.unit.cart.catalog import NOW, POLICY, payment_method, tax_rule
 
-NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(hours=2)
-POLICY = PricingPolicy()
 
 AMOUNT = DiscountType.AMOUNT
 PERCENT = DiscountType.PERCENT
 
-EXEMPT = TaxRule(
-    tax_code="T00",
-    name="Exempt",
-    tax_type=TaxType.EXEMPT,
-    rate=Decimal("0"),
-    rounding_digits=2,
-    rounding_method=RoundingMethod.HALF_UP,
-)
-EXT10 = TaxRule(
-    tax_code="T10",
-    name="VAT 10%",
-    tax_type=TaxType.EXTERNAL,
-    rate=Decimal("10"),
-    rounding_digits=2,
-    rounding_method=RoundingMethod.HALF_UP,
-)
+EXEMPT = tax_rule("T00", TaxType.EXEMPT, "0", name="Exempt")
+EXT10 = tax_rule("T10", TaxType.EXTERNAL, "10", name="VAT 10%")
 
 
 def item(
@@ -77,18 +62,12 @@ def item(
     deleted: bool = False,
     tax_rule: TaxRule = EXEMPT,
 ) -> ItemInfo:
-    return ItemInfo(
-        item_code=code,
-        description=f"Description of {code}",
-        short_description=f"Short {code}",
+    """Texts of its own for each field, so a line's copy of each is told apart."""
+    return catalog.item(
+        code, unit_price, tax_rule=tax_rule, restricted=restricted, deleted=deleted,
+        description=f"Description of {code}", short_description=f"Short {code}",
         category_code=f"CAT-{code}",
-        effective_price=Decimal(unit_price),
-        is_discount_restricted=restricted,
-        is_deleted=deleted,
-        tax_rule=tax_rule,
-        unit_price=Decimal(unit_price),
-        store_price=None,
-    )
+    )  # fmt: skip
 
 
 APPLE = item("APPLE", "1.20")
@@ -104,22 +83,10 @@ ITEMS = {
 }
 
 
-def method(
-    code: str, name: str, *, change: bool, exceed: bool, active: bool = True
-) -> PaymentMethodInfo:
-    return PaymentMethodInfo(
-        payment_code=code,
-        name=name,
-        can_give_change=change,
-        can_exceed_balance=exceed,
-        is_active=active,
-    )
-
-
-CASH = method("01", "Cash", change=True, exceed=True)
-CARD = method("02", "Card", change=False, exceed=False)
-VOUCHER = method("03", "Voucher", change=False, exceed=True)
-CHEQUE = method("04", "Cheque", change=False, exceed=False, active=False)
+CASH = payment_method("01", "Cash", change=True, exceed=True)
+CARD = payment_method("02", "Card", change=False, exceed=False)
+VOUCHER = payment_method("03", "Voucher", change=False, exceed=True)
+CHEQUE = payment_method("04", "Cheque", change=False, exceed=False, active=False)
 
 
 def empty() -> Cart:
@@ -951,9 +918,9 @@ def test_a_payment_finer_than_the_money_precision_is_refused(
     policy = PricingPolicy(money_digits=money_digits)
     cart = basket_at(policy)
     before = cart.model_dump()
-    for payment_method in (CASH, CARD):
+    for method in (CASH, CARD):
         with pytest.raises(UnprocessableError) as info:
-            add_payment(cart, payment_method, Decimal(amount), policy)
+            add_payment(cart, method, Decimal(amount), policy)
         assert info.value.code == "INVALID_PAYMENT_AMOUNT"
         assert info.value.status_code == 422
     assert cart.model_dump() == before

@@ -6,7 +6,7 @@ operations `new_cart` and `add_items`, then adjusted with `model_copy` and price
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,9 +34,8 @@ from cart.domain.pricing import (
 )
 from pos_commons.errors import UnprocessableError
 from pos_commons.money import format_decimal
-
-NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-POLICY = PricingPolicy()
+from tests.unit.cart import catalog
+from tests.unit.cart.catalog import NOW, POLICY, tax_rule
 
 HALF_UP = RoundingMethod.HALF_UP
 HALF_EVEN = RoundingMethod.HALF_EVEN
@@ -51,14 +50,7 @@ def rule(
     digits: int = 2,
     method: RoundingMethod = HALF_UP,
 ) -> TaxRule:
-    return TaxRule(
-        tax_code=tax_code,
-        name=f"{tax_type.value} {rate}%",
-        tax_type=tax_type,
-        rate=Decimal(rate),
-        rounding_digits=digits,
-        rounding_method=method,
-    )
+    return tax_rule(tax_code, tax_type, rate, digits=digits, method=method)
 
 
 EXT10 = rule("T10", TaxType.EXTERNAL, "10")
@@ -73,17 +65,8 @@ def item(
     *,
     restricted: bool = False,
 ) -> ItemInfo:
-    return ItemInfo(
-        item_code=code,
-        description=f"Item {code}",
-        short_description=code,
-        category_code="CAT",
-        effective_price=Decimal(unit_price),
-        is_discount_restricted=restricted,
-        is_deleted=False,
-        tax_rule=tax_rule,
-        unit_price=Decimal(unit_price),
-        store_price=None,
+    return catalog.item(
+        code, unit_price, tax_rule=tax_rule, restricted=restricted, category_code="CAT"
     )
 
 

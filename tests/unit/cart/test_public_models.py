@@ -6,7 +6,7 @@ stored model's values of its fields. What the running service answers is in test
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +20,9 @@ from cart.api.public import (
     TransactionPublic,
     encoded_cart,
 )
-from cart.domain.model import Cart, RoundingMethod, TaxRule, TaxType
+from cart.domain.model import Cart, TaxType
 from cart.domain.operations import (
-    ItemInfo,
     ItemRequest,
-    PaymentMethodInfo,
-    PricingPolicy,
     add_items,
     add_payment,
     bill,
@@ -35,9 +32,7 @@ from cart.domain.operations import (
 from cart.storage.terminals import Terminal
 from cart.storage.transactions import TransactionRecord, TransactionType
 from pos_commons.envelope import to_wire, wire_json
-
-NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-POLICY = PricingPolicy()
+from tests.unit.cart.catalog import NOW, POLICY, item, payment_method, tax_rule
 
 # What each stored model keeps for the server only. A new stored field fails
 # test_every_stored_field_is_shown_or_kept_back until it is shown or listed here.
@@ -70,19 +65,9 @@ def test_every_stored_field_is_shown_or_kept_back(
 
 
 def _billed_cart() -> Cart:
-    tax = TaxRule(
-        tax_code="T10", name="VAT 10%", tax_type=TaxType.EXTERNAL, rate=Decimal(10),
-        rounding_digits=2, rounding_method=RoundingMethod.HALF_UP,
-    )  # fmt: skip
-    tea = ItemInfo(
-        item_code="TEA", description="Tea", short_description="Tea", category_code="C",
-        effective_price=Decimal("4.00"), is_discount_restricted=False, is_deleted=False,
-        tax_rule=tax,
-        unit_price=Decimal("4.00"),
-        store_price=None,
-    )  # fmt: skip
-    cash = PaymentMethodInfo("01", "Cash", can_give_change=True, can_exceed_balance=True,
-                             is_active=True)  # fmt: skip
+    tax = tax_rule("T10", TaxType.EXTERNAL, 10, name="VAT 10%")
+    tea = item("TEA", "4.00", tax_rule=tax, description="Tea", short_description="Tea")
+    cash = payment_method("01", "Cash", change=True, exceed=True)
     cart = new_cart("c" * 32, "tenant-1", "S001", 7, NOW, NOW + timedelta(days=1), POLICY)
     cart = add_items(cart, [ItemRequest("TEA", 2, None)], {"TEA": tea}, POLICY)
     cart = add_payment(subtotal(cart, POLICY), cash, Decimal(10), POLICY)
