@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 
+from cart.domain.model import TaxType
 from cart.masterdata.feed.changes import (
     CatalogChange,
     ChangeKind,
@@ -26,7 +27,10 @@ from cart.masterdata.feed.feeds import CatalogFeeds, FeedSettings, FeedState
 from cart.masterdata.feed.item_cache import ItemCache
 from pos_commons.errors import ServiceUnavailableError
 from pos_commons.transport import Transport
-from tests.unit.cart.test_item_cache import S1, T, info
+from tests.unit.cart.catalog import item, tax_rule
+
+T, S1 = "t1", "S001"
+APPLE = item("A", "10.00", tax_rule=tax_rule("STD", TaxType.EXTERNAL, 10))
 
 Step = FeedMessage | Exception | None
 """What the scripted stream does next: a message, a failure, or end (None)."""
@@ -121,7 +125,7 @@ async def test_the_cache_answers_once_caught_up_and_for_the_bound_after_a_break(
 async def test_changes_are_applied_and_a_reconnection_resumes_from_the_last_token() -> None:
     async with _following() as f:
         await f.live()
-        f.cache.put_items(T, S1, [info("A")], f.cache.generation(T))
+        f.cache.put_items(T, S1, [APPLE], f.cache.generation(T))
         await f.script.steps.put(_price("c1", "3.00"))
         await f.script.steps.put(None)  # master-data ends the stream (it drains)
         await f.script.steps.put(_price("c2", "4.00"))
@@ -136,7 +140,7 @@ async def test_changes_are_applied_and_a_reconnection_resumes_from_the_last_toke
 async def test_start_over_drops_the_tenant() -> None:
     async with _following() as f:
         await f.live()
-        f.cache.put_items(T, S1, [info("A")], f.cache.generation(T))
+        f.cache.put_items(T, S1, [APPLE], f.cache.generation(T))
         await f.script.steps.put(StartOver("s1", "history gone"))
         await f.script.steps.put(Heartbeat("h2"))
         await _settled(f.script)
